@@ -1,0 +1,1 @@
+"""civicwatch edge worker: sources, detectors, tracking, rules, evidence and MQTT outbox."""

@@ -1,0 +1,263 @@
+"""MQTT delivery for the edge: drains the durable outbox to the broker (paho-mqtt 2.x, v5).
+
+One sender thread publishes outbox messages in order with QoS 1 and removes each only
+after its PUBACK. An availability topic per edge carries ``online`` (retained) and, as the
+last will, ``offline``. Credentials come from the environment, never from config files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import topics
+from edge.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+class MqttConfig(BaseModel):
+    """How an edge reaches the broker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS).")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive interval.")
+    client_id: str | None = Field(
+        None, max_length=64, description="Client id; defaults to 'civicwatch-edge-<edge_id>'."
+    )
+    username_env: str = Field(
+        "CIVICWATCH_MQTT_USERNAME", description="Environment variable holding the user name."
+    )
+    password_env: str = Field(
+        "CIVICWATCH_MQTT_PASSWORD", description="Environment variable holding the password."
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="CA bundle; setting it turns TLS on for the connection."
+    )
+    tls_cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    tls_key_file: Path | None = Field(None, description="Client key (mutual TLS).")
+    max_inflight: int = Field(
+        50, ge=1, le=1000, description="Messages sent but not yet acknowledged, at most."
+    )
+    reconnect_max_s: int = Field(
+        30, ge=1, le=600, description="Upper bound of the reconnect back-off."
+    )
+
+
+@dataclass
+class PublisherStats:
+    """Counters for health reporting."""
+
+    sent: int = 0
+    acked: int = 0
+    refused: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    last_error: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Publisher:
+    """Sends the outbox to the broker; ``start()`` / ``stop()``."""
+
+    def __init__(self, *, edge_id: str, config: MqttConfig, outbox: Outbox) -> None:
+        self.edge_id = edge_id
+        self.config = config
+        self.outbox = outbox
+        self.stats = PublisherStats()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox id
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{edge_id}", daemon=True)
+        self._availability = topics.availability_topic(edge_id)
+        self.client = self._make_client()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.config
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id or f"civicwatch-edge-{self.edge_id}",
+            protocol=mqtt.MQTTv5,
+        )
+        username = os.environ.get(cfg.username_env)
+        if username:
+            client.username_pw_set(username, os.environ.get(cfg.password_env))
+        if cfg.tls_ca_file is not None:
+            client.tls_set(
+                ca_certs=str(cfg.tls_ca_file),
+                certfile=str(cfg.tls_cert_file) if cfg.tls_cert_file else None,
+                keyfile=str(cfg.tls_key_file) if cfg.tls_key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.will_set(self._availability, b"offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=cfg.reconnect_max_s)
+        client.max_inflight_messages_set(cfg.max_inflight)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    def start(self) -> None:
+        logger.info(
+            "edge %s: connecting to MQTT broker %s:%d (%d messages pending in outbox)",
+            self.edge_id,
+            self.config.host,
+            self.config.port,
+            self.outbox.count(),
+        )
+        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+        self.client.loop_start()
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop sending; waits up to ``timeout_s`` for acknowledgements of in-flight messages."""
+        self._stop.set()
+        self._thread.join(timeout=timeout_s)
+        if self._connected.is_set():
+            info = self.client.publish(self._availability, b"offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError):
+                logger.debug("could not announce offline state")
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_until_drained(self, timeout_s: float) -> bool:
+        """Block until the outbox is empty (everything acknowledged) or the timeout passes."""
+        deadline = threading.Event()
+        timer = threading.Timer(timeout_s, deadline.set)
+        timer.start()
+        try:
+            while not deadline.is_set():
+                if self.outbox.count() == 0:
+                    return True
+                deadline.wait(0.05)
+            return self.outbox.count() == 0
+        finally:
+            timer.cancel()
+
+    # paho callbacks run on paho's network thread: they only set flags and queue acks.
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            with self.stats.lock:
+                self.stats.last_error = f"connect refused: {reason_code}"
+            logger.error("edge %s: broker refused the connection: %s", self.edge_id, reason_code)
+            return
+        with self.stats.lock:
+            self.stats.connects += 1
+        logger.info("edge %s: connected to MQTT broker", self.edge_id)
+        client.publish(self._availability, b"online", qos=1, retain=True)
+        self._connected.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        with self.stats.lock:
+            self.stats.disconnects += 1
+        if not self._stop.is_set():
+            logger.warning(
+                "edge %s: disconnected from MQTT broker (%s); messages stay in the outbox",
+                self.edge_id,
+                reason_code,
+            )
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._acks.put((mid, not reason_code.is_failure))
+
+    def _drain_acks(self) -> None:
+        while True:
+            try:
+                mid, ok = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            message_id = self._inflight.pop(mid, None)
+            if message_id is None:
+                continue  # availability announcements are not in the outbox
+            if ok:
+                self.outbox.ack(message_id)
+                with self.stats.lock:
+                    self.stats.acked += 1
+            else:
+                # Kept in the outbox: it is retried on the next start, never silently lost.
+                with self.stats.lock:
+                    self.stats.refused += 1
+                logger.error(
+                    "edge %s: broker refused outbox message %d; kept for retry",
+                    self.edge_id,
+                    message_id,
+                )
+
+    def _run(self) -> None:
+        last_id = 0
+        while not self._stop.is_set():
+            self._drain_acks()
+            if not self._connected.wait(0.2):
+                continue
+            room = self.config.max_inflight - len(self._inflight)
+            if room <= 0:
+                self._stop.wait(0.01)
+                continue
+            batch = self.outbox.pending(after_id=last_id, limit=room)
+            if not batch:
+                self.outbox.wait_for_new(last_id, 0.1)
+                continue
+            for message in batch:
+                props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                props.ContentType = message.content_type
+                info = self.client.publish(
+                    message.topic, message.payload, qos=message.qos, properties=props
+                )
+                if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                    logger.warning(
+                        "edge %s: publish of outbox message %d failed (%s); will retry",
+                        self.edge_id,
+                        message.id,
+                        mqtt.error_string(info.rc),
+                    )
+                    break
+                # With NO_CONN paho keeps the QoS 1 message and sends it on reconnect.
+                self._inflight[info.mid] = message.id
+                last_id = message.id
+                with self.stats.lock:
+                    self.stats.sent += 1
+        self._drain_acks()

@@ -1,0 +1,1 @@
+"""Per-camera zone definitions (0..1 polygons, schedules) and their validation."""
