@@ -14,7 +14,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -36,6 +36,10 @@ class MqttConfig(BaseModel):
 
     host: str = Field("127.0.0.1", description="Broker host name or address.")
     port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS).")
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5",
+        description="MQTT protocol version; 3.1.1 only for brokers without v5 (no content type).",
+    )
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive interval.")
     client_id: str | None = Field(
         None, max_length=64, description="Client id; defaults to 'civicwatch-edge-<edge_id>'."
@@ -97,7 +101,7 @@ class Publisher:
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id or f"civicwatch-edge-{self.edge_id}",
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311,
         )
         username = os.environ.get(cfg.username_env)
         if username:
@@ -242,8 +246,10 @@ class Publisher:
                 self.outbox.wait_for_new(last_id, 0.1)
                 continue
             for message in batch:
-                props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-                props.ContentType = message.content_type
+                props: Properties | None = None
+                if self.config.protocol == "5":
+                    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                    props.ContentType = message.content_type
                 info = self.client.publish(
                     message.topic, message.payload, qos=message.qos, properties=props
                 )

@@ -331,13 +331,16 @@ def parse_zone_text(text: str, *, source: Path) -> CameraZones:
                 f"zones, got {type(data).__name__}"
             ],
         )
-    problems = [f"{source}:{line}: {msg}" for line, msg in _duplicate_keys(root, data)]
+    found: list[tuple[int, str]] = [
+        (line, f"{source}:{line}: {msg}") for line, msg in _duplicate_keys(root, data)
+    ]
     try:
         zones = CameraZones.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_describe(error, data, root, source) for error in exc.errors())
-    if problems:
-        raise ZoneFileError(source, problems)
+        found.extend(_describe(error, data, root, source) for error in exc.errors())
+    if found:
+        # In file order; problems on one line keep pydantic's order.
+        raise ZoneFileError(source, [text for _, text in sorted(found, key=lambda f: f[0])])
     logger.debug("zone file %s: camera %s, %d zones", source, zones.camera_id, len(zones.zones))
     return zones
 
@@ -375,17 +378,17 @@ _PREDICATE_TYPES = frozenset({"polygon_too_few_points", "polygon_invalid", "dupl
 """Custom errors phrased to follow their subject: ``polygon is self-intersecting (...)``."""
 
 
-def _describe(error: Any, data: dict[str, Any], root: yaml.Node, source: Path) -> str:
+def _describe(error: Any, data: dict[str, Any], root: yaml.Node, source: Path) -> tuple[int, str]:
     loc: tuple[int | str, ...] = tuple(error["loc"])
     line = _line_of(root, loc)
-    prefix = f"{source}:{line}" if line is not None else f"{source}"
+    prefix = f"{source}:{line}"
     level = "camera"
     rest = loc
     if len(loc) >= 2 and loc[0] == "zones" and isinstance(loc[1], int):
         level = "zone"
         rest = loc[2:]
         prefix += f": {_zone_label(data, loc[1])}"
-    return f"{prefix}: {_problem(error, rest, level)}"
+    return line, f"{prefix}: {_problem(error, rest, level)}"
 
 
 def _zone_label(data: dict[str, Any], index: int) -> str:
@@ -393,7 +396,8 @@ def _zone_label(data: dict[str, Any], index: int) -> str:
     if isinstance(zones, list) and index < len(zones) and isinstance(zones[index], dict):
         zone_id = zones[index].get("id")
         if isinstance(zone_id, str) and zone_id:
-            return f"zone '{zone_id}'"
+            same = [z for z in zones if isinstance(z, dict) and z.get("id") == zone_id]
+            return f"zone '{zone_id}'" + (f" (#{index + 1})" if len(same) > 1 else "")
     return f"zone #{index + 1}"
 
 
@@ -449,7 +453,7 @@ def _problem(error: Any, rest: tuple[int | str, ...], level: str) -> str:
     return f"{where}: {msg}" if where else msg
 
 
-def _line_of(root: yaml.Node, loc: tuple[int | str, ...]) -> int | None:
+def _line_of(root: yaml.Node, loc: tuple[int | str, ...]) -> int:
     """1-based YAML line of the deepest node that ``loc`` reaches."""
     node: yaml.Node = root
     for part in loc:
@@ -458,9 +462,12 @@ def _line_of(root: yaml.Node, loc: tuple[int | str, ...]) -> int | None:
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.value == part:
                     child = value
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                child = node.value[part]
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
         if child is None:
             # An unknown key: point at the key itself.
             if isinstance(node, yaml.MappingNode) and isinstance(part, str):

@@ -56,10 +56,16 @@ class DailyWindow(BaseModel):
         if isinstance(value, dict | DailyWindow):
             return value
         if not isinstance(value, str):
+            # YAML 1.1 reads an unquoted 18:00 as the number 1080 (base 60).
+            hint = (
+                "; quote it, YAML reads unquoted HH:MM as a number"
+                if isinstance(value, int)
+                else ""
+            )
             raise PydanticCustomError(
                 "time_window",
-                "time window must be a string 'HH:MM-HH:MM', got {got}",
-                {"got": repr(value)},
+                "time window must be a string 'HH:MM-HH:MM', got {got}{hint}",
+                {"got": repr(value), "hint": hint},
             )
         match = _WINDOW.match(value)
         start = end = None

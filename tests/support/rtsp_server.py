@@ -12,7 +12,9 @@ How the server streams: a *player* pipeline reads the file (``filesrc ! qtdemux 
 h264parse`` for an H.264 MP4, so the stream is re-sent without re-encoding; anything
 else is decoded and encoded with ``x264enc tune=zerolatency``), paces it in real time and
 seeks back to the start at the end when looping. Every RTSP client gets its own media
-pipeline, ``appsrc ! h264parse ! rtph264pay``, fed from the player starting at a keyframe.
+pipeline, ``appsrc ! h264parse ! rtph264pay``, fed from the player from the moment it
+connects, like a live camera: the SDP (with the parameter sets, from the ``avc`` caps) is
+ready at once, and the client's decoder waits for the next keyframe.
 
 Example:
     >>> with serve_rtsp(Path("clip.mp4")) as url:  # doctest: +SKIP
@@ -375,7 +377,8 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs in the child proc
         )
 
     location = args.path.replace("\\", "\\\\").replace('"', '\\"')
-    sink_caps = "video/x-h264,stream-format=byte-stream,alignment=au"
+    # avc caps carry codec_data (SPS/PPS), so DESCRIBE need not wait for a keyframe.
+    sink_caps = "video/x-h264,stream-format=avc,alignment=au"
     if is_h264_mp4(args.path):
         source = f'filesrc location="{location}" ! qtdemux ! h264parse'
         mode = "passthrough"
@@ -392,7 +395,7 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs in the child proc
     sink = player.get_by_name("sink")
 
     lock = threading.Lock()
-    clients: dict[Any, bool] = {}  # appsrc -> has received its first keyframe
+    clients: set[Any] = set()  # the appsrc of every connected client's media
     state: dict[str, Any] = {"caps": None, "ready": threading.Event()}
 
     def on_sample(appsink: Any) -> Any:
@@ -403,23 +406,17 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs in the child proc
             state["caps"] = sample.get_caps()
             state["ready"].set()
         buf = sample.get_buffer()
-        keyframe = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
         with lock:
-            targets = list(clients.items())
-        for appsrc, started in targets:
-            if not started and not keyframe and os.environ.get("WAITKEY", "1") == "1":
-                continue
+            targets = list(clients)
+        for appsrc in targets:
+            # Restamped by appsrc (do-timestamp) on the client's own pipeline clock.
             out = buf.copy()
             out.pts = Gst.CLOCK_TIME_NONE
             out.dts = Gst.CLOCK_TIME_NONE
             out.duration = Gst.CLOCK_TIME_NONE
-            result = appsrc.emit("push-buffer", out)
-            with lock:
-                if result == Gst.FlowReturn.OK:
-                    if appsrc in clients:
-                        clients[appsrc] = True
-                else:
-                    clients.pop(appsrc, None)
+            if appsrc.emit("push-buffer", out) != Gst.FlowReturn.OK:
+                with lock:
+                    clients.discard(appsrc)
         return Gst.FlowReturn.OK
 
     sink.connect("new-sample", on_sample)
@@ -446,11 +443,11 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs in the child proc
         appsrc = media.get_element().get_by_name("src")
         appsrc.set_property("caps", state["caps"])
         with lock:
-            clients[appsrc] = False
+            clients.add(appsrc)
 
         def forget(*_args: Any) -> None:
             with lock:
-                clients.pop(appsrc, None)
+                clients.discard(appsrc)
 
         media.connect("unprepared", forget)
 

@@ -1,0 +1,240 @@
+"""``civicwatch demo``: broker, server and an edge on a sample clip, on one machine.
+
+The demo uses a Mosquitto already listening on the configured port, or starts one
+(installing Debian's package when run as root), or, where neither is possible, an
+embedded Python broker (amqtt, MQTT 3.1.1) with a line saying so. It renders its own
+sample clip (a street stall that is set up and stays) with the project's scene
+generator, starts the server on SQLite and an edge reading the clip, prints the review
+URL and runs until Ctrl-C. It needs nothing from ``../shared`` and no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from civicwatch.services import (
+    MosquittoProcess,
+    find_mosquitto,
+    free_port,
+    install_mosquitto,
+    port_open,
+    start_mosquitto,
+    wait_for_port,
+)
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class DemoConfig(BaseModel):
+    """Settings of the demo; every field has a working default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workdir: Path = Field(Path("var/demo"), description="Where the demo keeps its files.")
+    mqtt_host: str = Field("127.0.0.1", description="Broker host to use or start.")
+    mqtt_port: int = Field(1883, ge=1, le=65535, description="Broker port to use or start.")
+    http_host: str = Field("127.0.0.1", description="Address the review server binds.")
+    http_port: int = Field(8000, ge=0, le=65535, description="Review server port; 0 = any free.")
+    clip_seconds: float = Field(60.0, ge=10, le=600, description="Length of the sample clip.")
+    clip_seed: int = Field(2024, description="Scene-generator seed of the sample clip.")
+    dwell_s: float = Field(8.0, ge=1, le=3600, description="Dwell before a stall is a case.")
+    model: Path = Field(
+        Path("models/civicwatch-street-v1.onnx"), description="Detector model (ONNX)."
+    )
+    zones: Path = Field(Path("configs/zones/demo-cam.yaml"), description="Zone file of the camera.")
+
+
+def _abs(path: Path) -> Path:
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+def _load(config_path: Path | None) -> DemoConfig:
+    if config_path is None:
+        return DemoConfig()
+    data = yaml.safe_load(config_path.read_text()) or {}
+    return DemoConfig.model_validate(data)
+
+
+class Demo:
+    """The demo's child processes; ``stop()`` ends them all."""
+
+    def __init__(self, config: DemoConfig) -> None:
+        self.config = config
+        self.workdir = _abs(config.workdir)
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.broker: MosquittoProcess | None = None
+        self.mqtt_protocol = "5"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, *args], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.children.append(proc)
+        return proc
+
+    def ensure_broker(self) -> None:
+        host, port = self.config.mqtt_host, self.config.mqtt_port
+        if port_open(host, port):
+            print(f"MQTT: using the broker already listening on {host}:{port}")
+            return
+        if find_mosquitto() is None and not install_mosquitto():
+            print(
+                "MQTT: Mosquitto is not installed and cannot be installed here (not root); "
+                f"starting the embedded Python broker (amqtt, MQTT 3.1.1) on {host}:{port}"
+            )
+            self._spawn(
+                "broker",
+                ["-m", "civicwatch.embedded_broker", "--host", host, "--port", str(port)],
+            )
+            wait_for_port(host, port, 20)
+            self.mqtt_protocol = "3.1.1"
+            return
+        self.broker = start_mosquitto(self.workdir / "mosquitto", host=host, port=port)
+        print(f"MQTT: started Mosquitto on {host}:{port}")
+
+    def make_clip(self) -> Path:
+        from training.scenes import render_scenario
+
+        clip = self.workdir / f"stall_setup_{self.config.clip_seed}.mp4"
+        if not clip.exists():
+            print(f"Rendering the sample clip {clip} ({self.config.clip_seconds:.0f} s) ...")
+            render_scenario(
+                "stall_setup", clip, seconds=self.config.clip_seconds, seed=self.config.clip_seed
+            )
+        return clip
+
+    def write_configs(self, clip: Path, http_port: int) -> tuple[Path, Path]:
+        cfg = self.config
+        server_cfg = {
+            "database_url": f"sqlite:///{self.workdir / 'civicwatch.db'}",
+            "evidence_dir": str(self.workdir / "evidence"),
+            "mqtt_host": cfg.mqtt_host,
+            "mqtt_port": cfg.mqtt_port,
+            "mqtt_protocol": self.mqtt_protocol,
+            "http_host": cfg.http_host,
+            "http_port": http_port,
+        }
+        edge_cfg = {
+            "edge_id": "demo-edge",
+            "mqtt": {"host": cfg.mqtt_host, "port": cfg.mqtt_port, "protocol": self.mqtt_protocol},
+            "detector": {"type": "yolo", "path": str(_abs(cfg.model))},
+            "outbox_path": str(self.workdir / "edge-outbox.db"),
+            "cameras": [
+                {
+                    "id": "demo-cam",
+                    "source": {"type": "file", "path": str(clip), "loop": True, "realtime": True},
+                    "zones": str(_abs(cfg.zones)),
+                    "analysis_fps": 2.0,
+                    "dwell_s": cfg.dwell_s,
+                }
+            ],
+        }
+        server_path = self.workdir / "server.yaml"
+        edge_path = self.workdir / "edge.yaml"
+        server_path.write_text(yaml.safe_dump(server_cfg, sort_keys=False))
+        edge_path.write_text(yaml.safe_dump(edge_cfg, sort_keys=False))
+        return server_path, edge_path
+
+    def run(self) -> int:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.ensure_broker()
+        clip = self.make_clip()
+        http_port = self.config.http_port
+        if http_port == 0 or port_open(self.config.http_host, http_port):
+            http_port = free_port(self.config.http_host)
+        server_yaml, edge_yaml = self.write_configs(clip, http_port)
+        server = self._spawn("server", ["-m", "civicwatch", "server", "--config", str(server_yaml)])
+        url = f"http://{self.config.http_host}:{http_port}"
+        if not _wait_http(f"{url}/healthz", 60, server):
+            print(f"The server did not start; see {self.workdir / 'server.log'}")
+            return 1
+        edge = self._spawn("edge", ["-m", "civicwatch", "edge", "--config", str(edge_yaml)])
+        print(f"Server: {url}  (API docs {url}/docs)")
+        print(f"Edge: reading {clip.name} as camera 'demo-cam'; logs in {self.workdir}")
+        print(f"\n  Review page: {url}/\n")
+        print(
+            f"A stall appears a few seconds into the clip; after {self.config.dwell_s:.0f} s "
+            "of dwell a candidate case with its snapshots shows up. Ctrl-C stops the demo."
+        )
+        while True:
+            for proc, name in ((server, "server"), (edge, "edge")):
+                if proc.poll() is not None:
+                    print(f"The {name} exited ({proc.returncode}); see {self.workdir}/{name}.log")
+                    return 1
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for proc in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in reversed(self.children):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if args.port is not None:
+        config = config.model_copy(update={"http_port": args.port})
+    demo = Demo(config)
+    try:
+        return demo.run()
+    except KeyboardInterrupt:
+        print("\nStopping the demo ...")
+        return 0
+    finally:
+        demo.stop()
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run broker, server and an edge on a sample clip; prints the review URL",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="demo config YAML (fields of DemoConfig); embedded defaults when omitted",
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="review server port (default 8000, or a free one)"
+    )
+    parser.set_defaults(func=run_demo)
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -1,0 +1,520 @@
+"""The detector interface, the settings every plugin shares, and the ONNX plumbing.
+
+A detector takes a BGR ``uint8`` image and returns :class:`edge.types.Detections` in
+pixels of that image. Every plugin runs an ONNX file through onnxruntime; this module
+loads it (hash, providers, metadata), checks what comes out, and runs the warm-up.
+Plugins supply the two model-specific halves: :meth:`OnnxDetector.preprocess` and
+:meth:`OnnxDetector.postprocess`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts import ModelRef
+from edge.detectors.coco import COCO80_NAMES
+from edge.detectors.transforms import ImageTransform
+from edge.types import Detections, FloatArray, ImageArray
+
+logger = logging.getLogger(__name__)
+
+ProviderName = Literal["cpu", "cuda", "tensorrt"]
+"""Short names of the execution providers a config may ask for."""
+
+ORT_PROVIDERS: dict[str, str] = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+"""Short provider name -> onnxruntime's provider name."""
+
+_CPU = ORT_PROVIDERS["cpu"]
+
+
+class DetectorError(Exception):
+    """A model cannot be loaded or used: the message names the file and the problem."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What the edge needs from an object detector.
+
+    Example:
+        >>> from edge.detectors import create_detector, parse_detector_config
+        >>> config = parse_detector_config({"type": "yolox", "path": "yolox_nano.onnx"})
+        >>> detector = create_detector(config)  # doctest: +SKIP
+        >>> detections = detector.detect(frame.image)  # doctest: +SKIP
+        >>> detections.class_name  # doctest: +SKIP
+        ['bus', 'person', 'person']
+    """
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The model's class names; ``Detections.class_id`` indexes them."""
+        ...
+
+    @property
+    def model(self) -> ModelRef:
+        """Name, version and sha256 of the loaded model file (recorded in every event)."""
+        ...
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The network's input size as ``(width, height)`` in pixels."""
+        ...
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The onnxruntime execution providers actually in use, in priority order."""
+        ...
+
+    def detect(self, image: ImageArray) -> Detections:
+        """Detect objects in one BGR ``uint8`` ``(H, W, 3)`` image.
+
+        Returns:
+            Boxes in pixels of ``image`` (clipped to it), class ids indexing ``names``.
+        """
+        ...
+
+
+class DetectorConfigBase(BaseModel):
+    """Settings every detector plugin shares; each plugin adds its ``type`` and extras."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(description="Which plugin runs the model.")
+    path: Path = Field(description="The ONNX model file.")
+    confidence: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="Keep detections scoring at least this (after the model's own scoring).",
+    )
+    iou: float = Field(
+        default=0.45,
+        gt=0.0,
+        le=1.0,
+        description="NMS IoU threshold: a box overlapping a better box of its class by more "
+        "than this is dropped. Boxes of different classes never suppress each other.",
+    )
+    max_detections: int = Field(
+        default=300, ge=1, le=10_000, description="At most this many detections per image."
+    )
+    providers: list[ProviderName] = Field(
+        default_factory=lambda: ["cpu"],
+        min_length=1,
+        max_length=3,
+        description="Execution providers in order of preference. A provider that this "
+        "onnxruntime build lacks is skipped with a warning (or refused, see "
+        "require_providers); the CPU is always the last fallback.",
+    )
+    require_providers: bool = Field(
+        default=False,
+        description="Refuse to start when a requested provider is unavailable, instead of "
+        "falling back with a warning.",
+    )
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Threads onnxruntime uses inside one operator; 0 lets it decide "
+        "(one per physical core).",
+    )
+    warmup_runs: int = Field(
+        default=1, ge=0, le=20, description="Inferences on a blank image at start-up."
+    )
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Model name recorded in events; default: the metadata key "
+        "`model_name`, else the file name without extension.",
+    )
+    version: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Model version recorded in events; default: the metadata key "
+        "`model_version`, else 'unversioned'.",
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _unique(cls, value: list[ProviderName]) -> list[ProviderName]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"providers lists one more than once: {value}")
+        return value
+
+
+class NamedClassesConfigBase(DetectorConfigBase):
+    """Settings of formats whose file carries no class names (YOLOX, NanoDet, FastestDet)."""
+
+    names_file: Path | None = Field(
+        default=None,
+        description="Class names, one a line, line number = class id; default: the 80 "
+        "COCO names (Darknet spelling). Must match the model's class count.",
+    )
+
+
+ConfigT = TypeVar("ConfigT", bound=DetectorConfigBase)
+
+
+def resolve_providers(
+    requested: Sequence[str], available: Sequence[str], *, require: bool
+) -> list[str]:
+    """Turn requested short provider names into onnxruntime's, keeping what is available.
+
+    Args:
+        requested: Short names (``cpu``, ``cuda``, ``tensorrt``) in order of preference.
+        available: ``onnxruntime.get_available_providers()``.
+        require: Raise instead of warning when a requested provider is unavailable.
+
+    Returns:
+        onnxruntime provider names in order, always ending with the CPU provider.
+
+    Raises:
+        DetectorError: A requested provider is unknown, or unavailable and ``require``.
+
+    Example:
+        >>> resolve_providers(["cuda"], ["CPUExecutionProvider"], require=False)
+        ['CPUExecutionProvider']
+    """
+    chosen: list[str] = []
+    for short in requested:
+        if short not in ORT_PROVIDERS:
+            raise DetectorError(f"unknown execution provider {short!r}")
+        full = ORT_PROVIDERS[short]
+        if full in available:
+            if full not in chosen:
+                chosen.append(full)
+        elif require:
+            raise DetectorError(
+                f"execution provider {short!r} ({full}) is required but this onnxruntime "
+                f"offers only {list(available)}"
+            )
+        else:
+            logger.warning(
+                "execution provider %s (%s) is not available in this onnxruntime "
+                "(available: %s); falling back",
+                short,
+                full,
+                list(available),
+            )
+    if _CPU not in chosen:
+        chosen.append(_CPU)
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """Name and shape of a model input or output; ``None`` for a dynamic dimension."""
+
+    name: str
+    shape: tuple[int | None, ...]
+
+
+def _static_shape(shape: Sequence[object]) -> tuple[int | None, ...]:
+    return tuple(d if isinstance(d, int) and d > 0 else None for d in shape)
+
+
+class OnnxModel:
+    """One ONNX file loaded into an onnxruntime session, with its identity.
+
+    Build it with :func:`load_onnx_model`.
+
+    Attributes:
+        path: The file it came from.
+        sha256: Hex digest of the exact bytes loaded.
+        metadata: The file's custom metadata (``key -> string``).
+        input: The single image input.
+        outputs: All outputs in the session's order.
+        providers: Providers in use, in priority order.
+    """
+
+    def __init__(self, *, path: Path, sha256: str, session: Any) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self.session = session
+        meta = session.get_modelmeta()
+        self.metadata: dict[str, str] = dict(meta.custom_metadata_map)
+        inputs = session.get_inputs()
+        if len(inputs) != 1:
+            raise DetectorError(
+                f"{path}: expected one image input, the model has {len(inputs)}: "
+                f"{[i.name for i in inputs]}"
+            )
+        self.input = TensorSpec(inputs[0].name, _static_shape(inputs[0].shape))
+        self.outputs = tuple(
+            TensorSpec(o.name, _static_shape(o.shape)) for o in session.get_outputs()
+        )
+        self._output_names = [o.name for o in self.outputs]
+        self.providers: tuple[str, ...] = tuple(session.get_providers())
+
+    def run(self, tensor: FloatArray) -> list[npt.NDArray[np.float32]]:
+        """One bare ``session.run`` on a prepared input tensor."""
+        result: list[npt.NDArray[np.float32]] = self.session.run(
+            self._output_names, {self.input.name: tensor}
+        )
+        return result
+
+    def model_ref(self, *, name: str | None, version: str | None) -> ModelRef:
+        """The identity recorded in events; explicit values win over metadata."""
+        return ModelRef(
+            name=name or self.metadata.get("model_name") or self.path.stem or "model",
+            version=version or self.metadata.get("model_version") or "unversioned",
+            sha256=self.sha256,
+        )
+
+    def input_hw(self, *, default: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The input's ``(height, width)``; ``default`` where the model leaves it dynamic."""
+        shape = self.input.shape
+        if len(shape) != 4 or shape[1] not in (3, None):
+            raise DetectorError(
+                f"{self.path}: input {self.input.name!r} has shape {shape}, "
+                "expected (1, 3, height, width)"
+            )
+        h, w = shape[2], shape[3]
+        if h is not None and w is not None:
+            return h, w
+        if default is None:
+            raise DetectorError(
+                f"{self.path}: input {self.input.name!r} has a dynamic size {shape} and "
+                "no size is configured"
+            )
+        return default
+
+
+def load_onnx_model(config: DetectorConfigBase) -> OnnxModel:
+    """Read, hash and open ``config.path`` with the configured providers and threads.
+
+    Raises:
+        DetectorError: The file is missing or unreadable, is not ONNX, or a required
+            provider is unavailable.
+    """
+    import onnxruntime as ort
+
+    path = config.path
+    if not path.is_file():
+        raise DetectorError(f"{path}: model file not found")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DetectorError(f"{path}: cannot read model file: {exc}") from exc
+    if not data:
+        raise DetectorError(f"{path}: model file is empty")
+    sha256 = hashlib.sha256(data).hexdigest()
+    providers = resolve_providers(
+        config.providers, ort.get_available_providers(), require=config.require_providers
+    )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = config.intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: old exports spam initializer warnings
+    try:
+        session = ort.InferenceSession(data, sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own pybind exception types
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise DetectorError(
+            f"{path}: not a loadable ONNX model ({type(exc).__name__}: {first_line[:300]})"
+        ) from exc
+    in_use = session.get_providers()
+    missing = [p for p in providers if p not in in_use]
+    if missing:
+        if config.require_providers:
+            raise DetectorError(
+                f"{path}: execution providers {missing} failed to initialise "
+                f"(in use: {in_use})"
+            )
+        logger.warning(
+            "%s: execution providers %s failed to initialise; using %s", path, missing, in_use
+        )
+    return OnnxModel(path=path, sha256=sha256, session=session)
+
+
+def load_names_file(path: Path) -> tuple[str, ...]:
+    """Read class names, one a line (blank lines ignored), as Darknet's ``.names`` files.
+
+    Raises:
+        DetectorError: The file is missing, unreadable, empty or repeats a name.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DetectorError(f"{path}: cannot read class names: {exc}") from exc
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if not names:
+        raise DetectorError(f"{path}: class names file is empty")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DetectorError(f"{path}: class names repeated: {repeated}")
+    return names
+
+
+def resolve_class_names(
+    names_file: Path | None, num_classes: int, model_path: Path
+) -> tuple[str, ...]:
+    """Class names from ``names_file`` or COCO-80, checked against the model's class count.
+
+    Raises:
+        DetectorError: The names file is bad or its length differs from ``num_classes``.
+    """
+    names = COCO80_NAMES if names_file is None else load_names_file(names_file)
+    if len(names) != num_classes:
+        source = "the default COCO-80 list" if names_file is None else str(names_file)
+        raise DetectorError(
+            f"{model_path}: the model predicts {num_classes} classes but {source} has "
+            f"{len(names)} names; set names_file to a list that matches"
+        )
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A network input and the mapping from network pixels back to the image.
+
+    Attributes:
+        tensor: ``(1, 3, H, W)`` float32 network input.
+        transform: Maps the network's pixel coordinates back to the image's.
+        image_wh: Size of the original image as ``(width, height)``.
+    """
+
+    tensor: FloatArray
+    transform: ImageTransform
+    image_wh: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TimedDetections:
+    """Detections of one image with the time each stage took, in seconds."""
+
+    detections: Detections
+    preprocess_s: float
+    inference_s: float
+    postprocess_s: float
+
+
+def check_image(image: ImageArray) -> tuple[int, int]:
+    """Return ``(width, height)`` of a BGR ``uint8`` image; ``ValueError`` for anything else."""
+    if (
+        not isinstance(image, np.ndarray)
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.dtype != np.uint8
+    ):
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise ValueError(f"image must be an HxWx3 uint8 BGR array, got {shape} {dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image is empty: shape {image.shape}")
+    return int(image.shape[1]), int(image.shape[0])
+
+
+class OnnxDetector(ABC, Generic[ConfigT]):
+    """Shared half of every ONNX plugin: identity, stages, warm-up.
+
+    Subclasses load the model in ``__init__`` (via :func:`load_onnx_model`), set
+    ``self._names`` and ``self._input_hw``, then call :meth:`_warm_up`.
+    """
+
+    _config: ConfigT
+    _onnx: OnnxModel
+    _names: tuple[str, ...]
+    _input_hw: tuple[int, int]
+    _model_ref: ModelRef
+
+    def __init__(self, config: ConfigT) -> None:
+        self._config = config
+        self._onnx = load_onnx_model(config)
+        self._model_ref = self._onnx.model_ref(name=config.name, version=config.version)
+
+    @property
+    def config(self) -> ConfigT:
+        return self._config
+
+    @property
+    def onnx(self) -> OnnxModel:
+        """The loaded model (for benchmarks: a bare ``onnx.run(tensor)``)."""
+        return self._onnx
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def model(self) -> ModelRef:
+        return self._model_ref
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._input_hw[1], self._input_hw[0]
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return self._onnx.providers
+
+    @abstractmethod
+    def preprocess(self, image: ImageArray) -> Prepared:
+        """Turn a checked BGR image into the network input."""
+
+    @abstractmethod
+    def postprocess(
+        self, outputs: Sequence[npt.NDArray[np.float32]], prepared: Prepared
+    ) -> Detections:
+        """Decode the raw outputs into detections in image pixels."""
+
+    def infer(self, prepared: Prepared) -> list[npt.NDArray[np.float32]]:
+        """Run the network on a prepared input."""
+        return self._onnx.run(prepared.tensor)
+
+    def detect(self, image: ImageArray) -> Detections:
+        check_image(image)
+        prepared = self.preprocess(image)
+        return self.postprocess(self.infer(prepared), prepared)
+
+    def detect_timed(self, image: ImageArray) -> TimedDetections:
+        """As :meth:`detect`, with the wall time of each stage."""
+        check_image(image)
+        t0 = time.perf_counter()
+        prepared = self.preprocess(image)
+        t1 = time.perf_counter()
+        outputs = self.infer(prepared)
+        t2 = time.perf_counter()
+        detections = self.postprocess(outputs, prepared)
+        t3 = time.perf_counter()
+        return TimedDetections(detections, t1 - t0, t2 - t1, t3 - t2)
+
+    def _warm_up(self) -> None:
+        h, w = self._input_hw
+        blank = np.full((h, w, 3), 114, dtype=np.uint8)
+        t0 = time.perf_counter()
+        for _ in range(self._config.warmup_runs):
+            self.detect(blank)
+        logger.info(
+            "detector %s loaded: %s (%s %s, sha256 %s), input %dx%d, %d classes, "
+            "providers %s, warm-up %d run(s) in %.1f ms",
+            self._config.type,
+            self._onnx.path,
+            self._model_ref.name,
+            self._model_ref.version,
+            self._onnx.sha256[:12],
+            w,
+            h,
+            len(self._names),
+            list(self.providers),
+            self._config.warmup_runs,
+            (time.perf_counter() - t0) * 1000.0,
+        )
+
