@@ -1,1 +1,27 @@
-"""Per-camera zone definitions (0..1 polygons, schedules) and their validation."""
+"""Per-camera zone definitions (0..1 polygons, schedules), their validation and geometry."""
+
+from zones.config import (
+    CameraZones,
+    Zone,
+    ZoneFileCheck,
+    ZoneFileError,
+    ZoneKind,
+    check_zone_files,
+    load_zone_file,
+    validate_zone_files,
+)
+from zones.objects import KNOWN_OBJECTS
+from zones.schedule import DailyWindow
+
+__all__ = [
+    "KNOWN_OBJECTS",
+    "CameraZones",
+    "DailyWindow",
+    "Zone",
+    "ZoneFileCheck",
+    "ZoneFileError",
+    "ZoneKind",
+    "check_zone_files",
+    "load_zone_file",
+    "validate_zone_files",
+]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -345,26 +346,52 @@ def parse_zone_text(text: str, *, source: Path) -> CameraZones:
     return zones
 
 
-def validate_zone_files(paths: Iterable[Path]) -> list[str]:
-    """Validate several zone files; return every problem of every file (empty when all pass).
+@dataclass(frozen=True, slots=True)
+class ZoneFileCheck:
+    """The outcome of checking one zone file.
 
-    Also reports a camera id that appears in more than one file.
+    Attributes:
+        path: The file.
+        zones: Its zones when valid, else ``None``.
+        problems: Everything wrong with it (empty when valid).
     """
-    problems: list[str] = []
+
+    path: Path
+    zones: CameraZones | None
+    problems: tuple[str, ...]
+
+
+def check_zone_files(paths: Iterable[Path]) -> list[ZoneFileCheck]:
+    """Check several zone files, one result per file, in order.
+
+    Besides each file's own problems, a camera id already used by an earlier file is a
+    problem of the later file.
+    """
+    results: list[ZoneFileCheck] = []
     owner: dict[str, Path] = {}
     for path in paths:
         try:
             zones = load_zone_file(path)
         except ZoneFileError as exc:
-            problems.extend(exc.problems)
+            results.append(ZoneFileCheck(path, None, tuple(exc.problems)))
             continue
         if zones.camera_id in owner:
-            problems.append(
+            problem = (
                 f"{path}: camera_id '{zones.camera_id}' is also used by {owner[zones.camera_id]}"
             )
-        else:
-            owner[zones.camera_id] = path
-    return problems
+            results.append(ZoneFileCheck(path, None, (problem,)))
+            continue
+        owner[zones.camera_id] = path
+        results.append(ZoneFileCheck(path, zones, ()))
+    return results
+
+
+def validate_zone_files(paths: Iterable[Path]) -> list[str]:
+    """Validate several zone files; return every problem of every file (empty when all pass).
+
+    Also reports a camera id that appears in more than one file.
+    """
+    return [problem for check in check_zone_files(paths) for problem in check.problems]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,12 +49,15 @@ class YoloxConfig(NamedClassesConfigBase):
     )
 
 
-def decode_yolox(output: FloatArray, grid: GridCells, *, confidence: float) -> Candidates:
+def decode_yolox(
+    output: FloatArray, grid: GridCells, *, num_classes: int, confidence: float
+) -> Candidates:
     """Decode a ``(1, N, 5 + nc)`` YOLOX head output over ``grid`` (``N`` cells).
 
     Args:
         output: Raw head output; objectness and class scores already in 0..1.
         grid: The cells the rows belong to, see :func:`edge.detectors.grid.make_grid`.
+        num_classes: ``nc``.
         confidence: Keep boxes whose ``objectness * best class score`` is at least this.
 
     Returns:
@@ -63,12 +66,9 @@ def decode_yolox(output: FloatArray, grid: GridCells, *, confidence: float) -> C
     Raises:
         ValueError: The output shape does not match the grid.
     """
-    if output.ndim != 3 or output.shape[0] != 1 or output.shape[1] != len(grid) or (
-        output.shape[2] < 6
-    ):
-        raise ValueError(
-            f"output has shape {output.shape}, expected (1, {len(grid)}, 5 + classes)"
-        )
+    expected = (1, len(grid), 5 + num_classes)
+    if output.shape != expected:
+        raise ValueError(f"output has shape {output.shape}, expected {expected}")
     pred = output[0]
     class_scores = pred[:, 5:]
     score = pred[:, 4] * class_scores.max(axis=1)
@@ -129,7 +129,9 @@ class YoloxDetector(OnnxDetector[YoloxConfig]):
     ) -> Detections:
         cfg = self._config
         try:
-            candidates = decode_yolox(outputs[0], self._grid, confidence=cfg.confidence)
+            candidates = decode_yolox(
+                outputs[0], self._grid, num_classes=len(self._names), confidence=cfg.confidence
+            )
         except ValueError as exc:
             raise DetectorError(f"{self._onnx.path}: {exc}") from exc
         return to_detections(

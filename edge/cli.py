@@ -1,0 +1,69 @@
+"""``civicwatch edge``: run an edge worker from its config file (or only check the file)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+
+logger = logging.getLogger(__name__)
+
+
+def run_edge(args: argparse.Namespace) -> int:
+    from edge.config import EdgeConfigError, load_edge_config
+
+    try:
+        config = load_edge_config(args.config)
+    except EdgeConfigError as exc:
+        logger.error("invalid edge config: %s", exc)
+        return 2
+    if args.check:
+        from zones.config import validate_zone_files
+
+        problems = validate_zone_files([camera.zones for camera in config.cameras])
+        for problem in problems:
+            print(problem)
+        if problems:
+            return 1
+        print(f"{args.config}: ok ({len(config.cameras)} camera(s))")
+        return 0
+
+    from edge.worker import EdgeWorker
+
+    worker = EdgeWorker(config)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal %d: stopping the edge", signum)
+        worker.stop_event.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    worker.run_forever()
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "edge",
+        help="run an edge worker (cameras -> detector -> zones/rules -> MQTT)",
+        description=(
+            "Run an edge worker: read every configured camera (RTSP or file), detect objects, "
+            "apply the camera's zones and rules, and publish evidence events over MQTT through "
+            "a durable outbox. MQTT credentials come from the environment "
+            "(CIVICWATCH_MQTT_USERNAME / CIVICWATCH_MQTT_PASSWORD by default)."
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        help="edge config YAML (see configs/edge.yaml); relative paths resolve from the cwd",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config and its zone files, print every problem, and exit",
+    )
+    parser.set_defaults(func=run_edge)

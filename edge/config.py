@@ -1,0 +1,100 @@
+"""The edge's configuration file (YAML), validated by pydantic; unknown keys are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contracts.events import Identifier
+from edge.detectors import DetectorConfig
+from edge.detectors.labels import LabelMapConfig
+from edge.evidence import EvidenceConfig
+from edge.mqtt import MqttConfig
+from edge.rules.settings import RulesSettings
+from edge.sources import SourceConfig
+from edge.tracking import SimpleTrackerSettings
+
+
+class CameraConfig(BaseModel):
+    """One camera: where its frames come from and which zone file applies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Identifier = Field(description="Camera id, unique on this edge; used in topics.")
+    source: SourceConfig = Field(description="RTSP stream or video file.")
+    zones: Path = Field(description="Zone file (YAML, 0..1 coordinates) of this camera.")
+    analysis_fps: float = Field(
+        2.0, gt=0.0, le=60.0, description="Frames analysed per second; the rest are skipped."
+    )
+    enabled: bool = Field(True, description="Set false to keep a camera configured but idle.")
+
+
+class EdgeConfig(BaseModel):
+    """Everything an edge worker needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    edge_id: Identifier = Field(description="This edge's id; its events carry it.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
+    detector: Annotated[DetectorConfig, Field(description="The object detector plugin.")]
+    label_map: LabelMapConfig | None = Field(
+        None,
+        description="Model classes -> object names rules use; omit when the model's classes "
+        "are already object names (the project's own models).",
+    )
+    model_registry: Path | None = Field(
+        Path("models/registry.yaml"),
+        description="Registry the model file must be listed in (sha256 checked before "
+        "loading); null to skip the check for a model from elsewhere.",
+    )
+    tracker: SimpleTrackerSettings = Field(
+        default_factory=SimpleTrackerSettings, description="Object tracker."
+    )
+    rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule settings.")
+    evidence: EvidenceConfig = Field(
+        default_factory=EvidenceConfig, description="Evidence snapshots."
+    )
+    outbox_path: Path = Field(
+        Path("var/edge/outbox.db"),
+        description="SQLite file of the durable outbox (messages not yet acknowledged).",
+    )
+    cameras: list[CameraConfig] = Field(min_length=1, description="Cameras of this edge.")
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> EdgeConfig:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
+        return self
+
+
+class EdgeConfigError(ValueError):
+    """The config file cannot be used; the message names the file and every problem."""
+
+
+def load_edge_config(path: Path) -> EdgeConfig:
+    """Read and validate an edge config file.
+
+    Relative paths inside it (zones, model, outbox) are resolved against the current
+    directory, as the CLI documents.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EdgeConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise EdgeConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise EdgeConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise EdgeConfigError(f"{path}:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,284 @@
+"""The edge worker: per camera, frames -> detections -> tracks -> rule events -> outbox.
+
+Each camera runs in its own thread with its own reader (bounded queue, newest frame
+wins for live streams); one failing camera never stops the others. Every rule event
+becomes a ``contracts.ZoneEvent`` whose evidence is enqueued before it, in one atomic
+outbox write, and the publisher thread delivers the outbox to the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from contracts import EventPhase, ZoneEvent, topics
+from contracts.events import Box
+from edge.config import CameraConfig, EdgeConfig
+from edge.detectors import Detector, create_detector
+from edge.detectors.labels import apply_label_map
+from edge.evidence import Annotation, EvidenceItem, snapshot_set
+from edge.mqtt import Publisher
+from edge.outbox import Outbox, PendingMessage
+from edge.rules import RuleEngine, RuleEvent
+from edge.sources import FrameReader, create_source
+from edge.tracking import SimpleTracker
+from edge.types import Detections, Frame
+from zones.config import CameraZones, load_zone_file
+from zones.geometry import ZoneGeometry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, summed over analysed frames (for health and benchmarks)."""
+
+    frames: int = 0
+    detect_s: float = 0.0
+    track_s: float = 0.0
+    rules_s: float = 0.0
+    evidence_s: float = 0.0
+    events: int = 0
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class CameraPipeline:
+    """Analysis of one camera's frames; ``process`` is synchronous and has no network I/O."""
+
+    def __init__(
+        self,
+        *,
+        config: EdgeConfig,
+        camera: CameraConfig,
+        zones: CameraZones,
+        detector: Detector,
+        outbox: Outbox,
+    ) -> None:
+        if zones.camera_id != camera.id:
+            raise ValueError(
+                f"zone file {camera.zones} is for camera {zones.camera_id!r}, not {camera.id!r}"
+            )
+        self.config = config
+        self.camera = camera
+        self.zones = zones
+        self.detector = detector
+        self.outbox = outbox
+        self.tracker = SimpleTracker(config.tracker)
+        self.times = StageTimes()
+        self._engine: RuleEngine | None = None
+        self._geometry: dict[str, ZoneGeometry] = {}
+        self._resolution: tuple[int, int] | None = None
+
+    def _ensure_engine(self, resolution_wh: tuple[int, int]) -> RuleEngine:
+        if self._engine is None or resolution_wh != self._resolution:
+            if self._resolution is not None:
+                logger.warning(
+                    "camera %s: resolution changed %s -> %s; zones re-projected",
+                    self.camera.id,
+                    self._resolution,
+                    resolution_wh,
+                )
+            self._engine = RuleEngine(
+                self.zones, resolution_wh=resolution_wh, settings=self.config.rules
+            )
+            self._geometry = {z.id: ZoneGeometry(z, resolution_wh) for z in self.zones.zones}
+            self._resolution = resolution_wh
+        return self._engine
+
+    def detect(self, frame: Frame) -> Detections:
+        raw = self.detector.detect(frame.image)
+        if self.config.label_map is None:
+            return raw
+        return apply_label_map(raw, self.config.label_map)
+
+    def process(self, frame: Frame) -> list[ZoneEvent]:
+        """Analyse one frame; enqueue and return the events it produced."""
+        engine = self._ensure_engine(frame.resolution_wh)
+        t0 = time.perf_counter()
+        detections = self.detect(frame)
+        t1 = time.perf_counter()
+        tracked = self.tracker.update(detections, frame.ts)
+        t2 = time.perf_counter()
+        rule_events = engine.update(tracked, frame.ts)
+        t3 = time.perf_counter()
+        events: list[ZoneEvent] = []
+        messages: list[PendingMessage] = []
+        for rule_event in rule_events:
+            event, items = self._to_wire(rule_event, frame)
+            for item in items:
+                messages.append(
+                    PendingMessage(
+                        topic=topics.evidence_topic(self.config.edge_id, item.sha256),
+                        payload=item.data,
+                        content_type=item.content_type,
+                    )
+                )
+            messages.append(
+                PendingMessage(
+                    topic=topics.event_topic(self.config.edge_id, self.camera.id),
+                    payload=event.to_json(),
+                    content_type="application/json",
+                )
+            )
+            events.append(event)
+            logger.info(
+                "camera %s zone %s: %s %s %s (dwell %.0f s, event %s)",
+                self.camera.id,
+                event.zone_id,
+                event.violation_type.value,
+                event.phase.value,
+                event.label,
+                event.dwell_s,
+                event.event_id,
+            )
+        if messages:
+            self.outbox.put_many(messages)
+        t4 = time.perf_counter()
+        with self.times.lock:
+            self.times.frames += 1
+            self.times.detect_s += t1 - t0
+            self.times.track_s += t2 - t1
+            self.times.rules_s += t3 - t2
+            self.times.evidence_s += t4 - t3
+            self.times.events += len(events)
+        return events
+
+    def _to_wire(self, rule_event: RuleEvent, frame: Frame) -> tuple[ZoneEvent, list[EvidenceItem]]:
+        items: list[EvidenceItem] = []
+        if rule_event.phase is EventPhase.START:
+            items = snapshot_set(
+                frame.image, self._annotation(rule_event), frame.ts, self.config.evidence
+            )
+        elif rule_event.phase is EventPhase.UPDATE:
+            # the situation now: annotated frame and crop (the clean frame is in the start)
+            items = snapshot_set(
+                frame.image, self._annotation(rule_event), frame.ts, self.config.evidence
+            )[1:]
+        x1, y1, x2, y2 = (float(v) for v in rule_event.xyxyn(frame.resolution_wh))
+        event = ZoneEvent(
+            event_id=rule_event.event_id,
+            phase=rule_event.phase,
+            edge_id=self.config.edge_id,
+            camera_id=self.camera.id,
+            zone_id=rule_event.zone_id,
+            rule=rule_event.rule,
+            violation_type=rule_event.violation_type,
+            label=rule_event.label,
+            confidence=rule_event.confidence,
+            box=Box(x1=x1, y1=y1, x2=x2, y2=y2),
+            first_seen=rule_event.first_seen,
+            last_seen=rule_event.last_seen,
+            dwell_s=rule_event.dwell_s,
+            model=self.detector.model,
+            evidence=[item.ref() for item in items],
+            sent_at=datetime.now(UTC),
+        )
+        return event, items
+
+    def _annotation(self, rule_event: RuleEvent) -> Annotation:
+        geometry = self._geometry[rule_event.zone_id]
+        zone = self.zones.zone(rule_event.zone_id)
+        return Annotation(
+            zone_polygon_px=np.asarray(geometry.polygon_px, dtype=np.float32),
+            zone_label=f"{self.camera.id}/{zone.id} {zone.name}",
+            box_xyxy=rule_event.xyxy,
+            box_label=f"{rule_event.label} {rule_event.confidence:.2f} #{rule_event.tracker_id}",
+        )
+
+
+class EdgeWorker:
+    """All cameras of one edge, the outbox and the publisher."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self.stop_event = threading.Event()
+        if config.model_registry is not None:
+            from training.registry import load_registry, verify_model
+
+            verify_model(config.detector.path, load_registry(config.model_registry))
+        self.detector = create_detector(config.detector)
+        self.outbox = Outbox(config.outbox_path)
+        self.publisher = Publisher(edge_id=config.edge_id, config=config.mqtt, outbox=self.outbox)
+        self.pipelines: list[CameraPipeline] = []
+        self.readers: list[FrameReader] = []
+        for camera in config.cameras:
+            if not camera.enabled:
+                logger.info("camera %s is disabled", camera.id)
+                continue
+            zones = load_zone_file(camera.zones)
+            self.pipelines.append(
+                CameraPipeline(
+                    config=config,
+                    camera=camera,
+                    zones=zones,
+                    detector=self.detector,
+                    outbox=self.outbox,
+                )
+            )
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.publisher.start()
+        for pipeline in self.pipelines:
+            source = create_source(pipeline.camera.id, pipeline.camera.source)
+            reader = FrameReader(
+                source, analysis_fps=pipeline.camera.analysis_fps, stop_event=self.stop_event
+            )
+            self.readers.append(reader)
+            thread = threading.Thread(
+                target=self._run_camera,
+                args=(pipeline, reader),
+                name=f"camera-{pipeline.camera.id}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            reader.start()
+            thread.start()
+        logger.info(
+            "edge %s: %d camera(s) running with model %s (%s) on %s",
+            self.config.edge_id,
+            len(self.pipelines),
+            self.detector.model.name,
+            self.detector.model.sha256[:12],
+            ", ".join(self.detector.providers),
+        )
+
+    def _run_camera(self, pipeline: CameraPipeline, reader: FrameReader) -> None:
+        while not self.stop_event.is_set():
+            frame = reader.get(timeout_s=0.5)
+            if frame is None:
+                continue
+            try:
+                pipeline.process(frame)
+            except Exception:
+                # One bad frame (or a bug on one camera) must not stop the others.
+                with pipeline.times.lock:
+                    pipeline.times.errors += 1
+                logger.exception(
+                    "camera %s: analysing frame %d failed; continuing",
+                    pipeline.camera.id,
+                    frame.seq,
+                )
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self.stop_event.set()
+        for reader in self.readers:
+            reader.stop()
+        for thread in self._threads:
+            thread.join(timeout=timeout_s)
+        self.publisher.stop()
+        self.outbox.close()
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self.stop_event.wait(1.0):
+                pass
+        finally:
+            self.stop()

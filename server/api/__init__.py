@@ -1,0 +1,1 @@
+"""HTTP API and pages: thin routes over :mod:`server.crud`."""

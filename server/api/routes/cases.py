@@ -1,0 +1,121 @@
+"""Cases: list with filters, detail, review verdicts."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+
+from contracts.events import ViolationType
+from server import crud
+from server.api.deps import SessionDep
+from server.core.db import utcnow
+from server.schemas import CaseDetail, CaseList, ReviewIn, case_detail, case_out
+from server.tables import CaseStatus
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The case id.")]
+_IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NOT_FOUND = {404: {"description": "No case with this id."}}
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"{name} must carry a time zone, e.g. 2024-05-01T08:00:00Z or +08:00",
+        )
+    return value
+
+
+@router.get("", response_model=CaseList, summary="List cases, newest first")
+def read_cases(
+    session: SessionDep,
+    camera_id: Annotated[str | None, Query(pattern=_IDENT)] = None,
+    zone_id: Annotated[str | None, Query(pattern=_IDENT)] = None,
+    violation_type: ViolationType | None = None,
+    case_status: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    since: Annotated[
+        datetime | None, Query(description="first_seen at or after (ISO 8601 with zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="first_seen before (ISO 8601 with zone).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> CaseList:
+    """Cases matching every given filter, ordered by ``first_seen`` descending."""
+    since = _aware(since, "since")
+    until = _aware(until, "until")
+    if since is not None and until is not None and since >= until:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="since must be earlier than until"
+        )
+    query = crud.CaseQuery(
+        camera_id=camera_id,
+        zone_id=zone_id,
+        violation_type=violation_type.value if violation_type is not None else None,
+        status=case_status,
+        since=since,
+        until=until,
+    )
+    page = crud.list_cases(session, query=query, limit=limit, offset=offset)
+    return CaseList(
+        items=[case_out(case) for case in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{case_id}", response_model=CaseDetail, responses=_NOT_FOUND, summary="One case")
+def read_case(session: SessionDep, case_id: CaseId) -> CaseDetail:
+    """The case with every accepted event message, its evidence and its verdicts."""
+    case = crud.get_case(session, case_id=case_id)
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
+    return case_detail(case)
+
+
+@router.post(
+    "/{case_id}/review",
+    response_model=CaseDetail,
+    responses={
+        **_NOT_FOUND,
+        409: {"description": "The verdict is not allowed from the case's status."},
+    },
+    summary="Give a verdict",
+)
+def review_case(session: SessionDep, case_id: CaseId, body: ReviewIn) -> CaseDetail:
+    """Confirm, reject (a reason is required) or escalate a case.
+
+    Candidate cases take any verdict; escalated cases can be confirmed or rejected;
+    confirmed and rejected are final.
+    """
+    case = crud.get_case(session, case_id=case_id)
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
+    try:
+        crud.review_case(
+            session,
+            case=case,
+            verdict=body.verdict,
+            reason=body.reason or None,
+            reviewer=body.reviewer,
+            now=utcnow(),
+        )
+    except crud.ReviewConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    session.commit()
+    logger.info(
+        "case %d %s by %s (now %s)", case.id, body.verdict.value, body.reviewer or "-",
+        case.status.value,
+    )
+    refreshed = crud.get_case(session, case_id=case_id)
+    assert refreshed is not None
+    return case_detail(refreshed)

@@ -1,0 +1,266 @@
+"""HTTP API models (pydantic): what the API accepts and returns, built from ORM rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.events import EventPhase
+from server.tables import (
+    Case,
+    CaseEvent,
+    CaseEvidence,
+    CaseReview,
+    CaseStatus,
+    Edge,
+    EdgeAvailability,
+    ReviewVerdict,
+)
+
+API_PREFIX = "/api/v1"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class BoxOut(_Out):
+    """Box in normalised image coordinates (0..1, origin top-left)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class ModelOut(_Out):
+    """The detector that produced the latest observation."""
+
+    name: str
+    version: str
+    sha256: str
+
+
+class EvidenceOut(_Out):
+    """One evidence item of a case; ``available`` is false until its bytes have arrived."""
+
+    sha256: str
+    kind: str
+    content_type: str
+    byte_size: int
+    captured_at: datetime
+    available: bool
+    url: str = Field(description="Where the bytes are served: GET returns them.")
+
+
+class CaseOut(_Out):
+    """A case as listed."""
+
+    id: int
+    event_id: str
+    edge_id: str
+    camera_id: str
+    zone_id: str
+    rule: str
+    violation_type: str
+    label: str
+    confidence: float
+    box: BoxOut
+    first_seen: datetime
+    last_seen: datetime
+    dwell_s: float
+    phase: EventPhase
+    open: bool = Field(description="The edge still observes it (no end received).")
+    model: ModelOut
+    status: CaseStatus
+    review_reason: str | None
+    reviewer: str | None
+    reviewed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    evidence: list[EvidenceOut]
+
+
+class CaseEventOut(_Out):
+    """One accepted event message, as received."""
+
+    id: int
+    phase: EventPhase
+    sent_at: datetime
+    received_at: datetime
+    payload: dict[str, Any]
+
+
+class ReviewOut(_Out):
+    """One verdict in the case's audit trail."""
+
+    id: int
+    verdict: ReviewVerdict
+    status_before: CaseStatus
+    status_after: CaseStatus
+    reason: str | None
+    reviewer: str | None
+    created_at: datetime
+
+
+class CaseDetail(CaseOut):
+    """A case with every accepted message and every verdict."""
+
+    events: list[CaseEventOut]
+    reviews: list[ReviewOut]
+
+
+class CaseList(_Out):
+    """A page of cases, newest first."""
+
+    items: list[CaseOut]
+    total: int = Field(description="How many cases match the filters in all.")
+    limit: int
+    offset: int
+
+
+class ReviewIn(BaseModel):
+    """A reviewer's verdict on a case."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    verdict: ReviewVerdict = Field(description="confirm, reject or escalate.")
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why; required when rejecting.",
+    )
+    reviewer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Who decided (until sign-in exists, self-declared).",
+    )
+
+    @model_validator(mode="after")
+    def _reason_for_reject(self) -> ReviewIn:
+        if self.verdict is ReviewVerdict.REJECT and not self.reason:
+            raise ValueError("a reason is required to reject a case")
+        return self
+
+
+class EdgeOut(_Out):
+    """What the server knows of one edge."""
+
+    edge_id: str
+    availability: EdgeAvailability | None
+    availability_at: datetime | None
+    last_message_at: datetime
+
+
+class MqttOut(_Out):
+    enabled: bool
+    connected: bool
+    host: str
+    port: int
+
+
+class IngestOut(_Out):
+    accepted: dict[str, int]
+    rejected: dict[str, int]
+
+
+class HealthOut(_Out):
+    """Server health: the database, the MQTT ingest and the edges."""
+
+    status: Literal["ok", "degraded", "down"]
+    database: bool
+    mqtt: MqttOut
+    edges: list[EdgeOut]
+    ingest: IngestOut
+
+
+def evidence_url(sha256: str) -> str:
+    return f"{API_PREFIX}/evidence/{sha256}"
+
+
+def evidence_out(item: CaseEvidence) -> EvidenceOut:
+    return EvidenceOut(
+        sha256=item.sha256,
+        kind=item.kind,
+        content_type=item.stored.content_type if item.stored else item.content_type,
+        byte_size=item.stored.byte_size if item.stored else item.byte_size,
+        captured_at=item.captured_at,
+        available=item.stored is not None,
+        url=evidence_url(item.sha256),
+    )
+
+
+def _case_fields(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "event_id": case.event_id,
+        "edge_id": case.edge_id,
+        "camera_id": case.camera_id,
+        "zone_id": case.zone_id,
+        "rule": case.rule,
+        "violation_type": case.violation_type,
+        "label": case.label,
+        "confidence": case.confidence,
+        "box": BoxOut(x1=case.box_x1, y1=case.box_y1, x2=case.box_x2, y2=case.box_y2),
+        "first_seen": case.first_seen,
+        "last_seen": case.last_seen,
+        "dwell_s": case.dwell_s,
+        "phase": case.phase,
+        "open": case.is_open,
+        "model": ModelOut(
+            name=case.model_name, version=case.model_version, sha256=case.model_sha256
+        ),
+        "status": case.status,
+        "review_reason": case.review_reason,
+        "reviewer": case.reviewer,
+        "reviewed_at": case.reviewed_at,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "evidence": [evidence_out(item) for item in case.evidence],
+    }
+
+
+def case_out(case: Case) -> CaseOut:
+    return CaseOut(**_case_fields(case))
+
+
+def _event_out(event: CaseEvent) -> CaseEventOut:
+    return CaseEventOut(
+        id=event.id,
+        phase=event.phase,
+        sent_at=event.sent_at,
+        received_at=event.received_at,
+        payload=event.payload,
+    )
+
+
+def _review_out(review: CaseReview) -> ReviewOut:
+    return ReviewOut(
+        id=review.id,
+        verdict=review.verdict,
+        status_before=review.status_before,
+        status_after=review.status_after,
+        reason=review.reason,
+        reviewer=review.reviewer,
+        created_at=review.created_at,
+    )
+
+
+def case_detail(case: Case) -> CaseDetail:
+    return CaseDetail(
+        **_case_fields(case),
+        events=[_event_out(event) for event in case.events],
+        reviews=[_review_out(review) for review in case.reviews],
+    )
+
+
+def edge_out(edge: Edge) -> EdgeOut:
+    return EdgeOut(
+        edge_id=edge.edge_id,
+        availability=edge.availability,
+        availability_at=edge.availability_at,
+        last_message_at=edge.last_message_at,
+    )
