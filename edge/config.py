@@ -40,10 +40,10 @@ class EdgeConfig(BaseModel):
     edge_id: Identifier = Field(description="This edge's id; its events carry it.")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
     detector: Annotated[DetectorConfig, Field(description="The object detector plugin.")]
-    label_map: LabelMapConfig | None = Field(
-        None,
-        description="Model classes -> object names rules use; omit when the model's classes "
-        "are already object names (the project's own models).",
+    label_map: LabelMapConfig = Field(
+        default_factory=LabelMapConfig,
+        description="Model classes -> object names rules use; the default keeps the classes "
+        "that already are object names (the project's own models).",
     )
     model_registry: Path | None = Field(
         Path("models/registry.yaml"),

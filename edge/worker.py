@@ -20,7 +20,7 @@ from contracts import EventPhase, ZoneEvent, topics
 from contracts.events import Box
 from edge.config import CameraConfig, EdgeConfig
 from edge.detectors import Detector, create_detector
-from edge.detectors.labels import apply_label_map
+from edge.detectors.labels import resolve_label_map
 from edge.evidence import Annotation, EvidenceItem, snapshot_set
 from edge.mqtt import Publisher
 from edge.outbox import Outbox, PendingMessage
@@ -69,6 +69,7 @@ class CameraPipeline:
         self.zones = zones
         self.detector = detector
         self.outbox = outbox
+        self.labels = resolve_label_map(config.label_map, detector.names)
         self.tracker = SimpleTracker(config.tracker)
         self.times = StageTimes()
         self._engine: RuleEngine | None = None
@@ -92,10 +93,7 @@ class CameraPipeline:
         return self._engine
 
     def detect(self, frame: Frame) -> Detections:
-        raw = self.detector.detect(frame.image)
-        if self.config.label_map is None:
-            return raw
-        return apply_label_map(raw, self.config.label_map)
+        return self.labels.apply(self.detector.detect(frame.image))
 
     def process(self, frame: Frame) -> list[ZoneEvent]:
         """Analyse one frame; enqueue and return the events it produced."""

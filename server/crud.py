@@ -134,7 +134,11 @@ def get_case_by_event_id(session: Session, *, event_id: str) -> Case | None:
 
 
 def upsert_event(
-    session: Session, *, event: ZoneEvent, payload: dict[str, object], payload_sha256: str,
+    session: Session,
+    *,
+    event: ZoneEvent,
+    payload: dict[str, object],
+    payload_sha256: str,
     received_at: datetime,
 ) -> EventUpsert:
     """Create or update the case for ``event.event_id`` and record the message once.
@@ -198,7 +202,9 @@ def upsert_event(
             payload=payload,
         )
     )
-    linked = set(session.scalars(select(CaseEvidence.sha256).where(CaseEvidence.case_id == case.id)))
+    linked = set(
+        session.scalars(select(CaseEvidence.sha256).where(CaseEvidence.case_id == case.id))
+    )
     for ref in event.evidence:
         if ref.sha256 in linked:
             continue
@@ -296,7 +302,7 @@ def review_case(
     target = _TRANSITIONS.get((case.status, verdict))
     if target is None:
         raise ReviewConflictError(f"case {case.id} is {case.status.value}; cannot {verdict.value}")
-    session.add(
+    case.reviews.append(
         CaseReview(
             case_id=case.id,
             verdict=verdict,

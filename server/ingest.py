@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Any, Final, get_args
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -176,8 +176,8 @@ def handle_event(
     edge_id, camera_id = _split(topic, "events")
     if len(payload) > context.limits.max_event_bytes:
         raise IngestRejectedError(
-            "too_large", f"{len(payload)} bytes exceeds max_event_bytes "
-            f"{context.limits.max_event_bytes}"
+            "too_large",
+            f"{len(payload)} bytes exceeds max_event_bytes {context.limits.max_event_bytes}",
         )
     try:
         event = ZoneEvent.from_json(payload)
@@ -209,24 +209,28 @@ def handle_event(
             logger.warning(
                 "event %s from edge %s describes evidence %s as %s, %d bytes; stored bytes "
                 "are %s, %d bytes (stored bytes match the hash and are kept)",
-                event.event_id, edge_id, ref.sha256, ref.content_type, ref.byte_size,
-                stored.content_type, stored.byte_size,
+                event.event_id,
+                edge_id,
+                ref.sha256,
+                ref.content_type,
+                ref.byte_size,
+                stored.content_type,
+                stored.byte_size,
             )
     if result.duplicate:
         code, detail = "event_duplicate", f"replay of an already stored {event.phase} message"
     else:
         verb = "created" if result.created else "updated"
         code, detail = "event", f"{event.phase} {verb} case {result.case_id}"
-    return IngestOutcome(topic=topic, accepted=True, code=code, detail=detail,
-                         case_id=result.case_id)
+    return IngestOutcome(
+        topic=topic, accepted=True, code=code, detail=detail, case_id=result.case_id
+    )
 
 
 def _check_magic(content_type: str, payload: bytes) -> None:
     magics = _MAGIC.get(content_type)
     if magics is not None and not payload.startswith(magics):
-        raise IngestRejectedError(
-            "content_mismatch", f"payload does not start like {content_type}"
-        )
+        raise IngestRejectedError("content_mismatch", f"payload does not start like {content_type}")
     if content_type == "application/json":
         try:
             json.loads(payload)
@@ -234,6 +238,20 @@ def _check_magic(content_type: str, payload: bytes) -> None:
             raise IngestRejectedError(
                 "content_mismatch", "payload declared application/json is not valid JSON"
             ) from exc
+
+
+def _sniff(payload: bytes) -> str | None:
+    """The content type the bytes themselves show (for MQTT 3.1.1, which has no property)."""
+    for content_type, magics in _MAGIC.items():
+        if payload.startswith(magics):
+            return content_type
+    if payload[:1] in (b"{", b"["):
+        try:
+            json.loads(payload)
+        except ValueError:
+            return None
+        return "application/json"
+    return None
 
 
 def handle_evidence(
@@ -247,8 +265,8 @@ def handle_evidence(
 ) -> IngestOutcome:
     """Check evidence bytes against the hash in their topic and store them.
 
-    The content type comes from the MQTT v5 ``ContentType`` property, or, when absent,
-    from an event that already references the hash.
+    The content type comes from the MQTT v5 ``ContentType`` property; when absent (MQTT
+    3.1.1), from an event that already references the hash, else from the bytes' signature.
 
     Raises:
         IngestRejectedError: Bad topic or hash, empty or oversized payload, hash mismatch,
@@ -263,8 +281,8 @@ def handle_evidence(
         raise IngestRejectedError("empty_payload", "evidence payload is empty")
     if len(payload) > context.limits.max_evidence_bytes:
         raise IngestRejectedError(
-            "too_large", f"{len(payload)} bytes exceeds max_evidence_bytes "
-            f"{context.limits.max_evidence_bytes}"
+            "too_large",
+            f"{len(payload)} bytes exceeds max_evidence_bytes {context.limits.max_evidence_bytes}",
         )
     actual = hashlib.sha256(payload).hexdigest()
     if actual != sha256:
@@ -275,12 +293,13 @@ def handle_evidence(
     content_type = _content_type(properties)
     if content_type is None:
         declared = {ref.content_type for ref in refs}
-        if len(declared) != 1:
+        content_type = declared.pop() if len(declared) == 1 else _sniff(payload)
+        if content_type is None:
             raise IngestRejectedError(
                 "no_content_type",
-                "no MQTT ContentType property and no single content type from an event",
+                "no MQTT ContentType property, no event names its type, and the bytes are "
+                "not JPEG, PNG or JSON",
             )
-        content_type = declared.pop()
     if content_type not in EVIDENCE_CONTENT_TYPES:
         raise IngestRejectedError(
             "bad_content_type",
@@ -292,8 +311,13 @@ def handle_evidence(
             logger.warning(
                 "evidence %s from edge %s is %s, %d bytes; case %d described it as %s, %d "
                 "bytes (the bytes match the hash and are kept)",
-                sha256, edge_id, content_type, len(payload), ref.case_id,
-                ref.content_type, ref.byte_size,
+                sha256,
+                edge_id,
+                content_type,
+                len(payload),
+                ref.case_id,
+                ref.content_type,
+                ref.byte_size,
             )
     try:
         context.store.write(sha256, payload)
@@ -381,33 +405,46 @@ def dispatch(
     handler = _handler_for(topic)
     outcome: IngestOutcome
     if handler is None:
-        outcome = IngestOutcome(topic=topic, accepted=False, code="bad_topic",
-                                detail="unknown topic shape")
+        outcome = IngestOutcome(
+            topic=topic, accepted=False, code="bad_topic", detail="unknown topic shape"
+        )
     else:
         for attempt in (1, 2):
             try:
                 with session_factory() as session, session.begin():
-                    outcome = handler(session, topic, payload, properties, context=context,
-                                      now=now)
+                    outcome = handler(session, topic, payload, properties, context=context, now=now)
                 break
             except IngestRejectedError as exc:
-                outcome = IngestOutcome(topic=topic, accepted=False, code=exc.code,
-                                        detail=exc.reason)
+                outcome = IngestOutcome(
+                    topic=topic, accepted=False, code=exc.code, detail=exc.reason
+                )
                 break
             except IntegrityError:
                 if attempt == 2:
                     logger.exception("ingest of %s failed twice on a unique key", topic[:200])
-                    outcome = IngestOutcome(topic=topic, accepted=False, code="db_conflict",
-                                            detail="unique-key conflict on retry")
+                    outcome = IngestOutcome(
+                        topic=topic,
+                        accepted=False,
+                        code="db_conflict",
+                        detail="unique-key conflict on retry",
+                    )
             except OperationalError:
                 logger.exception("database unavailable while ingesting %s", topic[:200])
-                outcome = IngestOutcome(topic=topic, accepted=False, code="db_unavailable",
-                                        detail="database error; see the log")
+                outcome = IngestOutcome(
+                    topic=topic,
+                    accepted=False,
+                    code="db_unavailable",
+                    detail="database error; see the log",
+                )
                 break
             except Exception:
                 logger.exception("unexpected error while ingesting %s", topic[:200])
-                outcome = IngestOutcome(topic=topic, accepted=False, code="internal_error",
-                                        detail="unexpected error; see the log")
+                outcome = IngestOutcome(
+                    topic=topic,
+                    accepted=False,
+                    code="internal_error",
+                    detail="unexpected error; see the log",
+                )
                 break
     metrics.record(outcome)
     if outcome.accepted:
@@ -415,7 +452,11 @@ def dispatch(
     elif outcome.code not in {"db_unavailable", "internal_error", "db_conflict"}:
         logger.warning(
             "rejected MQTT message from edge %s on %s (%d bytes): %s: %s",
-            _edge_of(topic), topic[:200], len(payload), outcome.code, outcome.detail,
+            _edge_of(topic),
+            topic[:200],
+            len(payload),
+            outcome.code,
+            outcome.detail,
         )
     return outcome
 
@@ -478,9 +519,13 @@ class MqttIngest:
         """Connect in the background; returns at once. Reconnects until :meth:`stop`."""
         settings = self._settings
         client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.mqtt_client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=(
+                MQTTProtocolVersion.MQTTv5
+                if settings.mqtt_protocol == "5"
+                else MQTTProtocolVersion.MQTTv311
+            ),
             reconnect_on_failure=True,
         )
         if settings.mqtt_username is not None:
@@ -496,8 +541,11 @@ class MqttIngest:
         client.on_message = self._on_message
         self._client = client
         logger.info(
-            "MQTT ingest connecting to %s:%d as %s",
-            settings.mqtt_host, settings.mqtt_port, settings.mqtt_client_id,
+            "MQTT ingest connecting to %s:%d as %s (MQTT %s)",
+            settings.mqtt_host,
+            settings.mqtt_port,
+            settings.mqtt_client_id,
+            settings.mqtt_protocol,
         )
         client.connect_async(
             settings.mqtt_host, settings.mqtt_port, keepalive=settings.mqtt_keepalive_s
@@ -526,16 +574,13 @@ class MqttIngest:
         if reason_code.is_failure:
             logger.error(
                 "MQTT broker %s:%d refused the connection: %s",
-                self._settings.mqtt_host, self._settings.mqtt_port, reason_code,
+                self._settings.mqtt_host,
+                self._settings.mqtt_port,
+                reason_code,
             )
             return
-        options = SubscribeOptions(qos=1)
         client.subscribe(
-            [
-                (EVIDENCE_SUBSCRIPTION, options),
-                (EVENTS_SUBSCRIPTION, options),
-                (AVAILABILITY_SUBSCRIPTION, options),
-            ]
+            [(EVIDENCE_SUBSCRIPTION, 1), (EVENTS_SUBSCRIPTION, 1), (AVAILABILITY_SUBSCRIPTION, 1)]
         )
 
     def _on_subscribe(
@@ -567,7 +612,9 @@ class MqttIngest:
         if self._client is not None:
             logger.warning(
                 "MQTT ingest disconnected from %s:%d (%s); reconnecting",
-                self._settings.mqtt_host, self._settings.mqtt_port, reason_code,
+                self._settings.mqtt_host,
+                self._settings.mqtt_port,
+                reason_code,
             )
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:

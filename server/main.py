@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 
 from server.api.routes import cases, evidence, health, pages
 from server.core.config import Settings
@@ -88,11 +89,13 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await asyncio.to_thread(_stop, state)
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from files packaged with fastapi-offline: no CDN at run time.
+    app = FastAPIOffline(
         title="civicwatch",
         summary="Candidate cases from edge cameras, their evidence, and human review.",
         version="1",
         lifespan=lifespan,
+        static_url="/static/docs",
     )
     app.state.civicwatch = state
 

@@ -210,4 +210,3 @@ class Edge(Base):
     availability_at: Mapped[datetime | None]
     first_seen_at: Mapped[datetime]
     last_message_at: Mapped[datetime]
-

@@ -107,7 +107,7 @@ def _check_unique(names: list[str]) -> list[str]:
     return names
 
 
-Coordinate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Coordinate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
 """A coordinate as a fraction of the frame's width or height."""
 
 Point = tuple[Coordinate, Coordinate]
@@ -158,12 +158,14 @@ class Zone(BaseModel):
         ge=0.0,
         le=86_400.0,
         allow_inf_nan=False,
+        strict=True,
         description="Seconds an object must stay in the zone before an event starts.",
     )
     inertia: int = Field(
         default=3,
         ge=1,
         le=100,
+        strict=True,
         description="Consecutive analysed frames an object must be in (or out of) the zone "
         "before it counts as entered (or gone); suppresses flicker.",
     )
@@ -318,7 +320,8 @@ def parse_zone_text(text: str, *, source: Path) -> CameraZones:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else f"{source}"
-        problem = getattr(exc, "problem", None) or str(exc)
+        parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+        problem = "; ".join(p for p in parts if p) or str(exc)
         raise ZoneFileError(source, [f"{where}: not valid YAML: {problem}"]) from exc
     if root is None or data is None:
         raise ZoneFileError(
@@ -466,7 +469,9 @@ def _problem(error: Any, rest: tuple[int | str, ...], level: str) -> str:
         return f"{where + ': ' if where else ''}unknown key '{key}'{hint}"
     where = _where(rest)
     if kind == "missing":
-        return f"missing key '{where}'"
+        if rest and isinstance(rest[-1], str):
+            return f"missing key '{where}'"
+        return f"{where} is missing"
     if kind in ("greater_than_equal", "less_than_equal") and (
         " point " in f" {where} " or where.startswith("min_box_wh")
     ):

@@ -2,7 +2,7 @@
 
 A window is written ``"HH:MM-HH:MM"`` in the camera's local time. The start is inclusive and
 the end exclusive; ``24:00`` may end a window, and a window whose end is before its start
-runs over midnight (``"22:00-02:00"``).
+runs over midnight (``"22:00-02:00"``; ``"22:00-00:00"`` ends at midnight).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class DailyWindow(BaseModel):
         ge=0, le=_MINUTES_PER_DAY - 1, description="Start, minutes after local midnight."
     )
     end_min: int = Field(
-        ge=1,
+        ge=0,
         le=_MINUTES_PER_DAY,
         description="End (exclusive), minutes after local midnight; before start_min wraps.",
     )

@@ -88,6 +88,10 @@ class Detector(Protocol):
         ...
 
 
+def _default_providers() -> list[ProviderName]:
+    return ["cpu"]
+
+
 class DetectorConfigBase(BaseModel):
     """Settings every detector plugin shares; each plugin adds its ``type`` and extras."""
 
@@ -112,7 +116,7 @@ class DetectorConfigBase(BaseModel):
         default=300, ge=1, le=10_000, description="At most this many detections per image."
     )
     providers: list[ProviderName] = Field(
-        default_factory=lambda: ["cpu"],
+        default_factory=_default_providers,
         min_length=1,
         max_length=3,
         description="Execution providers in order of preference. A provider that this "
@@ -130,6 +134,11 @@ class DetectorConfigBase(BaseModel):
         le=256,
         description="Threads onnxruntime uses inside one operator; 0 lets it decide "
         "(one per physical core).",
+    )
+    intra_op_spinning: bool = Field(
+        default=False,
+        description="Let idle onnxruntime threads spin-wait for work: slightly lower latency "
+        "on an idle machine, much higher when other processes compete for the cores.",
     )
     warmup_runs: int = Field(
         default=1, ge=0, le=20, description="Inferences on a blank image at start-up."
@@ -320,6 +329,9 @@ def load_onnx_model(config: DetectorConfigBase) -> OnnxModel:
     options = ort.SessionOptions()
     options.intra_op_num_threads = config.intra_op_threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if config.intra_op_spinning else "0"
+    )
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: old exports spam initializer warnings
@@ -335,8 +347,7 @@ def load_onnx_model(config: DetectorConfigBase) -> OnnxModel:
     if missing:
         if config.require_providers:
             raise DetectorError(
-                f"{path}: execution providers {missing} failed to initialise "
-                f"(in use: {in_use})"
+                f"{path}: execution providers {missing} failed to initialise (in use: {in_use})"
             )
         logger.warning(
             "%s: execution providers %s failed to initialise; using %s", path, missing, in_use
@@ -517,4 +528,3 @@ class OnnxDetector(ABC, Generic[ConfigT]):
             self._config.warmup_runs,
             (time.perf_counter() - t0) * 1000.0,
         )
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -81,7 +82,8 @@ def class_aware_nms(
     xywh = np.empty((len(xyxy), 4), dtype=np.float64)
     xywh[:, :2] = xyxy[:, :2]
     xywh[:, 2:] = xyxy[:, 2:] - xyxy[:, :2]
-    kept = cv2.dnn.NMSBoxesBatched(
+    nms_batched: Any = cv2.dnn.NMSBoxesBatched  # its stubs want lists; arrays are faster
+    kept = nms_batched(
         xywh,
         score.astype(np.float32),
         class_id.astype(np.int32),
@@ -122,16 +124,18 @@ def to_detections(
             candidates.score,
             candidates.class_id,
             iou_threshold=iou_threshold,
-            max_detections=max_detections,
+            max_detections=len(candidates),
         )
     else:
-        keep = np.argsort(-candidates.score, kind="stable")[:max_detections]
+        keep = np.argsort(-candidates.score, kind="stable")
     chosen = candidates.select(keep)
     xyxy = transform.to_image(chosen.xyxy)
     w, h = image_wh
     np.clip(xyxy[:, 0::2], 0.0, float(w), out=xyxy[:, 0::2])
     np.clip(xyxy[:, 1::2], 0.0, float(h), out=xyxy[:, 1::2])
-    visible = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    # Boxes entirely in the padding or off the image are gone; the limit counts the rest.
+    visible = np.flatnonzero((xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1]))
+    visible = visible[:max_detections]
     return Detections(
         xyxy=np.ascontiguousarray(xyxy[visible], dtype=np.float32),
         confidence=chosen.score[visible].astype(np.float32),

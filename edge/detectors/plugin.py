@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic
@@ -20,5 +21,5 @@ class DetectorPlugin(Generic[ConfigT]):
     """
 
     type: str
-    config: type[ConfigT]
+    config: builtins.type[ConfigT]
     factory: Callable[[ConfigT], Detector]

@@ -13,6 +13,7 @@ import logging
 import operator
 import pkgutil
 from collections.abc import Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import Field, TypeAdapter
@@ -24,14 +25,21 @@ from edge.detectors.plugin import DetectorPlugin
 logger = logging.getLogger(__name__)
 
 
-def _discover() -> dict[str, DetectorPlugin[Any]]:
+def discover_plugins(package: ModuleType = _plugins_package) -> dict[str, DetectorPlugin[Any]]:
+    """Import every module of ``package`` and collect the ``PLUGIN`` each exports.
+
+    A module that fails to import, exports no ``PLUGIN``, or repeats a ``type`` is
+    logged and skipped.
+    """
     found: dict[str, DetectorPlugin[Any]] = {}
-    for info in sorted(pkgutil.iter_modules(_plugins_package.__path__), key=lambda m: m.name):
-        module_name = f"{_plugins_package.__name__}.{info.name}"
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module_name = f"{package.__name__}.{info.name}"
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # a plugin's own dependencies may be missing
-            logger.warning("detector plugin %s not available: %s: %s", module_name, type(exc).__name__, exc)
+            logger.warning(
+                "detector plugin %s not available: %s: %s", module_name, type(exc).__name__, exc
+            )
             continue
         plugin = getattr(module, "PLUGIN", None)
         if not isinstance(plugin, DetectorPlugin):
@@ -47,13 +55,15 @@ def _discover() -> dict[str, DetectorPlugin[Any]]:
             )
             continue
         if plugin.type in found:
-            logger.warning("detector plugin %s: type %r already registered; skipped", module_name, plugin.type)
+            logger.warning(
+                "detector plugin %s: type %r already registered; skipped", module_name, plugin.type
+            )
             continue
         found[plugin.type] = plugin
     return found
 
 
-_PLUGINS = _discover()
+_PLUGINS = discover_plugins()
 
 
 def available_detector_types() -> tuple[str, ...]:
@@ -71,14 +81,13 @@ def _config_union(plugins: Mapping[str, DetectorPlugin[Any]]) -> Any:
     return Annotated[functools.reduce(operator.or_, configs), Field(discriminator="type")]
 
 
+# DetectorConfig: any plugin's config, told apart by ``type`` (a pydantic discriminated
+# union built from the plugins that imported). Use it as a field type in a larger config:
+# ``detector: DetectorConfig``. Type checkers see the common base class.
 if TYPE_CHECKING:
     DetectorConfig: TypeAlias = DetectorConfigBase
 else:
     DetectorConfig = _config_union(_PLUGINS)
-"""Any plugin's config, told apart by ``type`` (a pydantic discriminated union).
-
-Use it as a field type in a larger config: ``detector: DetectorConfig``.
-"""
 
 
 @functools.cache

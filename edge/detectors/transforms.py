@@ -9,6 +9,7 @@ Both are described by one :class:`ImageTransform`, which maps boxes back to the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,17 +43,13 @@ class ImageTransform:
     def to_image(self, xyxy: FloatArray) -> FloatArray:
         """Map ``(N, 4)`` boxes from network pixels to image pixels (no clipping)."""
         offset = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], dtype=np.float32)
-        scale = np.array(
-            [self.scale_x, self.scale_y, self.scale_x, self.scale_y], dtype=np.float32
-        )
+        scale = np.array([self.scale_x, self.scale_y, self.scale_x, self.scale_y], dtype=np.float32)
         return ((xyxy.astype(np.float32) - offset) / scale).astype(np.float32)
 
     def to_network(self, xyxy: FloatArray) -> FloatArray:
         """Map ``(N, 4)`` boxes from image pixels to network pixels."""
         offset = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], dtype=np.float32)
-        scale = np.array(
-            [self.scale_x, self.scale_y, self.scale_x, self.scale_y], dtype=np.float32
-        )
+        scale = np.array([self.scale_x, self.scale_y, self.scale_x, self.scale_y], dtype=np.float32)
         return (xyxy.astype(np.float32) * scale + offset).astype(np.float32)
 
 
@@ -152,3 +149,22 @@ def resize(image: ImageArray, size_wh: tuple[int, int]) -> Fitted:
         image=np.ascontiguousarray(resized, dtype=np.uint8),
         transform=ImageTransform(scale_x=out_w / w, scale_y=out_h / h),
     )
+
+
+def to_blob(
+    image: ImageArray,
+    *,
+    scale: float = 1.0,
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    swap_rb: bool = False,
+) -> FloatArray:
+    """``(1, 3, H, W)`` float32 ``(image - mean) * scale``, channels swapped if asked.
+
+    Example:
+        >>> import numpy as np
+        >>> to_blob(np.full((2, 3, 3), 255, np.uint8), scale=1 / 255).shape
+        (1, 3, 2, 3)
+    """
+    blob_from_image: Any = cv2.dnn.blobFromImage
+    blob: FloatArray = blob_from_image(image, scalefactor=scale, mean=mean, swapRB=swap_rb)
+    return blob

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError
@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         default="127.0.0.1", min_length=1, max_length=255, description="MQTT broker host."
     )
     mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker TCP port.")
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description=(
+            "MQTT protocol version; 3.1.1 only for brokers without v5 (evidence content "
+            "types are then recognised from the bytes)."
+        ),
+    )
     mqtt_username: str | None = Field(
         default=None,
         min_length=1,

@@ -5,6 +5,13 @@ server passes an open connection in ``config.attributes["connection"]``
 (:func:`server.core.db.run_migrations`); run standalone (``alembic`` CLI with
 ``script_location`` pointing here), it builds :class:`server.core.config.Settings`
 from ``CIVICWATCH_*`` environment variables.
+
+A new revision, after changing :mod:`server.tables` (review what it generates)::
+
+    CIVICWATCH_DATABASE_URL=sqlite:////tmp/rev.db .venv/bin/python -c "from alembic import \
+    command; from server.core.db import alembic_config, make_engine, run_migrations; \
+    run_migrations(make_engine('sqlite:////tmp/rev.db')); \
+    command.revision(alembic_config(), 'what changed', autogenerate=True, rev_id='0002')"
 """
 
 from __future__ import annotations

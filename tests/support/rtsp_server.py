@@ -46,7 +46,7 @@ _DEBIAN_PACKAGES = (
 )
 
 
-class RtspServerUnavailable(RuntimeError):
+class RtspServerUnavailableError(RuntimeError):
     """GStreamer's RTSP server cannot run here (missing Debian packages)."""
 
 
@@ -151,13 +151,13 @@ class RtspServer:
             The stream URL.
 
         Raises:
-            RtspServerUnavailable: The Debian GStreamer packages are missing.
+            RtspServerUnavailableError: The Debian GStreamer packages are missing.
             RtspServerError: The process exited or did not become ready in time.
         """
         if self.running:
             raise RtspServerError("the server is already running")
         if not Path(SYSTEM_PYTHON).is_file():
-            raise RtspServerUnavailable(f"{SYSTEM_PYTHON} not found")
+            raise RtspServerUnavailableError(f"{SYSTEM_PYTHON} not found")
         cmd = [SYSTEM_PYTHON, str(Path(__file__).resolve()), str(self.path)]
         cmd += ["--host", self.host, "--port", str(self.port)]
         if self.loop:
@@ -167,7 +167,7 @@ class RtspServer:
             # Credentials travel in the environment, not on the command line (ps shows that).
             env["RTSP_TEST_USER"] = self.username
             env["RTSP_TEST_PASSWORD"] = self.password
-        self._log = tempfile.TemporaryFile("w+", prefix="rtsp-server-", suffix=".log")
+        self._log = tempfile.TemporaryFile("w+", prefix="rtsp-server-", suffix=".log")  # noqa: SIM115 (closed in _reap)
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,  # the server exits when this pipe closes (we died)
@@ -218,9 +218,25 @@ class RtspServer:
             self._proc.send_signal(signal.SIGKILL)
         self._reap()
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing is sent, as with
+        a camera that hangs."""
+        if not self.running:
+            raise RtspServerError("the server is not running")
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server go on (SIGCONT)."""
+        if not self.running:
+            raise RtspServerError("the server is not running")
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
         if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
             self._proc.terminate()
             try:
                 self._proc.wait(5)
@@ -288,7 +304,7 @@ def write_test_clip(
     size_wh: tuple[int, int] = (320, 240),
     fps: int = 25,
     gop: int = 25,
-    noise: bool = False,
+    textured: bool = False,
 ) -> Path:
     """Write an H.264 MP4 with a moving square and the frame number drawn in each frame.
 
@@ -298,7 +314,8 @@ def write_test_clip(
         size_wh: Width and height in pixels (even numbers).
         fps: Frame rate.
         gop: Keyframe interval in frames.
-        noise: Add per-frame noise (a realistic bitrate, for benchmarks).
+        textured: A textured background with a little sensor noise, for a camera-like
+            bitrate (benchmarks); otherwise flat colour (tiny file).
 
     Returns:
         ``path``.
@@ -309,19 +326,26 @@ def write_test_clip(
 
     width, height = size_wh
     rng = np.random.default_rng(0)
+    background = np.full((height, width, 3), (40, 90, 40), dtype=np.uint8)
+    if textured:
+        texture = rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8)
+        background = np.asarray(
+            cv2.resize(texture, (width, height), interpolation=cv2.INTER_CUBIC), dtype=np.uint8
+        )
+    side = max(8, height // 6)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.options = {"bf": "0", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
-        side = max(8, height // 6)
         for i in range(frames):
-            img = np.full((height, width, 3), (40, 90, 40), dtype=np.uint8)
+            img = background.copy()
+            if textured:
+                sensor = rng.integers(0, 10, (height, width, 3), dtype=np.uint8)
+                img = np.asarray(cv2.add(img, sensor), dtype=np.uint8)
             x = int((width - side) * (i % 50) / 49)
             y = (height - side) // 2
             img[y : y + side, x : x + side] = (0, 0, 230)
-            if noise:
-                img = cv2.add(img, rng.integers(0, 24, img.shape, dtype=np.uint8))
             cv2.putText(
                 img, str(i), (8, height - 12), cv2.FONT_HERSHEY_SIMPLEX, height / 240,
                 (255, 255, 255), 2,
@@ -454,7 +478,7 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs in the child proc
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
         "( appsrc name=src is-live=true do-timestamp=true format=time "
-        "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        "! h264parse ! rtph264pay name=pay0 pt=96 )"
     )
     factory.set_shared(False)
     factory.connect("media-configure", on_media_configure)

@@ -26,8 +26,8 @@ MIN_VISIBLE_FRACTION = 0.3
 """Objects showing less of themselves than this (occlusion) are not labelled."""
 MIN_IN_FRAME_FRACTION = 0.4
 """Objects with less than this share of their outline inside the image are not labelled."""
-MIN_BOX_PX = 4.0
-"""Label boxes narrower or shorter than this, in output pixels, are dropped."""
+MIN_BOX_FRACTION = 0.018
+"""Label boxes narrower or shorter than this share of the output width are dropped."""
 
 _SUBPIXEL_SHIFT = 4
 _SUBPIXEL = float(1 << _SUBPIXEL_SHIFT)
@@ -185,11 +185,16 @@ class Canvas:
             depths.append(float(cam.to_camera(face.points.mean(axis=0, keepdims=True))[0, 2]))
         if not polys:
             return
-        order = np.argsort(-np.asarray(depths), kind="stable") if solid.layer != Layer.GROUND else range(len(polys))
+        if solid.layer != Layer.GROUND:
+            order: list[int] = np.argsort(-np.asarray(depths), kind="stable").tolist()
+        elif solid.name and len(polys) > 1:
+            order = [0, *(1 + np.argsort(-np.asarray(depths[1:]), kind="stable")).tolist()]
+        else:
+            order = list(range(len(polys)))
         label = bool(solid.name)
         index = len(self._labelled) + 1 if label else 0
         for i in order:
-            face, p = polys[int(i)]
+            face, p = polys[i]
             self._fill(face, p, index)
         if label:
             all_pts = np.concatenate([p for _, p in polys]).astype(np.float64) / _SUBPIXEL
@@ -317,7 +322,8 @@ class Canvas:
                 (x0 + float(cols[-1]) + 1.0) * scale,
                 (y0 + float(rows[-1]) + 1.0) * scale,
             )
-            if box[2] - box[0] < MIN_BOX_PX or box[3] - box[1] < MIN_BOX_PX:
+            min_px = MIN_BOX_FRACTION * self.camera.width * scale
+            if box[2] - box[0] < min_px or box[3] - box[1] < min_px:
                 continue
             out.append(LabeledBox(CLASSES.index(solid.name), box, fraction, solid.covered, solid.key))
         return out

@@ -85,12 +85,16 @@ def _ground(x0: float, x1: float, y0: float, y1: float, color: Color, texture: T
                 texture=texture)
 
 
-def build_street(rng: np.random.Generator, *, night: bool) -> Street:
+def build_street(
+    rng: np.random.Generator, *, night: bool, clear_of: tuple[float, float] | None = None,
+) -> Street:
     """Sample the scenery of one scene.
 
     Args:
         rng: Random generator.
         night: Light the shop windows and lamps.
+        clear_of: Ground point ``(x, y)`` (the camera pole) near which no lamp post or tree
+            is put, so that none stands right in front of the lens.
 
     Returns:
         The street layout and its solids.
@@ -206,6 +210,8 @@ def build_street(rng: np.random.Generator, *, night: bool) -> Street:
     offset = float(rng.uniform(0, spacing))
     for lx in np.arange(-STREET_X + offset, STREET_X, spacing):
         for ly in (PAVEMENT_Y - 0.5, ROAD_Y1 + 0.5):
+            if clear_of is not None and math.hypot(lx - clear_of[0], ly - clear_of[1]) < 6.0:
+                continue
             solids.append(_lamp(float(lx), ly, night))
             lamps.append((float(lx), ly + (1.5 if ly < mid else -1.5), 7.5))
     if rng.random() < 0.6:
@@ -213,7 +219,9 @@ def build_street(rng: np.random.Generator, *, night: bool) -> Street:
         toff = float(rng.uniform(0, tspace))
         for tx in np.arange(-STREET_X + toff, STREET_X, tspace):
             if rng.random() < 0.8:
-                solids.append(_tree(rng, float(tx), PAVEMENT_Y - 0.8))
+                tree = _tree(rng, float(tx), PAVEMENT_Y - 0.8)
+                if clear_of is None or math.hypot(tx - clear_of[0], PAVEMENT_Y - 0.8 - clear_of[1]) >= 6.0:
+                    solids.append(tree)
     return Street(tuple(shops), (site0, site1), gate_x, tuple(solids), tuple(lamps))
 
 

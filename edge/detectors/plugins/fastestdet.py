@@ -13,9 +13,9 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
 from edge.detectors.base import (
     DetectorError,
@@ -26,7 +26,7 @@ from edge.detectors.base import (
 )
 from edge.detectors.nms import Candidates, to_detections
 from edge.detectors.plugin import DetectorPlugin
-from edge.detectors.transforms import resize
+from edge.detectors.transforms import resize, to_blob
 from edge.types import Detections, FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ logger = logging.getLogger(__name__)
 class FastestDetConfig(NamedClassesConfigBase):
     """A FastestDet model exported to ONNX."""
 
-    type: Literal["fastestdet"] = "fastestdet"
+    type: Literal["fastestdet"] = Field(
+        default="fastestdet", description="Selects this plugin: FastestDet ONNX export."
+    )
 
 
 def decode_fastestdet(
@@ -60,9 +62,7 @@ def decode_fastestdet(
     cells = output[0].reshape(5 + num_classes, -1).T  # (GH * GW, 5 + nc), row-major
     class_scores = cells[:, 5:]
     best = class_scores.max(axis=1)
-    score = np.power(np.clip(cells[:, 0], 0.0, None), 0.6) * np.power(
-        np.clip(best, 0.0, None), 0.4
-    )
+    score = np.power(np.clip(cells[:, 0], 0.0, None), 0.6) * np.power(np.clip(best, 0.0, None), 0.4)
     keep = np.flatnonzero(score >= confidence)
     if keep.size == 0:
         return Candidates.empty()
@@ -109,7 +109,7 @@ class FastestDetDetector(OnnxDetector[FastestDetConfig]):
     def preprocess(self, image: ImageArray) -> Prepared:
         h, w = self._input_hw
         fitted = resize(image, (w, h))
-        tensor = cv2.dnn.blobFromImage(fitted.image, scalefactor=1.0 / 255.0, swapRB=False)
+        tensor = to_blob(fitted.image, scale=1.0 / 255.0, swap_rb=False)
         return Prepared(
             tensor=tensor,
             transform=fitted.transform,

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from pydantic import Field
@@ -30,7 +29,7 @@ from edge.detectors.base import (
 from edge.detectors.grid import GridCells, make_grid
 from edge.detectors.nms import Candidates, to_detections
 from edge.detectors.plugin import DetectorPlugin
-from edge.detectors.transforms import resize
+from edge.detectors.transforms import resize, to_blob
 from edge.types import Detections, FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
@@ -39,7 +38,10 @@ logger = logging.getLogger(__name__)
 class NanodetConfig(NamedClassesConfigBase):
     """A NanoDet model exported to ONNX with raw per-level head outputs."""
 
-    type: Literal["nanodet"] = "nanodet"
+    type: Literal["nanodet"] = Field(
+        default="nanodet",
+        description="Selects this plugin: NanoDet ONNX export with per-level outputs.",
+    )
     strides: tuple[int, ...] = Field(
         default=(8, 16, 32), min_length=1, max_length=5, description="Strides of the levels."
     )
@@ -117,8 +119,10 @@ class NanodetDetector(OnnxDetector[NanodetConfig]):
         self._grid = make_grid(self._input_hw, config.strides, ceil=True)
         self._cls_index, self._reg_index, num_classes = self._pick_outputs(config)
         self._names = resolve_class_names(config.names_file, num_classes, path)
-        self._mean = tuple(float(v) for v in config.mean)
-        self._inv_std = (1.0 / np.asarray(config.std, dtype=np.float32)).reshape(1, 3, 1, 1)
+        self._mean = config.mean
+        self._inv_std: FloatArray = (1.0 / np.asarray(config.std, dtype=np.float32)).reshape(
+            1, 3, 1, 1
+        )
         if not np.all(np.isfinite(self._inv_std)) or np.any(self._inv_std <= 0):
             raise DetectorError(f"{path}: std must be positive, got {config.std}")
         self._warm_up()
@@ -150,7 +154,9 @@ class NanodetDetector(OnnxDetector[NanodetConfig]):
             reg_index.append(reg[0])
         classes = {shapes[i][2] for i in cls_index}
         if len(classes) != 1:
-            raise DetectorError(f"{path}: class-score outputs disagree on the class count: {shapes}")
+            raise DetectorError(
+                f"{path}: class-score outputs disagree on the class count: {shapes}"
+            )
         unused = set(range(len(shapes))) - set(cls_index) - set(reg_index)
         if unused:
             raise DetectorError(
@@ -162,9 +168,7 @@ class NanodetDetector(OnnxDetector[NanodetConfig]):
     def preprocess(self, image: ImageArray) -> Prepared:
         h, w = self._input_hw
         fitted = resize(image, (w, h))
-        tensor = cv2.dnn.blobFromImage(
-            fitted.image, scalefactor=1.0, mean=self._mean, swapRB=False
-        )
+        tensor = to_blob(fitted.image, mean=self._mean)
         tensor *= self._inv_std
         return Prepared(
             tensor=tensor,
@@ -177,7 +181,9 @@ class NanodetDetector(OnnxDetector[NanodetConfig]):
     ) -> Detections:
         cfg = self._config
         try:
-            scores = np.concatenate([outputs[i].reshape(-1, len(self._names)) for i in self._cls_index])
+            scores = np.concatenate(
+                [outputs[i].reshape(-1, len(self._names)) for i in self._cls_index]
+            )
             dists = np.concatenate(
                 [outputs[i].reshape(-1, 4 * (cfg.reg_max + 1)) for i in self._reg_index]
             )

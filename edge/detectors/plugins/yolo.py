@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
 from edge.detectors.base import (
     DetectorConfigBase,
@@ -30,7 +30,7 @@ from edge.detectors.base import (
 )
 from edge.detectors.nms import Candidates, to_detections
 from edge.detectors.plugin import DetectorPlugin
-from edge.detectors.transforms import letterbox
+from edge.detectors.transforms import letterbox, to_blob
 from edge.types import Detections, FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 class YoloConfig(DetectorConfigBase):
     """An ultralytics YOLOv8 / YOLO11 detection model exported to ONNX."""
 
-    type: Literal["yolo"] = "yolo"
+    type: Literal["yolo"] = Field(
+        default="yolo", description="Selects this plugin: ultralytics YOLOv8 / YOLO11 ONNX export."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +185,7 @@ def decode_yolo_end2end(output: FloatArray, *, num_classes: int, confidence: flo
     class_id = np.rint(rows[:, 5]).astype(np.int64)
     if class_id.size and (class_id.min() < 0 or class_id.max() >= num_classes):
         raise ValueError(f"class id out of range 0..{num_classes - 1}: {sorted(set(class_id))}")
-    return Candidates(
-        rows[:, :4].astype(np.float32), rows[:, 4].astype(np.float32), class_id
-    )
+    return Candidates(rows[:, :4].astype(np.float32), rows[:, 4].astype(np.float32), class_id)
 
 
 class YoloDetector(OnnxDetector[YoloConfig]):
@@ -226,7 +226,7 @@ class YoloDetector(OnnxDetector[YoloConfig]):
     def preprocess(self, image: ImageArray) -> Prepared:
         h, w = self._input_hw
         fitted = letterbox(image, (w, h), center=True)
-        tensor = cv2.dnn.blobFromImage(fitted.image, scalefactor=1.0 / 255.0, swapRB=True)
+        tensor = to_blob(fitted.image, scale=1.0 / 255.0, swap_rb=True)
         return Prepared(
             tensor=tensor,
             transform=fitted.transform,

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from pydantic import Field
@@ -29,7 +28,7 @@ from edge.detectors.base import (
 from edge.detectors.grid import GridCells, make_grid
 from edge.detectors.nms import Candidates, to_detections
 from edge.detectors.plugin import DetectorPlugin
-from edge.detectors.transforms import letterbox
+from edge.detectors.transforms import letterbox, to_blob
 from edge.types import Detections, FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,9 @@ _MAX_LOG_WH = 20.0  # exp() beyond this is a broken output, not a box
 class YoloxConfig(NamedClassesConfigBase):
     """A YOLOX model exported to ONNX with raw (undecoded) head outputs."""
 
-    type: Literal["yolox"] = "yolox"
+    type: Literal["yolox"] = Field(
+        default="yolox", description="Selects this plugin: YOLOX ONNX export with raw head outputs."
+    )
     strides: tuple[int, ...] = Field(
         default=(8, 16, 32),
         min_length=1,
@@ -117,7 +118,7 @@ class YoloxDetector(OnnxDetector[YoloxConfig]):
     def preprocess(self, image: ImageArray) -> Prepared:
         h, w = self._input_hw
         fitted = letterbox(image, (w, h), center=False)
-        tensor = cv2.dnn.blobFromImage(fitted.image, scalefactor=1.0, swapRB=False)
+        tensor = to_blob(fitted.image, scale=1.0, swap_rb=False)
         return Prepared(
             tensor=tensor,
             transform=fitted.transform,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 
 CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The case id.")]
 _IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_NOT_FOUND = {404: {"description": "No case with this id."}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No case with this id."}}
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -100,6 +100,7 @@ def review_case(session: SessionDep, case_id: CaseId, body: ReviewIn) -> CaseDet
     case = crud.get_case(session, case_id=case_id)
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
+    status_before = case.status
     try:
         crud.review_case(
             session,
@@ -110,12 +111,14 @@ def review_case(session: SessionDep, case_id: CaseId, body: ReviewIn) -> CaseDet
             now=utcnow(),
         )
     except crud.ReviewConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+        detail = f"case {case_id} is {status_before.value}; cannot {body.verdict.value}"
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=detail) from exc
     session.commit()
     logger.info(
-        "case %d %s by %s (now %s)", case.id, body.verdict.value, body.reviewer or "-",
+        "case %d %s by %s (now %s)",
+        case.id,
+        body.verdict.value,
+        body.reviewer or "-",
         case.status.value,
     )
-    refreshed = crud.get_case(session, case_id=case_id)
-    assert refreshed is not None
-    return case_detail(refreshed)
+    return case_detail(case)

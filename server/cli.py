@@ -1,0 +1,96 @@
+"""``civicwatch server``: run the API, the review page and the MQTT ingest.
+
+The lead's ``civicwatch`` CLI calls :func:`add_parser` to register the subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``server`` subcommand; its ``func(args) -> int`` runs it."""
+    parser = subparsers.add_parser(
+        "server",
+        help="run the review server (API, review page, MQTT ingest)",
+        description=(
+            "Run the civicwatch server: migrate the database, subscribe to edge events and "
+            "evidence over MQTT, and serve the API (/api/v1, docs at /docs) and the review "
+            "page (/). Settings come from --config and CIVICWATCH_* environment variables "
+            "(environment wins); the MQTT user name and password come from "
+            "CIVICWATCH_MQTT_USERNAME and CIVICWATCH_MQTT_PASSWORD only."
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="YAML file of server settings (database_url, evidence_dir, mqtt_host, ...)",
+    )
+    parser.add_argument("--host", help="address to bind the HTTP server to (overrides http_host)")
+    parser.add_argument(
+        "--port", type=int, help="TCP port of the HTTP server (overrides http_port)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the configuration, print it (without secrets) and exit",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate settings and run uvicorn until interrupted; returns the exit status."""
+    from sqlalchemy.engine import make_url
+
+    from server.core.config import SettingsError, load_settings
+
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["http_host"] = args.host
+    if args.port is not None:
+        overrides["http_port"] = args.port
+    try:
+        settings = load_settings(args.config, **overrides)
+    except SettingsError as exc:
+        sys.stderr.write(f"civicwatch server: invalid configuration: {exc}\n")
+        return 2
+    if args.check:
+        dump = settings.model_dump(mode="json", exclude={"mqtt_password"})
+        dump["mqtt_password"] = "<set>" if settings.mqtt_password is not None else None
+        dump["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
+        sys.stdout.write("configuration OK\n")
+        for key, value in dump.items():
+            sys.stdout.write(f"  {key}: {value}\n")
+        return 0
+
+    import uvicorn
+
+    # Alembic announces each of its plugins at INFO on every start; keep that quiet.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from server.main import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        lifespan="on",
+        proxy_headers=False,
+    )
+    logger.info(
+        "review page at http://%s:%d/ (API docs at /docs)", settings.http_host, settings.http_port
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        logger.info("server stopped (interrupted)")
+        return 130 if server.started else 1
+    return 0 if server.started else 1

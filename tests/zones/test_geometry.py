@@ -1,0 +1,117 @@
+"""ZoneGeometry.trigger: anchor in / out / excluded, minimum size, class, empty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge.types import Detections
+from zones.config import Zone
+from zones.geometry import ZoneGeometry
+
+NAMES = ("person", "stall", "goods")
+RES = (1000, 500)
+
+
+def _zone(**overrides: Any) -> Zone:
+    data: dict[str, Any] = {
+        "id": "z",
+        "name": "z",
+        "kind": "no_vending",
+        # lower half of the frame: y from 250 px to 500 px
+        "polygon": [(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)],
+        "objects": ["stall", "goods"],
+        "min_box_wh": (0.02, 0.04),  # 20 x 20 px
+        "exclusions": [[(0.8, 0.5), (1.0, 0.5), (1.0, 1.0), (0.8, 1.0)]],  # x >= 800 px
+    }
+    data.update(overrides)
+    return Zone(**data)
+
+
+def _detections(*rows: tuple[str, float, float, float, float]) -> Detections:
+    if not rows:
+        return Detections.empty(NAMES)
+    return Detections(
+        xyxy=np.array([r[1:] for r in rows], dtype=np.float32),
+        confidence=np.full(len(rows), 0.9, dtype=np.float32),
+        class_id=np.array([NAMES.index(r[0]) for r in rows], dtype=np.int64),
+        names=NAMES,
+    )
+
+
+# (case id, detection: (class, x1, y1, x2, y2), triggers)
+CASES = [
+    ("anchor inside", ("stall", 100, 250, 200, 400), True),
+    ("box above, anchor inside", ("stall", 100, 100, 200, 260), True),
+    ("anchor above the zone", ("stall", 100, 100, 200, 240), False),
+    ("anchor on the frame bottom edge", ("stall", 100, 400, 200, 500), True),
+    ("anchor on the zone top edge", ("stall", 100, 200, 200, 250), True),
+    ("anchor on the left frame edge", ("stall", -50, 300, 50, 400), True),
+    ("anchor in exclusion", ("stall", 820, 300, 900, 400), False),
+    ("box overlapping exclusion, anchor outside it", ("stall", 700, 300, 880, 400), True),
+    ("too narrow", ("stall", 100, 300, 119, 400), False),
+    ("too short", ("stall", 100, 381, 200, 400), False),
+    ("exactly minimum size", ("stall", 100, 380, 120, 400), True),
+    ("other wanted class", ("goods", 100, 300, 200, 400), True),
+    ("class the zone ignores", ("person", 100, 300, 200, 400), False),
+    ("anchor outside the frame", ("stall", 100, 400, 200, 520), False),
+]
+
+
+@pytest.mark.parametrize(("row", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_trigger_single(row: tuple[str, float, float, float, float], expected: bool) -> None:
+    mask = ZoneGeometry(_zone(), RES).trigger(_detections(row))
+    assert mask.dtype == np.bool_
+    assert mask.tolist() == [expected]
+
+
+def test_trigger_many_at_once_keeps_order() -> None:
+    rows = [c[1] for c in CASES]
+    mask = ZoneGeometry(_zone(), RES).trigger(_detections(*rows))
+    assert mask.tolist() == [c[2] for c in CASES]
+    assert len(_detections(*rows)[mask]) == sum(c[2] for c in CASES)
+
+
+def test_trigger_empty() -> None:
+    mask = ZoneGeometry(_zone(), RES).trigger(_detections())
+    assert mask.shape == (0,) and mask.dtype == np.bool_
+
+
+def test_vocabulary_without_wanted_objects_triggers_nothing() -> None:
+    names = ("car", "truck")
+    d = Detections(
+        xyxy=np.array([[100, 250, 200, 400]], dtype=np.float32),
+        confidence=np.array([0.9], dtype=np.float32),
+        class_id=np.array([0]),
+        names=names,
+    )
+    assert ZoneGeometry(_zone(), RES).trigger(d).tolist() == [False]
+
+
+def test_resolution_scales_the_polygon() -> None:
+    small = ZoneGeometry(_zone(min_box_wh=(0.0, 0.0), exclusions=[]), (100, 50))
+    assert small.polygon_px.tolist() == [[0, 25], [100, 25], [100, 50], [0, 50]]
+    d = _detections(("stall", 10, 20, 20, 30))
+    assert small.trigger(d).tolist() == [True]
+    assert ZoneGeometry(_zone(min_box_wh=(0.0, 0.0), exclusions=[]), RES).trigger(d).tolist() == [
+        False
+    ]
+
+
+def test_contains_xy() -> None:
+    geometry = ZoneGeometry(_zone(), RES)
+    assert geometry.contains_xy([100, 100, 900, 500], [300, 100, 300, 300]).tolist() == [
+        True,
+        False,
+        False,
+        True,
+    ]
+    assert geometry.exclusions_px[0].tolist() == [[800, 250], [1000, 250], [1000, 500], [800, 500]]
+
+
+@pytest.mark.parametrize("resolution", [(0, 100), (100, 0), (-1, -1)])
+def test_bad_resolution(resolution: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="resolution_wh must be positive"):
+        ZoneGeometry(_zone(), resolution)

@@ -1,0 +1,113 @@
+"""The ``train``, ``export`` and ``evaluate`` subcommands of ``civicwatch``.
+
+The lead's CLI calls :func:`add_parser` with its subparsers; each subcommand sets
+``func(args) -> int``. ``python -m training.cli ...`` runs the same commands standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from training.config import DEFAULT_CONFIG, ConfigError, load_config
+
+logger = logging.getLogger(__name__)
+
+
+def _load(args: argparse.Namespace) -> int | None:
+    try:
+        args.config_obj = load_config(Path(args.config))
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    return None
+
+
+def _train(args: argparse.Namespace) -> int:
+    if (code := _load(args)) is not None:
+        return code
+    from training.train import export_onnx, train
+
+    config = args.config_obj
+    result = train(config, resume=args.resume, epochs=args.epochs)
+    sys.stdout.write(
+        f"best checkpoint {result.best}: mAP50 {result.map50:.3f}, mAP50-95 {result.map50_95:.3f}, "
+        f"{result.wall_s:.0f} s\n"
+    )
+    if args.export:
+        out = export_onnx(config, result.best, config.export.output)
+        sys.stdout.write(f"exported {out}\n")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    if (code := _load(args)) is not None:
+        return code
+    from training.train import export_onnx
+
+    config = args.config_obj
+    weights = Path(args.weights) if args.weights else config.runs_dir / config.name / "weights" / "best.pt"
+    if not weights.is_file():
+        sys.stderr.write(f"error: checkpoint {weights} not found (train first or pass --weights)\n")
+        return 2
+    out = export_onnx(config, weights, Path(args.out) if args.out else config.export.output)
+    sys.stdout.write(f"exported {out}\n")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if (code := _load(args)) is not None:
+        return code
+    from training.evaluate import evaluate_holdout
+
+    config = args.config_obj
+    model = Path(args.model) if args.model else config.export.output
+    if not model.is_file():
+        sys.stderr.write(f"error: model {model} not found\n")
+        return 2
+    report = evaluate_holdout(config, model)
+    text = report.model_dump_json(indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    sys.stdout.write(report.table() + "\n")
+    logger.debug("evaluation %s", json.loads(text)["map50"])
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``train``, ``export`` and ``evaluate`` on ``subparsers``."""
+    t = subparsers.add_parser("train", help="render the synthetic data and train the detector (offline)")
+    t.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config (configs/train.yaml)")
+    t.add_argument("--epochs", type=int, default=None, help="override the configured epochs")
+    t.add_argument("--resume", action="store_true", help="continue the interrupted run")
+    t.add_argument("--export", action="store_true", help="export the best checkpoint to ONNX after")
+    t.set_defaults(func=_train)
+
+    e = subparsers.add_parser("export", help="export a trained checkpoint to ONNX with metadata")
+    e.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config")
+    e.add_argument("--weights", default=None, help="checkpoint (default: the run's best.pt)")
+    e.add_argument("--out", default=None, help="ONNX path (default: export.output)")
+    e.set_defaults(func=_export)
+
+    v = subparsers.add_parser("evaluate", help="mAP and per-class P/R of an ONNX model on held-out scenes")
+    v.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config")
+    v.add_argument("--model", default=None, help="ONNX model (default: export.output)")
+    v.add_argument("--json", default=None, help="also write the report as JSON here")
+    v.set_defaults(func=_evaluate)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point: ``python -m training.cli {train,export,evaluate}``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m training.cli")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

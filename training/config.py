@@ -1,0 +1,143 @@
+"""The training configuration (``configs/train.yaml``).
+
+Relative paths in the file are resolved against the repository root (the folder holding
+``pyproject.toml`` above the config file), so the same file works from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The repository root (the folder above ``training/``)."""
+
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
+
+
+class ConfigError(ValueError):
+    """The training configuration file is missing or invalid."""
+
+
+class DatasetConfig(BaseModel):
+    """A rendered synthetic dataset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Path = Field(description="Folder of the YOLO dataset (rendered there if absent).")
+    count: int = Field(ge=1, le=1_000_000, description="Number of images to render.")
+    seed: int = Field(ge=0, le=2**31, description="Base seed; image i uses (seed, i).")
+    imgsz: int = Field(default=320, ge=64, le=4096, description="Rendered image width, pixels.")
+    val_fraction: float = Field(default=0.15, ge=0.0, le=1.0, description="Share put in val.")
+    workers: int = Field(default=2, ge=1, le=64, description="Render processes.")
+
+
+class OptimConfig(BaseModel):
+    """ultralytics training hyper-parameters that civicwatch sets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(ge=1, le=10_000, description="Training epochs.")
+    imgsz: int = Field(default=320, ge=32, le=2048, description="Network input size, pixels.")
+    batch: int = Field(default=16, ge=1, le=1024, description="Images per batch.")
+    workers: int = Field(default=2, ge=0, le=64, description="Data-loader worker processes.")
+    seed: int = Field(default=0, ge=0, le=2**31, description="Training seed.")
+    device: str = Field(default="cpu", min_length=1, description="'cpu', '0', '0,1', ...")
+    optimizer: Literal["SGD", "Adam", "AdamW", "auto"] = Field(
+        default="AdamW", description="Optimiser."
+    )
+    lr0: float = Field(default=0.002, gt=0.0, le=1.0, description="Initial learning rate.")
+    patience: int = Field(default=100, ge=0, le=10_000, description="Early-stop patience, epochs.")
+    close_mosaic: int = Field(default=5, ge=0, le=10_000, description="Last epochs without mosaic.")
+    mosaic: float = Field(default=1.0, ge=0.0, le=1.0, description="Mosaic probability.")
+    scale: float = Field(default=0.4, ge=0.0, le=0.95, description="Random scale gain.")
+    fliplr: float = Field(default=0.5, ge=0.0, le=1.0, description="Horizontal flip probability.")
+    cache: Literal["ram", "disk", "none"] = Field(default="ram", description="Image cache.")
+    plots: bool = Field(default=False, description="Write training plots (slow on a CPU).")
+    threads: int = Field(default=2, ge=1, le=256, description="torch CPU threads.")
+
+
+class ExportConfig(BaseModel):
+    """ONNX export."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    simplify: bool = Field(default=True, description="Simplify the graph with onnxslim.")
+    opset: int | None = Field(default=None, ge=11, le=23, description="ONNX opset; null: default.")
+    output: Path = Field(description="Where `civicwatch export` copies the ONNX model.")
+
+
+class TrainConfig(BaseModel):
+    """Everything `civicwatch train` needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Path = Field(description="ultralytics model yaml to start from (no pretrained weights).")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$", description="Run name.")
+    runs_dir: Path = Field(description="Folder for training runs.")
+    config_dir: Path = Field(description="YOLO_CONFIG_DIR: ultralytics settings and fonts.")
+    font: Path = Field(
+        default=Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        description="Local TrueType font installed as ultralytics' Arial.ttf.",
+    )
+    dataset: DatasetConfig = Field(description="Training and validation data.")
+    holdout: DatasetConfig = Field(description="Held-out evaluation data (seed never trained on).")
+    train: OptimConfig = Field(description="Training hyper-parameters.")
+    export: ExportConfig = Field(description="ONNX export.")
+
+    @model_validator(mode="after")
+    def _holdout_is_held_out(self) -> TrainConfig:
+        if self.holdout.seed == self.dataset.seed:
+            raise ValueError("holdout.seed must differ from dataset.seed (held-out images)")
+        return self
+
+    def resolved(self, root: Path = REPO_ROOT) -> TrainConfig:
+        """A copy with every relative path made absolute against ``root``."""
+
+        def fix(p: Path) -> Path:
+            return p if p.is_absolute() else (root / p)
+
+        return self.model_copy(
+            update={
+                "model": fix(self.model),
+                "runs_dir": fix(self.runs_dir),
+                "config_dir": fix(self.config_dir),
+                "dataset": self.dataset.model_copy(update={"root": fix(self.dataset.root)}),
+                "holdout": self.holdout.model_copy(update={"root": fix(self.holdout.root)}),
+                "export": self.export.model_copy(update={"output": fix(self.export.output)}),
+            }
+        )
+
+
+def load_config(path: Path = DEFAULT_CONFIG) -> TrainConfig:
+    """Load and validate a training configuration, with paths made absolute.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The configuration.
+
+    Raises:
+        ConfigError: If the file is missing, not YAML, or fails validation (the message
+            names each offending field).
+    """
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"training config {path} not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"training config {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"training config {path} must be a mapping, got {type(raw).__name__}")
+    try:
+        config = TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"training config {path} is invalid: {problems}") from None
+    return config.resolved()

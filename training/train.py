@@ -1,0 +1,235 @@
+"""Offline ultralytics training and ONNX export.
+
+ultralytics is imported inside the functions, after :func:`training.offline.configure_offline`
+has prepared the environment, so importing this module touches neither torch nor the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import yaml
+
+from training.config import DatasetConfig, TrainConfig
+from training.offline import apply_settings, configure_offline
+from training.scenes.classes import CLASSES
+from training.scenes.dataset import write_dataset
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training or export did not produce what it should."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What a training run produced.
+
+    Attributes:
+        run_dir: The ultralytics run folder.
+        best: Path of the best checkpoint (``weights/best.pt``).
+        wall_s: Wall-clock seconds of the training call.
+        map50: Validation mAP at IoU 0.5 of the best checkpoint.
+        map50_95: Validation mAP at IoU 0.5:0.95 of the best checkpoint.
+    """
+
+    run_dir: Path
+    best: Path
+    wall_s: float
+    map50: float
+    map50_95: float
+
+
+def prepare_offline(config: TrainConfig) -> None:
+    """Configure ultralytics for offline use as ``config`` says (call before training)."""
+    configure_offline(config.config_dir, config.font)
+    apply_settings(config.runs_dir, config.dataset.root.parent)
+
+
+def ensure_dataset(data: DatasetConfig) -> Path:
+    """Render the dataset unless a complete one with the same size is already there.
+
+    Returns:
+        Path of its ``data.yaml``.
+    """
+    data_yaml = data.root / "data.yaml"
+    if data_yaml.is_file():
+        listed = yaml.safe_load(data_yaml.read_text())
+        names = listed.get("names") if isinstance(listed, dict) else None
+        n = sum(1 for _ in (data.root / "images").rglob("*.jpg"))
+        if isinstance(names, dict) and tuple(names.values()) == CLASSES and n == data.count:
+            logger.info("using existing dataset %s (%d images)", data.root, n)
+            return data_yaml
+        logger.info("dataset %s is stale (%d images, names %s): re-rendering", data.root, n, names)
+        shutil.rmtree(data.root)
+    summary = write_dataset(
+        data.root, count=data.count, seed=data.seed, imgsz=data.imgsz,
+        val_fraction=data.val_fraction, workers=data.workers,
+    )
+    return summary.data_yaml
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train(config: TrainConfig, *, resume: bool = False, epochs: int | None = None) -> TrainResult:
+    """Train the detector from its model yaml on the rendered dataset.
+
+    Args:
+        config: The training configuration (paths absolute, see :func:`load_config`).
+        resume: Continue the run's ``weights/last.pt`` instead of starting afresh.
+        epochs: Override ``config.train.epochs``.
+
+    Returns:
+        The run's best checkpoint and its validation metrics.
+
+    Raises:
+        TrainingError: If ultralytics produced no checkpoint.
+    """
+    prepare_offline(config)
+    data_yaml = ensure_dataset(config.dataset)
+    from ultralytics import YOLO
+
+    opt = config.train
+    random.seed(opt.seed)
+    np.random.seed(opt.seed)
+    run_dir = config.runs_dir / config.name
+    start = time.monotonic()
+    with _threads(opt.threads):
+        if resume:
+            last = run_dir / "weights" / "last.pt"
+            if not last.is_file():
+                raise TrainingError(f"cannot resume: {last} does not exist")
+            model = YOLO(str(last))
+            model.train(resume=True)
+        else:
+            model = YOLO(str(config.model), task="detect")
+            model.train(
+                data=str(data_yaml),
+                epochs=epochs if epochs is not None else opt.epochs,
+                imgsz=opt.imgsz,
+                batch=opt.batch,
+                workers=opt.workers,
+                seed=opt.seed,
+                deterministic=True,
+                device=opt.device,
+                optimizer=opt.optimizer,
+                lr0=opt.lr0,
+                patience=opt.patience,
+                close_mosaic=opt.close_mosaic,
+                mosaic=opt.mosaic,
+                scale=opt.scale,
+                fliplr=opt.fliplr,
+                cache=False if opt.cache == "none" else opt.cache,
+                plots=opt.plots,
+                amp=False,
+                pretrained=False,
+                project=str(config.runs_dir),
+                name=config.name,
+                exist_ok=True,
+                verbose=True,
+            )
+    wall = time.monotonic() - start
+    best = run_dir / "weights" / "best.pt"
+    if not best.is_file():
+        raise TrainingError(f"training finished without {best}")
+    map50, map50_95 = _last_metrics(run_dir)
+    logger.info("trained %s in %.0f s: mAP50 %.3f mAP50-95 %.3f", best, wall, map50, map50_95)
+    return TrainResult(run_dir, best, wall, map50, map50_95)
+
+
+def _last_metrics(run_dir: Path) -> tuple[float, float]:
+    results = run_dir / "results.csv"
+    if not results.is_file():
+        return (float("nan"), float("nan"))
+    lines = [ln.split(",") for ln in results.read_text().splitlines() if ln.strip()]
+    header = [h.strip() for h in lines[0]]
+    rows = [[c.strip() for c in ln] for ln in lines[1:]]
+    i50 = header.index("metrics/mAP50(B)")
+    i95 = header.index("metrics/mAP50-95(B)")
+    best = max(rows, key=lambda r: 0.1 * float(r[i50]) + 0.9 * float(r[i95]))
+    return (float(best[i50]), float(best[i95]))
+
+
+def export_onnx(
+    config: TrainConfig, weights: Path, out: Path, *, imgsz: int | None = None,
+) -> Path:
+    """Export a checkpoint to ONNX (with ``names``, ``imgsz`` and ``stride`` metadata).
+
+    ultralytics writes the file next to the checkpoint; it is then copied to ``out``.
+
+    Args:
+        config: The training configuration (for the offline setup and export options).
+        weights: The ``.pt`` checkpoint.
+        out: Destination ``.onnx`` path.
+        imgsz: Input size; defaults to ``config.train.imgsz``.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        TrainingError: If the export produced no file or its metadata is missing.
+    """
+    prepare_offline(config)
+    from ultralytics import YOLO
+
+    size = imgsz if imgsz is not None else config.train.imgsz
+    model = YOLO(str(weights), task="detect")
+    cwd = Path.cwd()
+    try:
+        os.chdir(weights.parent)
+        produced = model.export(
+            format="onnx",
+            imgsz=size,
+            simplify=config.export.simplify,
+            opset=config.export.opset,
+            dynamic=False,
+            device="cpu",
+        )
+    finally:
+        os.chdir(cwd)
+    src = Path(str(produced))
+    if not src.is_absolute():
+        src = weights.parent / src
+    if not src.is_file():
+        raise TrainingError(f"export of {weights} produced no ONNX file (got {produced!r})")
+    meta = read_onnx_metadata(src)
+    for key in ("names", "imgsz", "stride"):
+        if key not in meta:
+            raise TrainingError(f"exported {src} lacks metadata {key!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if src.resolve() != out.resolve():
+        shutil.copyfile(src, out)
+    logger.info("exported %s (%d bytes)", out, out.stat().st_size)
+    return out
+
+
+def read_onnx_metadata(path: Path) -> dict[str, str]:
+    """The custom metadata of an ONNX model file as strings (``names``, ``imgsz``, ...)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
+    return meta
