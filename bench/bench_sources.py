@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -159,12 +160,13 @@ def report(
         f"`bench/bench_sources.py`, {time.strftime('%Y-%m-%d')}: {clip_info}, served by "
         "GStreamer's RTSP server on loopback (re-streamed, not re-encoded), read over "
         "RTSP/TCP by `edge.sources.RtspSource` (PyAV "
-        f"{av.__version__}, FFmpeg {av.library_versions['libavformat']} libavformat). "
+        f"{av.__version__}, libavformat {'.'.join(map(str, av.library_versions['libavformat']))}). "
         f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
         f"load average {load[0]:.1f} at the end (cores shared with other jobs; CPU "
         "is this process's own CPU time, all threads, so others' load inflates it little).",
         "",
-        f"Open time, median of {repeats} opens each, alternating:",
+        f"Open time, median of {repeats} opens each, alternating, each after a random "
+        "pause (a random phase in the keyframe interval):",
         "",
         "| probing | `av.open` returns | first decoded frame |",
         "|---|---|---|",
@@ -227,8 +229,10 @@ def main() -> int:
         with RtspServer(clip, loop=True) as server:
             url = server.url
             opens = {False: OpenTiming([], []), True: OpenTiming([], [])}
+            rng = random.Random(0)
             for _ in range(args.opens):
                 for fast in (False, True):
+                    time.sleep(rng.uniform(0.0, 2.0))  # a random phase in the 2 s GOP
                     opened, first = measure_open(url, fast)
                     opens[fast].open_s.append(opened)
                     opens[fast].first_frame_s.append(first)

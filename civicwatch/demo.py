@@ -51,7 +51,6 @@ class DemoConfig(BaseModel):
     http_port: int = Field(8000, ge=0, le=65535, description="Review server port; 0 = any free.")
     clip_seconds: float = Field(60.0, ge=10, le=600, description="Length of the sample clip.")
     clip_seed: int = Field(2024, description="Scene-generator seed of the sample clip.")
-    dwell_s: float = Field(8.0, ge=1, le=3600, description="Dwell before a stall is a case.")
     model: Path = Field(
         Path("models/civicwatch-street-v1.onnx"), description="Detector model (ONNX)."
     )
@@ -140,7 +139,6 @@ class Demo:
                     "source": {"type": "file", "path": str(clip), "loop": True, "realtime": True},
                     "zones": str(_abs(cfg.zones)),
                     "analysis_fps": 2.0,
-                    "dwell_s": cfg.dwell_s,
                 }
             ],
         }
@@ -168,8 +166,8 @@ class Demo:
         print(f"Edge: reading {clip.name} as camera 'demo-cam'; logs in {self.workdir}")
         print(f"\n  Review page: {url}/\n")
         print(
-            f"A stall appears a few seconds into the clip; after {self.config.dwell_s:.0f} s "
-            "of dwell a candidate case with its snapshots shows up. Ctrl-C stops the demo."
+            "A stall appears a few seconds into the clip; after the zone's dwell time a "
+            "candidate case with its snapshots shows up. Ctrl-C stops the demo."
         )
         while True:
             for proc, name in ((server, "server"), (edge, "edge")):
