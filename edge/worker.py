@@ -25,7 +25,7 @@ from edge.evidence import Annotation, EvidenceItem, snapshot_set
 from edge.mqtt import Publisher
 from edge.outbox import Outbox, PendingMessage
 from edge.rules import RuleEngine, RuleEvent
-from edge.sources import FrameReader, create_source
+from edge.sources import FrameReader, open_source
 from edge.tracking import SimpleTracker
 from edge.types import Detections, Frame
 from zones.config import CameraZones, load_zone_file
@@ -196,11 +196,19 @@ class EdgeWorker:
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
         self.stop_event = threading.Event()
+        detector_config = config.detector
         if config.model_registry is not None:
             from training.registry import load_registry, verify_model
 
-            verify_model(config.detector.path, load_registry(config.model_registry))
-        self.detector = create_detector(config.detector)
+            entry = verify_model(detector_config.path, load_registry(config.model_registry))
+            # events record the registry's name and version unless the config overrides them
+            detector_config = detector_config.model_copy(
+                update={
+                    "name": detector_config.name or entry.name,
+                    "version": detector_config.version or entry.version,
+                }
+            )
+        self.detector = create_detector(detector_config)
         self.outbox = Outbox(config.outbox_path)
         self.publisher = Publisher(edge_id=config.edge_id, config=config.mqtt, outbox=self.outbox)
         self.pipelines: list[CameraPipeline] = []
@@ -224,7 +232,7 @@ class EdgeWorker:
     def start(self) -> None:
         self.publisher.start()
         for pipeline in self.pipelines:
-            source = create_source(pipeline.camera.id, pipeline.camera.source)
+            source = open_source(pipeline.camera.id, pipeline.camera.source)
             reader = FrameReader(
                 source, analysis_fps=pipeline.camera.analysis_fps, stop_event=self.stop_event
             )
@@ -251,6 +259,14 @@ class EdgeWorker:
         while not self.stop_event.is_set():
             frame = reader.get(timeout_s=0.5)
             if frame is None:
+                if reader.finished:
+                    if reader.error is not None:
+                        logger.error(
+                            "camera %s: source stopped: %s", pipeline.camera.id, reader.error
+                        )
+                    else:
+                        logger.info("camera %s: end of source", pipeline.camera.id)
+                    return
                 continue
             try:
                 pipeline.process(frame)

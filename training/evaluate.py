@@ -1,0 +1,229 @@
+"""Evaluating a model file: held-out synthetic mAP and what it finds in real footage.
+
+* :func:`evaluate_holdout` renders the held-out split (a base seed never used for training)
+  and validates the ONNX file itself with ultralytics' metrics (mAP50, mAP50-95, per-class
+  precision and recall).
+* :func:`real_data_report` runs the model over the real images and clips in the shared data
+  folder (no labels exist for them: the report counts what it finds, per class, so a person
+  can compare with what the footage shows).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from training.config import TrainConfig
+from training.onnx_detect import OnnxDetector
+from training.registry import sha256_file
+from training.scenes.classes import CLASSES
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
+
+
+class ClassMetrics(BaseModel):
+    """Validation metrics of one class."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Class name.")
+    instances: int = Field(ge=0, description="Labelled instances in the split.")
+    precision: float = Field(ge=0.0, le=1.0, description="Precision at the F1-optimal threshold.")
+    recall: float = Field(ge=0.0, le=1.0, description="Recall at the F1-optimal threshold.")
+    map50: float = Field(ge=0.0, le=1.0, description="AP at IoU 0.5.")
+    map50_95: float = Field(ge=0.0, le=1.0, description="AP averaged over IoU 0.5:0.95.")
+
+
+class HoldoutReport(BaseModel):
+    """Held-out synthetic evaluation of one model file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Model file.")
+    sha256: str = Field(description="Its SHA-256.")
+    dataset: str = Field(description="Held-out dataset folder.")
+    seed: int = Field(description="Base seed of the held-out images.")
+    images: int = Field(ge=0, description="Images evaluated.")
+    imgsz: int = Field(gt=0, description="Network input size.")
+    map50: float = Field(ge=0.0, le=1.0, description="mAP at IoU 0.5, all classes.")
+    map50_95: float = Field(ge=0.0, le=1.0, description="mAP at IoU 0.5:0.95, all classes.")
+    per_class: list[ClassMetrics] = Field(description="Per-class metrics.")
+    wall_s: float = Field(ge=0.0, description="Seconds the evaluation took.")
+
+    def table(self) -> str:
+        """A Markdown table of the metrics."""
+        lines = [
+            f"held-out synthetic split: {self.images} images (seed {self.seed}), model {self.model}",
+            "",
+            "| class | instances | precision | recall | mAP50 | mAP50-95 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for c in self.per_class:
+            lines.append(f"| {c.name} | {c.instances} | {c.precision:.3f} | {c.recall:.3f} | "
+                         f"{c.map50:.3f} | {c.map50_95:.3f} |")
+        lines.append(f"| **all** | {sum(c.instances for c in self.per_class)} | | | "
+                     f"**{self.map50:.3f}** | **{self.map50_95:.3f}** |")
+        return "\n".join(lines)
+
+
+def evaluate_holdout(config: TrainConfig, model: Path, *, name: str | None = None) -> HoldoutReport:
+    """Validate an ONNX (or ``.pt``) model file on the held-out synthetic split.
+
+    Args:
+        config: Training configuration (held-out dataset, offline setup, input size).
+        model: The model file to evaluate.
+        name: Run name for ultralytics' output folder (default: from the file name).
+
+    Returns:
+        The metrics.
+    """
+    from training.train import ensure_dataset, prepare_offline
+
+    prepare_offline(config)
+    data_yaml = ensure_dataset(config.holdout)
+    from ultralytics import YOLO
+
+    started = time.monotonic()
+    yolo = YOLO(str(model), task="detect")
+    metrics = yolo.val(
+        data=str(data_yaml), imgsz=config.train.imgsz, batch=1, device="cpu", plots=False,
+        split="val", workers=0, project=str(config.runs_dir), name=name or f"eval-{model.stem}",
+        exist_ok=True, verbose=False,
+    )
+    box = metrics.box
+    counts = _instances(config.holdout.root / "labels" / "val")
+    per_class = []
+    index = {int(c): i for i, c in enumerate(box.ap_class_index)}
+    for cid, cname in enumerate(CLASSES):
+        i = index.get(cid)
+        per_class.append(ClassMetrics(
+            name=cname,
+            instances=counts.get(cid, 0),
+            precision=float(box.p[i]) if i is not None else 0.0,
+            recall=float(box.r[i]) if i is not None else 0.0,
+            map50=float(box.ap50[i]) if i is not None else 0.0,
+            map50_95=float(box.ap[i]) if i is not None else 0.0,
+        ))
+    n_images = sum(1 for _ in (config.holdout.root / "images" / "val").glob("*.jpg"))
+    return HoldoutReport(
+        model=str(model), sha256=sha256_file(model), dataset=str(config.holdout.root),
+        seed=config.holdout.seed, images=n_images, imgsz=config.train.imgsz,
+        map50=float(box.map50), map50_95=float(box.map), per_class=per_class,
+        wall_s=time.monotonic() - started,
+    )
+
+
+def _instances(labels: Path) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for f in labels.glob("*.txt"):
+        for line in f.read_text().splitlines():
+            if line.strip():
+                cid = int(line.split()[0])
+                counts[cid] = counts.get(cid, 0) + 1
+    return counts
+
+
+class ClassHits(BaseModel):
+    """What one class fired on in one file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frames: int = Field(ge=0, description="Frames with at least one detection of the class.")
+    detections: int = Field(ge=0, description="Detections in all frames.")
+    max_confidence: float = Field(ge=0.0, le=1.0, description="Highest score.")
+
+
+class RealFileResult(BaseModel):
+    """Detections of the model in one real image or clip."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str = Field(description="File name relative to the data folder.")
+    frames: int = Field(ge=1, description="Frames run (1 for an image).")
+    per_class: dict[str, ClassHits] = Field(description="Hits per class that fired at all.")
+    ms_per_frame: float = Field(ge=0.0, description="Mean inference time per frame, ms.")
+
+
+def real_data_report(
+    model: Path, data_dir: Path, *, conf: float = 0.25, frames_per_clip: int = 20,
+) -> list[RealFileResult]:
+    """Run a model over the real images and clips under ``data_dir`` (``images/``, ``videos/``).
+
+    Args:
+        model: ONNX model file.
+        data_dir: The shared data folder.
+        conf: Score threshold.
+        frames_per_clip: Frames sampled evenly from each clip.
+
+    Returns:
+        One result per file, in file-name order.
+
+    Raises:
+        FileNotFoundError: If ``data_dir`` does not exist.
+    """
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"shared data folder {data_dir} not found")
+    detector = OnnxDetector(model)
+    files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+                   and "weights" not in p.parts)
+    results = []
+    for path in files:
+        frames = _read_frames(path, frames_per_clip)
+        if not frames:
+            logger.warning("no frames decoded from %s", path)
+            continue
+        hits: dict[str, list[float]] = {}
+        frames_with: dict[str, int] = {}
+        started = time.monotonic()
+        for frame in frames:
+            found = detector(frame, conf=conf)
+            present = set()
+            for cid, score in zip(found.class_id.tolist(), found.confidence.tolist(), strict=True):
+                name = detector.names[cid]
+                hits.setdefault(name, []).append(float(score))
+                present.add(name)
+            for name in present:
+                frames_with[name] = frames_with.get(name, 0) + 1
+        ms = (time.monotonic() - started) * 1000.0 / len(frames)
+        results.append(RealFileResult(
+            file=path.relative_to(data_dir).as_posix(),
+            frames=len(frames),
+            per_class={n: ClassHits(frames=frames_with[n], detections=len(s), max_confidence=max(s))
+                       for n, s in sorted(hits.items())},
+            ms_per_frame=ms,
+        ))
+    return results
+
+
+def _read_frames(path: Path, count: int) -> list[np.ndarray]:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        return [image] if image is not None else []
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    if not decoded:
+        return []
+    for i in np.linspace(0, len(decoded) - 1, min(count, len(decoded))).round().astype(int):
+        frames.append(decoded[int(i)])
+    return frames
+
+
+def real_data_table(results: list[RealFileResult]) -> str:
+    """A Markdown table of :func:`real_data_report` results."""
+    lines = ["| file | frames | detections per class (frames with it / max score) | ms/frame |",
+             "|---|---:|---|---:|"]
+    for r in results:
+        found = ", ".join(f"{n} {h.frames}/{h.max_confidence:.2f}" for n, h in r.per_class.items()) or "nothing"
+        lines.append(f"| {r.file} | {r.frames} | {found} | {r.ms_per_frame:.0f} |")
+    return "\n".join(lines)
