@@ -105,6 +105,26 @@ class CameraPipeline:
         t2 = time.perf_counter()
         rule_events = engine.update(tracked, frame.ts)
         t3 = time.perf_counter()
+        events = self.emit(rule_events, frame)
+        t4 = time.perf_counter()
+        with self.times.lock:
+            self.times.frames += 1
+            self.times.detect_s += t1 - t0
+            self.times.track_s += t2 - t1
+            self.times.rules_s += t3 - t2
+            self.times.evidence_s += t4 - t3
+            self.times.events += len(events)
+        return events
+
+    def emit(self, rule_events: list[RuleEvent], frame: Frame) -> list[ZoneEvent]:
+        """Turn rule events into wire events; enqueue them with their evidence atomically.
+
+        Each event's evidence messages precede it in the outbox, so the server usually has
+        the bytes before the event that references them.
+        """
+        if not rule_events:
+            return []
+        self._ensure_engine(frame.resolution_wh)  # zone geometry for the annotations
         events: list[ZoneEvent] = []
         messages: list[PendingMessage] = []
         for rule_event in rule_events:
@@ -137,14 +157,6 @@ class CameraPipeline:
             )
         if messages:
             self.outbox.put_many(messages)
-        t4 = time.perf_counter()
-        with self.times.lock:
-            self.times.frames += 1
-            self.times.detect_s += t1 - t0
-            self.times.track_s += t2 - t1
-            self.times.rules_s += t3 - t2
-            self.times.evidence_s += t4 - t3
-            self.times.events += len(events)
         return events
 
     def _to_wire(self, rule_event: RuleEvent, frame: Frame) -> tuple[ZoneEvent, list[EvidenceItem]]:

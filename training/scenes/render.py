@@ -207,7 +207,8 @@ class Canvas:
                 return
             local = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
             shifted = [p - np.array([x0 * _SUBPIXEL, y0 * _SUBPIXEL], dtype=np.int32) for _, p in polys]
-            cv2.fillPoly(local, shifted, 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_SHIFT)
+            for poly in shifted:  # one call per polygon: a multi-polygon fill is even-odd
+                cv2.fillPoly(local, [poly], 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_SHIFT)
             area = int(np.count_nonzero(local))
             self._labelled.append((solid, (x0, y0, x1, y1), area, _in_frame_fraction(all_pts, cam)))
 
