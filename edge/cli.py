@@ -23,6 +23,20 @@ def run_edge(args: argparse.Namespace) -> int:
         from zones.config import validate_zone_files
 
         problems = validate_zone_files([camera.zones for camera in config.cameras])
+        if not config.detector.path.is_file():
+            problems.append(f"{args.config}: detector.path: no such file {config.detector.path}")
+        elif config.model_registry is not None:
+            from training.registry import (
+                ModelVerificationError,
+                RegistryError,
+                load_registry,
+                verify_model,
+            )
+
+            try:
+                verify_model(config.detector.path, load_registry(config.model_registry))
+            except (RegistryError, ModelVerificationError) as exc:
+                problems.append(f"{args.config}: model_registry: {exc}")
         for problem in problems:
             print(problem)
         if problems:

@@ -4,7 +4,7 @@ Example:
     >>> from pydantic import TypeAdapter
     >>> cfg = TypeAdapter(SourceConfig).validate_python(
     ...     {"type": "rtsp", "url": "rtsp://admin:secret@10.0.0.7/stream"})
-    >>> cfg
+    >>> cfg  # doctest: +ELLIPSIS
     RtspSourceConfig(type='rtsp', url='rtsp://***@10.0.0.7/stream', transport='tcp', ...)
 """
 
@@ -59,7 +59,7 @@ def _redacted_error(exc: ValidationError) -> ValidationError:
 
 
 class _SourceModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=False)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RtspSourceConfig(_SourceModel):

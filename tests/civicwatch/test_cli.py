@@ -1,0 +1,76 @@
+"""The civicwatch command line: help for every command, config checks with clear errors."""
+
+from pathlib import Path
+
+import pytest
+
+from civicwatch.cli import build_parser, main
+
+REPO = Path(__file__).resolve().parents[2]
+COMMANDS = ["demo", "edge", "server", "zones", "train"]
+
+
+def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_is_explained(command: str) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]  # type: ignore[index]
+    for action in sub._actions:
+        if action.dest in ("help", "command", "zones_command"):
+            continue
+        assert action.help, f"civicwatch {command}: option {action.dest} has no help"
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().out
+
+
+def test_example_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # example configs use paths relative to the repository
+    assert main(["edge", "--config", str(REPO / "configs/edge.yaml"), "--check"]) == 0
+    assert main(["server", "--config", str(REPO / "configs/server.yaml"), "--check"]) == 0
+    zone_files = sorted(str(p) for p in (REPO / "configs/zones").glob("*.yaml"))
+    assert main(["zones", "validate", *zone_files]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("edge_id: e1\n", "detector: Field required"),
+        ("edge_id: e1\nbogus: 1\n", "bogus: Extra inputs are not permitted"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("edge_id: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_edge_config_names_the_problem(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str, message: str
+) -> None:
+    config = tmp_path / "edge.yaml"
+    config.write_text(text)
+    assert main(["edge", "--config", str(config), "--check"]) == 2
+    assert str(config) in caplog.text
+    assert message in caplog.text
+
+
+def test_edge_check_reports_missing_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        "edge_id: e1\n"
+        f"detector: {{type: yolo, path: {tmp_path / 'missing.onnx'}}}\n"
+        "cameras:\n"
+        f"  - {{id: demo-cam, source: {{type: file, path: x.mp4}}, "
+        f"zones: {REPO / 'configs/zones/demo-cam.yaml'}}}\n"
+    )
+    assert main(["edge", "--config", str(config), "--check"]) == 1
+    assert "missing.onnx" in capsys.readouterr().out
