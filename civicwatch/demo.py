@@ -11,8 +11,8 @@ URL and runs until Ctrl-C. It needs nothing from ``../shared`` and no network.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -203,6 +203,8 @@ def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes]) -> boo
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # progress lines show up at once
     config = _load(args.config)
     if args.port is not None:
         config = config.model_copy(update={"http_port": args.port})
@@ -233,6 +235,3 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--port", type=int, default=None, help="review server port (default 8000, or a free one)"
     )
     parser.set_defaults(func=run_demo)
-
-
-os.environ.setdefault("PYTHONUNBUFFERED", "1")
