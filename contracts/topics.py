@@ -33,6 +33,13 @@ def evidence_topic(edge_id: str, sha256: str) -> str:
     return f"{edge_root(edge_id)}/evidence/{_segment(sha256, 'sha256')}"
 
 
+def chain_topic(edge_id: str, seq: int) -> str:
+    """Where an edge publishes its signed chain record ``seq`` (:mod:`contracts.chain`)."""
+    if seq < 1:
+        raise ValueError(f"chain sequence number {seq} is not positive")
+    return f"{edge_root(edge_id)}/chain/{seq}"
+
+
 def availability_topic(edge_id: str) -> str:
     """Retained ``online`` / ``offline``; ``offline`` is also the edge's last will."""
     return f"{edge_root(edge_id)}/availability"
@@ -45,6 +52,7 @@ def sensor_topic(site_id: str, sensor_id: str) -> str:
 
 EVENTS_SUBSCRIPTION = f"{PREFIX}/edges/+/events/+"
 EVIDENCE_SUBSCRIPTION = f"{PREFIX}/edges/+/evidence/+"
+CHAIN_SUBSCRIPTION = f"{PREFIX}/edges/+/chain/+"
 AVAILABILITY_SUBSCRIPTION = f"{PREFIX}/edges/+/availability"
 SENSORS_SUBSCRIPTION = f"{PREFIX}/sensors/+/+"
 

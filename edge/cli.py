@@ -44,9 +44,24 @@ def run_edge(args: argparse.Namespace) -> int:
         print(f"{args.config}: ok ({len(config.cameras)} camera(s))")
         return 0
 
+    from edge.detectors import DetectorError
+    from edge.detectors.labels import LabelMapError
     from edge.worker import EdgeWorker
+    from training.registry import ModelVerificationError, RegistryError
+    from zones.config import ZoneFileError
 
-    worker = EdgeWorker(config)
+    try:
+        worker = EdgeWorker(config)
+    except (
+        DetectorError,
+        LabelMapError,
+        ModelVerificationError,
+        RegistryError,
+        ZoneFileError,
+        ValueError,
+    ) as exc:
+        logger.error("edge %s cannot start: %s", config.edge_id, exc)
+        return 2
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("signal %d: stopping the edge", signum)

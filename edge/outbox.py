@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,26 +65,45 @@ class Outbox:
         self._conn.execute(_SCHEMA)
         self._added = threading.Condition(self._lock)
 
-    def put_many(self, messages: list[PendingMessage]) -> list[int]:
-        """Append messages atomically (all or none) and return their ids, in order."""
+    def put_many(
+        self,
+        messages: list[PendingMessage],
+        *,
+        then: Callable[[sqlite3.Connection], list[PendingMessage]] | None = None,
+    ) -> list[int]:
+        """Append messages atomically (all or none) and return their ids, in order.
+
+        Args:
+            messages: What to append.
+            then: Runs inside the same transaction after ``messages`` are written and
+                returns more messages to append (the evidence chain writes its records
+                this way, so an event and its chain record are stored together or not
+                at all); if it raises, nothing is written.
+        """
         now = datetime.now(UTC).isoformat()
         ids: list[int] = []
         with self._added:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for msg in messages:
-                    cur = self._conn.execute(
-                        "INSERT INTO outbox (topic, payload, content_type, qos, created_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (msg.topic, msg.payload, msg.content_type, msg.qos, now),
-                    )
-                    ids.append(int(cur.lastrowid or 0))
+                    ids.append(self._insert(msg, now))
+                if then is not None:
+                    for msg in then(self._conn):
+                        ids.append(self._insert(msg, now))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._added.notify_all()
         return ids
+
+    def _insert(self, msg: PendingMessage, created_at: str) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO outbox (topic, payload, content_type, qos, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (msg.topic, msg.payload, msg.content_type, msg.qos, created_at),
+        )
+        return int(cur.lastrowid or 0)
 
     def pending(self, *, after_id: int = 0, limit: int = 100) -> list[OutboxMessage]:
         """The oldest messages with an id greater than ``after_id``."""

@@ -301,10 +301,35 @@ class EdgeWorker:
         self.publisher.stop()
         self.outbox.close()
 
-    def run_forever(self) -> None:
+    def log_status(self) -> None:
+        """One line per camera: frames analysed, events, errors, source state, drops."""
+        for pipeline, reader in zip(self.pipelines, self.readers, strict=True):
+            stats = reader.stats()
+            times = pipeline.times
+            with times.lock:
+                frames, events, errors = times.frames, times.events, times.errors
+                detect_ms = 1000 * times.detect_s / frames if frames else 0.0
+            logger.info(
+                "camera %s: source %s, %d frames analysed (detect %.1f ms avg), %d events, "
+                "%d errors, %d frames dropped, %d reconnects; outbox %d pending",
+                pipeline.camera.id,
+                stats.source.state.value,
+                frames,
+                detect_ms,
+                events,
+                errors,
+                stats.frames_dropped,
+                stats.source.reconnects,
+                self.outbox.count(),
+            )
+
+    def run_forever(self, status_interval_s: float = 60.0) -> None:
         self.start()
+        next_status = time.monotonic() + status_interval_s
         try:
             while not self.stop_event.wait(1.0):
-                pass
+                if time.monotonic() >= next_status:
+                    self.log_status()
+                    next_status += status_interval_s
         finally:
             self.stop()

@@ -1,0 +1,220 @@
+"""From a trained checkpoint to a deployable model: export, evaluate, register, write the card.
+
+``civicwatch publish`` (see :mod:`training.cli`) runs :func:`publish`:
+
+1. export the checkpoint to ONNX at ``export.output`` (metadata ``names``, ``imgsz``, ``stride``);
+2. evaluate it on the held-out synthetic split (and, optionally, an int8 copy);
+3. run it over the real footage in the shared data folder, if present;
+4. list it in ``models/registry.yaml`` with its SHA-256;
+5. write the model card beside it, generated from those measurements.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from training.config import TrainConfig
+from training.evaluate import (
+    HoldoutReport,
+    RealFileResult,
+    evaluate_holdout,
+    real_data_report,
+    real_data_table,
+)
+from training.registry import DEFAULT_REGISTRY, entry_for, sha256_file, upsert_entry
+from training.scenes.classes import CLASSES
+from training.train import export_onnx
+
+logger = logging.getLogger(__name__)
+
+TRAIN_COMMAND = "civicwatch train --config configs/train.yaml --export"
+"""How the committed model is trained (``python -m training.cli train ...`` is the same)."""
+
+
+class RunSummary(BaseModel):
+    """What the ultralytics run folder says about the training."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(ge=0, description="Epochs completed.")
+    wall_s: float = Field(ge=0.0, description="Training wall time from results.csv.")
+    best_epoch: int = Field(ge=0, description="Epoch of the best checkpoint (by fitness).")
+    val_map50: float = Field(ge=0.0, le=1.0, description="Validation mAP50 of that epoch.")
+    val_map50_95: float = Field(ge=0.0, le=1.0, description="Validation mAP50-95 of that epoch.")
+
+
+class PublishReport(BaseModel):
+    """Everything :func:`publish` measured and wrote."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Published ONNX file.")
+    sha256: str = Field(description="Its SHA-256.")
+    size_bytes: int = Field(gt=0, description="Its size.")
+    run: RunSummary = Field(description="Training run summary.")
+    holdout: HoldoutReport = Field(description="Held-out synthetic metrics of the fp32 model.")
+    int8: HoldoutReport | None = Field(description="Held-out metrics of the int8 copy, if made.")
+    int8_size_bytes: int | None = Field(description="Size of the int8 copy.")
+    real: list[RealFileResult] = Field(description="Detections on real footage (empty if absent).")
+    card: str = Field(description="Model card path.")
+    registry: str = Field(description="Registry file path.")
+
+
+def summarize_run(run_dir: Path) -> RunSummary:
+    """Read epochs, wall time and the best epoch's metrics from ``results.csv``."""
+    lines = [ln for ln in (run_dir / "results.csv").read_text().splitlines() if ln.strip()]
+    header = [h.strip() for h in lines[0].split(",")]
+    rows = [[float(c) for c in ln.split(",")] for ln in lines[1:]]
+    col = {name: i for i, name in enumerate(header)}
+    i50, i95 = col["metrics/mAP50(B)"], col["metrics/mAP50-95(B)"]
+    best = max(rows, key=lambda r: 0.1 * r[i50] + 0.9 * r[i95])
+    return RunSummary(
+        epochs=len(rows),
+        wall_s=rows[-1][col["time"]],
+        best_epoch=int(best[col["epoch"]]),
+        val_map50=best[i50],
+        val_map50_95=best[i95],
+    )
+
+
+def publish(
+    config: TrainConfig,
+    weights: Path,
+    *,
+    name: str = "civicwatch-street",
+    version: str = "1",
+    registry_path: Path = DEFAULT_REGISTRY,
+    real_data: Path | None = None,
+    int8: bool = True,
+) -> PublishReport:
+    """Export, evaluate, register and document a trained checkpoint.
+
+    Args:
+        config: Training configuration (export target, held-out split).
+        weights: The checkpoint (``best.pt`` of the run).
+        name: Registry name of the model.
+        version: Registry version.
+        registry_path: The registry file to update.
+        real_data: Shared data folder to run the model over; ``None`` or missing: skipped.
+        int8: Also make and evaluate an int8 copy (kept in the run folder, not registered).
+
+    Returns:
+        The measurements; the card and registry are written.
+    """
+    out = export_onnx(config, weights, config.export.output)
+    run = summarize_run(weights.parent.parent)
+    holdout = evaluate_holdout(config, out, name=f"eval-{out.stem}")
+    logger.info("held-out mAP50 %.3f mAP50-95 %.3f", holdout.map50, holdout.map50_95)
+    int8_report: HoldoutReport | None = None
+    int8_size: int | None = None
+    if int8:
+        from training.quantize import quantize_int8
+
+        calib = sorted((config.dataset.root / "images" / "train").glob("*.jpg"))[:64]
+        q = quantize_int8(out, weights.parent / f"{out.stem}-int8.onnx", calib, config.train.imgsz)
+        int8_report = evaluate_holdout(config, q, name=f"eval-{q.stem}")
+        int8_size = q.stat().st_size
+    real: list[RealFileResult] = []
+    if real_data is not None and real_data.is_dir():
+        real = real_data_report(out, real_data)
+    card = out.with_suffix(".md")
+    entry = entry_for(out, registry_path, name=name, version=version, classes=list(CLASSES),
+                      imgsz=config.train.imgsz, card=card,
+                      description="Street scenes: people, cars, muck trucks, stalls, goods, soil, nets "
+                                  "(trained on rendered scenes only)")
+    report = PublishReport(
+        model=str(out), sha256=sha256_file(out), size_bytes=out.stat().st_size, run=run,
+        holdout=holdout, int8=int8_report, int8_size_bytes=int8_size, real=real,
+        card=str(card), registry=str(registry_path),
+    )
+    card.write_text(render_card(report, config, name=name, version=version))
+    upsert_entry(registry_path, entry)
+    logger.info("published %s@%s: %s", name, version, out)
+    return report
+
+
+def render_card(report: PublishReport, config: TrainConfig, *, name: str, version: str) -> str:
+    """The model card (Markdown) of a published model."""
+    d, t, h = config.dataset, config.train, config.holdout
+    run = report.run
+    int8_line = "not made"
+    if report.int8 is not None and report.int8_size_bytes is not None:
+        int8_line = (
+            f"static QDQ int8 (onnxruntime, per-channel, MinMax on 64 training images): "
+            f"{report.int8_size_bytes / 1e6:.1f} MB, held-out mAP50 {report.int8.map50:.3f} "
+            f"(fp32 {report.holdout.map50:.3f}), mAP50-95 {report.int8.map50_95:.3f} "
+            f"(fp32 {report.holdout.map50_95:.3f}); not registered, kept in the run folder"
+        )
+    real = (
+        real_data_table(report.real)
+        if report.real
+        else "(shared data folder absent when the card was generated)"
+    )
+    classes = ", ".join(f"{i} `{c}`" for i, c in enumerate(CLASSES))
+    return f"""# {name} v{version}
+
+Generated by `civicwatch publish` on {datetime.now(UTC).date().isoformat()} ({platform.machine()},
+{platform.python_version()}); do not edit by hand, re-run the command instead.
+
+| | |
+|---|---|
+| file | `models/{Path(report.model).name}` ({report.size_bytes / 1e6:.2f} MB, fp32 ONNX) |
+| sha256 | `{report.sha256}` |
+| task | object detection, ultralytics ONNX export: input `images` 1x3x{t.imgsz}x{t.imgsz} RGB 0..1 letterboxed (grey 114), output 1x{4 + len(CLASSES)}xN (cx, cy, w, h, class scores); metadata `names`, `imgsz`, `stride` |
+| classes | {classes} |
+| architecture | `training/arch/civicwatch-street.yaml`: YOLOv8 layout, depth 0.33, width 0.1875 (narrower than YOLOv8n), trained from scratch (no pretrained weights) |
+| registry | `models/registry.yaml`, name `{name}`, version `{version}` |
+
+## Data
+
+Only rendered scenes (`training/scenes`, numpy + OpenCV): pole-mounted camera views of a street
+with shopfronts and doors, a road, a fenced construction site; day / dusk / night / infrared
+night, sun shadows, rain streaks, sensor noise, blur, JPEG artefacts, caption overlays.
+`stall` covers umbrella-and-table, tricycle-cart and tarpaulin stalls; `goods` covers racks,
+cartons and crates in front of shop doors; `truck` covers muck trucks with covered and open
+loads (the cover flag is in the dataset's `meta/*.jsonl`); `bare_soil` and `dust_net` are
+ground regions and heaps in the site.
+
+* training: {d.count} images, base seed {d.seed}, {d.imgsz} px wide, {d.val_fraction:.0%} of them for validation
+* held-out test: {h.count} images, base seed {h.seed} (never used in training)
+
+## Training
+
+```
+{TRAIN_COMMAND}
+```
+
+{run.epochs} epochs at {t.imgsz} px, batch {t.batch}, {t.optimizer} lr0 {t.lr0}, seed {t.seed},
+device `{t.device}`, fully offline (`training.offline`); wall time {run.wall_s / 60:.1f} min on
+the machine above. Best epoch {run.best_epoch}: validation mAP50 {run.val_map50:.3f},
+mAP50-95 {run.val_map50_95:.3f}.
+
+## Held-out synthetic evaluation (`civicwatch evaluate`)
+
+{report.holdout.table()}
+
+int8: {int8_line}.
+
+## Real footage (`../shared/data`, no labels: what the model reports, score >= 0.25)
+
+{real}
+
+## Known limits
+
+* It has never seen a real photograph. Rendered scenes are flat-shaded polygons; on real
+  footage the model misses most objects and fires on some wrong ones (table above). Treat it
+  as a pipeline and demo model, not as evidence for enforcement, until it is fine-tuned on
+  reviewed real cases.
+* Objects smaller than about 2% of the image width were not labelled in training and are
+  rarely found; distant people in particular.
+* `truck` does not say whether the load is covered; the cover flag is only in the generator's
+  ground truth (a separate crop classifier is planned).
+* `bare_soil` / `dust_net` boxes are the bounding boxes of irregular regions: box IoU is a poor
+  measure for them, and region extent depends on the camera angle.
+* Night and infrared scenes are simple darkened renders; real night footage is harder.
+"""

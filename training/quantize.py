@@ -1,0 +1,83 @@
+"""Optional int8 version of an fp32 ONNX model (onnxruntime static QDQ quantisation).
+
+Calibration images are letterboxed exactly as the detector feeds them; the quantised file
+keeps the fp32 file's metadata (``names``, ``imgsz``, ``stride``) so that the edge reads it the
+same way. Measure its accuracy with :func:`training.evaluate.evaluate_holdout` before use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from training.onnx_detect import _letterbox
+
+logger = logging.getLogger(__name__)
+
+
+def quantize_int8(fp32: Path, out: Path, calibration: list[Path], imgsz: int) -> Path:
+    """Write an int8 (QDQ, per-channel weights) copy of ``fp32`` to ``out``.
+
+    Args:
+        fp32: The fp32 ONNX model.
+        out: Destination path.
+        calibration: Images to calibrate activation ranges with (a few dozen suffice).
+        imgsz: The model's square input size.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        ValueError: If no calibration image can be read.
+    """
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    images = [img for img in (cv2.imread(str(p)) for p in calibration) if img is not None]
+    if not images:
+        raise ValueError(f"none of the {len(calibration)} calibration images could be read")
+    input_name = onnx.load(str(fp32), load_external_data=False).graph.input[0].name
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._it: Iterator[dict[str, npt.NDArray[np.float32]]] = (
+                {input_name: _letterbox(img, (imgsz, imgsz))[0]} for img in images
+            )
+
+        def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:
+            return next(self._it, None)
+
+    prepared = out.with_suffix(".prep.onnx")
+    quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+    quantize_static(
+        str(prepared),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+    prepared.unlink(missing_ok=True)
+    src = onnx.load(str(fp32))
+    dst = onnx.load(str(out))
+    del dst.metadata_props[:]
+    for prop in src.metadata_props:
+        dst.metadata_props.add(key=prop.key, value=prop.value)
+    onnx.save(dst, str(out))
+    logger.info("wrote int8 model %s (%d bytes) from %d calibration images", out, out.stat().st_size,
+                len(images))
+    return out
