@@ -22,6 +22,9 @@ _CONTRIBUTORS = (
     ("server.cli", "server"),
     ("zones.cli", "zones"),
     ("training.cli", "training"),
+    ("edge.keys_cli", "keys"),
+    ("server.evidence_cli", "evidence"),
+    ("server.users_cli", "users"),
 )
 
 

@@ -117,6 +117,35 @@ class Demo:
             )
         return clip
 
+    def provision_key(self, server_yaml: Path) -> Path:
+        """The demo edge's chain signing key, created once and registered with the server."""
+        keys = self.workdir / "keys"
+        private = keys / "demo-edge.key"
+        if not private.exists():
+            self._cli("keys", "create", "--edge-id", "demo-edge", "--out", str(keys))
+        self._cli(
+            "keys",
+            "register",
+            "--edge-id",
+            "demo-edge",
+            "--public-key",
+            str(keys / "demo-edge.pub"),
+            "--config",
+            str(server_yaml),
+        )
+        return private
+
+    def _cli(self, *args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "civicwatch", *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"civicwatch {' '.join(args[:2])} failed: {done.stderr.strip()}")
+
     def write_configs(self, clip: Path, http_port: int) -> tuple[Path, Path]:
         cfg = self.config
         server_cfg = {
@@ -133,6 +162,7 @@ class Demo:
             "mqtt": {"host": cfg.mqtt_host, "port": cfg.mqtt_port, "protocol": self.mqtt_protocol},
             "detector": {"type": "yolo", "path": str(_abs(cfg.model))},
             "outbox_path": str(self.workdir / "edge-outbox.db"),
+            "chain": {"key_file": str(self.workdir / "keys" / "demo-edge.key")},
             "cameras": [
                 {
                     "id": "demo-cam",
@@ -156,6 +186,7 @@ class Demo:
         if http_port == 0 or port_open(self.config.http_host, http_port):
             http_port = free_port(self.config.http_host)
         server_yaml, edge_yaml = self.write_configs(clip, http_port)
+        self.provision_key(server_yaml)
         server = self._spawn("server", ["-m", "civicwatch", "server", "--config", str(server_yaml)])
         url = f"http://{self.config.http_host}:{http_port}"
         if not _wait_http(f"{url}/healthz", 60, server):

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.events import Identifier
+from edge.chain import ChainConfig
 from edge.detectors import DetectorConfig
 from edge.detectors.labels import LabelMapConfig
 from edge.evidence import EvidenceConfig
@@ -56,6 +57,11 @@ class EdgeConfig(BaseModel):
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule settings.")
     evidence: EvidenceConfig = Field(
         default_factory=EvidenceConfig, description="Evidence snapshots."
+    )
+    chain: ChainConfig | None = Field(
+        None,
+        description="Signed evidence chain (Ed25519 key) and outbox disk budget; null: events "
+        "are not signed and the server shows their cases as 'unchained'.",
     )
     outbox_path: Path = Field(
         Path("var/edge/outbox.db"),

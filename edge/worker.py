@@ -18,6 +18,7 @@ import numpy as np
 
 from contracts import EventPhase, ZoneEvent, topics
 from contracts.events import Box
+from edge.chain import EdgeChain
 from edge.config import CameraConfig, EdgeConfig
 from edge.detectors import Detector, create_detector
 from edge.detectors.labels import resolve_label_map
@@ -59,6 +60,7 @@ class CameraPipeline:
         zones: CameraZones,
         detector: Detector,
         outbox: Outbox,
+        chain: EdgeChain | None = None,
     ) -> None:
         if zones.camera_id != camera.id:
             raise ValueError(
@@ -69,6 +71,7 @@ class CameraPipeline:
         self.zones = zones
         self.detector = detector
         self.outbox = outbox
+        self.chain = chain
         self.labels = resolve_label_map(config.label_map, detector.names)
         self.tracker = SimpleTracker(config.tracker)
         self.times = StageTimes()
@@ -155,7 +158,10 @@ class CameraPipeline:
                 event.dwell_s,
                 event.event_id,
             )
-        if messages:
+        if self.chain is not None:
+            # events, evidence and one signed chain record per event, in one transaction
+            self.chain.enqueue(messages, events)
+        else:
             self.outbox.put_many(messages)
         return events
 
@@ -222,6 +228,11 @@ class EdgeWorker:
             )
         self.detector = create_detector(detector_config)
         self.outbox = Outbox(config.outbox_path)
+        self.chain = (
+            EdgeChain.from_config(self.outbox, config.chain, edge_id=config.edge_id)
+            if config.chain is not None
+            else None
+        )
         self.publisher = Publisher(edge_id=config.edge_id, config=config.mqtt, outbox=self.outbox)
         self.pipelines: list[CameraPipeline] = []
         self.readers: list[FrameReader] = []
@@ -237,6 +248,7 @@ class EdgeWorker:
                     zones=zones,
                     detector=self.detector,
                     outbox=self.outbox,
+                    chain=self.chain,
                 )
             )
         self._threads: list[threading.Thread] = []
@@ -299,6 +311,8 @@ class EdgeWorker:
         for thread in self._threads:
             thread.join(timeout=timeout_s)
         self.publisher.stop()
+        if self.chain is not None:
+            self.chain.close()
         self.outbox.close()
 
     def log_status(self) -> None:

@@ -6,39 +6,58 @@ never raises; :class:`MqttIngest` runs a paho-mqtt 2.x client (MQTT v5, QoS 1,
 automatic reconnect) in paho's network thread and feeds :func:`dispatch`.
 
 Bad input (a wrong topic shape, an oversized payload, broken JSON, a schema violation,
-an evidence hash that does not match its topic) is refused with one log line naming the
-edge, the topic and the reason, and counted in :class:`IngestMetrics`; nothing already
-accepted is touched.
+an evidence hash that does not match its topic, a chain record that does not verify) is
+refused with one log line naming the edge, the topic and the reason, and counted in
+:class:`IngestMetrics`; nothing already accepted is touched.
+
+Durability: the ingest's MQTT session outlives the connection (a stable client id,
+clean start off, a session expiry), so the broker keeps what arrives while the server
+is down and delivers it on reconnect. Messages are acknowledged by hand (PUBACK) only
+after :func:`dispatch` has committed them (evidence bytes are fsynced before that
+commit), so a server killed mid-ingest gets the message again; every handler is
+idempotent (event messages by payload hash under ``event_id``, evidence by hash, chain
+records by edge, sequence and hash), so a redelivery changes nothing. A transient
+database failure is retried, unacknowledged, until it succeeds or the server stops; a
+message that keeps failing unexpectedly is copied to the dead-letter directory before
+it is acknowledged.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
+import os
+import ssl
+import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final, get_args
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from contracts.chain import SignedChainRecord, canonical_json, event_digest
 from contracts.events import EvidenceRef, ZoneEvent
 from contracts.topics import (
     AVAILABILITY_SUBSCRIPTION,
+    CHAIN_SUBSCRIPTION,
     EVENTS_SUBSCRIPTION,
     EVIDENCE_SUBSCRIPTION,
     PREFIX,
     parse_edge_topic,
 )
-from server import crud
+from server import chain_store, crud
 from server.core.config import Settings
 from server.core.db import utcnow
 from server.evidence_store import EvidenceHashMismatchError, EvidenceStore, check_sha256
@@ -191,9 +210,7 @@ def handle_event(
             f"do not match topic {edge_id}/{camera_id}",
         )
     canonical = event.model_dump(mode="json")
-    digest = hashlib.sha256(
-        json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
+    digest = event_digest(event)  # what the edge's chain record names as event_sha256
     try:
         result = crud.upsert_event(
             session, event=event, payload=canonical, payload_sha256=digest, received_at=now
@@ -342,6 +359,62 @@ def handle_evidence(
     )
 
 
+MAX_CHAIN_RECORD_BYTES: Final[int] = 128 * 1024
+"""Largest chain record accepted (a drop record lists at most 1,000 hashes: ~70 kB)."""
+
+
+def handle_chain(
+    session: Session,
+    topic: str,
+    payload: bytes,
+    properties: Properties | None,
+    *,
+    context: IngestContext,
+    now: datetime,
+) -> IngestOutcome:
+    """Verify and store one signed chain record (:mod:`contracts.chain`).
+
+    A record whose signature fails is refused but the issue it raises is committed
+    (the outcome is returned, not raised); see :func:`server.chain_store.ingest_record`.
+
+    Raises:
+        IngestRejectedError: Bad topic, oversized payload, bad JSON, schema violation,
+            topic/record mismatch, or content that does not hash to the record's hash.
+    """
+    del properties, context
+    edge_id, key = _split(topic, "chain")
+    if not key.isdigit() or key.startswith("0"):
+        raise IngestRejectedError("bad_topic", f"chain topic key {key[:32]!r} is not a seq")
+    if len(payload) > MAX_CHAIN_RECORD_BYTES:
+        raise IngestRejectedError(
+            "too_large", f"{len(payload)} bytes exceeds {MAX_CHAIN_RECORD_BYTES} for a record"
+        )
+    try:
+        signed = SignedChainRecord.from_json(payload)
+    except ValidationError as exc:
+        code, reason = _describe_validation(exc)
+        raise IngestRejectedError(
+            "bad_json" if code == "bad_json" else "invalid_record", reason
+        ) from exc
+    record = signed.record
+    if record.edge_id != edge_id or str(record.seq) != key:
+        raise IngestRejectedError(
+            "topic_mismatch",
+            f"record edge_id/seq {record.edge_id}/{record.seq} do not match topic {edge_id}/{key}",
+        )
+    actual = record.digest()
+    if actual != signed.hash:
+        raise IngestRejectedError(
+            "hash_mismatch", f"record content hashes to {actual}, the record says {signed.hash}"
+        )
+    result = chain_store.ingest_record(session, signed=signed, now=now)
+    if result.stored:
+        crud.touch_edge(session, edge_id=edge_id, at=now)
+    return IngestOutcome(
+        topic=topic, accepted=result.stored, code=result.code, detail=result.detail
+    )
+
+
 def handle_availability(
     session: Session,
     topic: str,
@@ -383,6 +456,8 @@ def _handler_for(topic: str) -> Any:
         return handle_event
     if len(parts) == 6 and parts[4] == "evidence":
         return handle_evidence
+    if len(parts) == 6 and parts[4] == "chain":
+        return handle_chain
     return None
 
 
@@ -461,6 +536,42 @@ def dispatch(
     return outcome
 
 
+TRANSIENT_CODES: Final[frozenset[str]] = frozenset(
+    {"db_unavailable", "internal_error", "db_conflict"}
+)
+"""Outcomes that say nothing about the message itself: it is retried, not acknowledged."""
+
+UNEXPECTED_ATTEMPTS: Final[int] = 3
+"""Tries before a message that fails unexpectedly (not the database) is dead-lettered."""
+
+
+def write_dead_letter(directory: Path, topic: str, payload: bytes, outcome: IngestOutcome) -> Path:
+    """Store a message that could not be ingested, durably (temp file, fsync, rename).
+
+    The file is JSON: topic, payload (base64), the failure code and detail.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()
+    path = directory / f"{utcnow():%Y%m%dT%H%M%S}-{digest[:16]}.json"
+    document = {
+        "topic": topic,
+        "payload_base64": base64.b64encode(payload).decode("ascii"),
+        "code": outcome.code,
+        "detail": outcome.detail,
+    }
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".dead-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(canonical_json(document))
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp_name).replace(path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
 @dataclass(frozen=True, slots=True)
 class MqttStatus:
     """The ingest client's connection state, for ``/healthz``."""
@@ -475,10 +586,17 @@ class MqttIngest:
     """A paho-mqtt client that subscribes to edge topics and dispatches every message.
 
     paho's network thread (``loop_start``) connects, reconnects with backoff, and calls
-    :func:`dispatch` for each message in arrival order.
+    :func:`dispatch` for each message in arrival order. The session is persistent
+    (client id ``settings.mqtt_client_id``, clean start off, session expiry
+    ``settings.mqtt_session_expiry_s``) and every QoS 1 message is acknowledged only
+    after its transaction committed (paho manual acknowledgement).
+
+    While the database is unavailable the message is retried with backoff on paho's
+    thread; the broker may drop the connection meanwhile (no keep-alive), which loses
+    nothing: the unacknowledged message and everything after it wait in the session.
 
     Args:
-        settings: Broker address, credentials, client id and limits.
+        settings: Broker address, credentials, client id, session expiry and limits.
         session_factory: Where each message's transaction is opened.
         context: Evidence store and limits for the handlers.
         metrics: Counters shared with ``/healthz``.
@@ -497,6 +615,7 @@ class MqttIngest:
         self._context = context
         self._metrics = metrics
         self._connected = threading.Event()
+        self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
 
     @property
@@ -518,15 +637,15 @@ class MqttIngest:
     def start(self) -> None:
         """Connect in the background; returns at once. Reconnects until :meth:`stop`."""
         settings = self._settings
+        v5 = settings.mqtt_protocol == "5"
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.mqtt_client_id,
-            protocol=(
-                MQTTProtocolVersion.MQTTv5
-                if settings.mqtt_protocol == "5"
-                else MQTTProtocolVersion.MQTTv311
-            ),
+            # MQTT 3.1.1: a persistent session is "clean session" off; v5 uses clean_start.
+            clean_session=None if v5 else settings.mqtt_session_expiry_s == 0,
+            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
             reconnect_on_failure=True,
+            manual_ack=True,
         )
         if settings.mqtt_username is not None:
             password = settings.mqtt_password
@@ -534,29 +653,51 @@ class MqttIngest:
                 settings.mqtt_username,
                 password.get_secret_value() if password is not None else None,
             )
+        if settings.mqtt_tls_ca_file is not None:
+            client.tls_set(
+                ca_certs=str(settings.mqtt_tls_ca_file),
+                certfile=str(settings.mqtt_tls_cert_file) if settings.mqtt_tls_cert_file else None,
+                keyfile=str(settings.mqtt_tls_key_file) if settings.mqtt_tls_key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         client.reconnect_delay_set(min_delay=1, max_delay=settings.mqtt_reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         self._client = client
+        self._stopping.clear()
         logger.info(
-            "MQTT ingest connecting to %s:%d as %s (MQTT %s)",
+            "MQTT ingest connecting to %s:%d as %s (MQTT %s%s, session expiry %d s)",
             settings.mqtt_host,
             settings.mqtt_port,
             settings.mqtt_client_id,
             settings.mqtt_protocol,
+            " over TLS" if settings.mqtt_tls_ca_file is not None else "",
+            settings.mqtt_session_expiry_s,
         )
-        client.connect_async(
-            settings.mqtt_host, settings.mqtt_port, keepalive=settings.mqtt_keepalive_s
-        )
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = settings.mqtt_session_expiry_s
+            client.connect_async(
+                settings.mqtt_host,
+                settings.mqtt_port,
+                keepalive=settings.mqtt_keepalive_s,
+                clean_start=settings.mqtt_session_expiry_s == 0,
+                properties=properties,
+            )
+        else:
+            client.connect_async(
+                settings.mqtt_host, settings.mqtt_port, keepalive=settings.mqtt_keepalive_s
+            )
         client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect and join paho's thread."""
+        """Disconnect and join paho's thread; a message being retried stays unacknowledged."""
         client = self._client
         if client is None:
             return
+        self._stopping.set()
         self._client = None
         client.disconnect()
         client.loop_stop()
@@ -567,7 +708,7 @@ class MqttIngest:
         self,
         client: mqtt.Client,
         _userdata: Any,
-        _flags: Any,
+        flags: Any,
         reason_code: ReasonCode,
         _properties: Properties | None,
     ) -> None:
@@ -579,8 +720,17 @@ class MqttIngest:
                 reason_code,
             )
             return
+        logger.info(
+            "MQTT ingest connected (%s session)",
+            "resumed" if getattr(flags, "session_present", False) else "new",
+        )
         client.subscribe(
-            [(EVIDENCE_SUBSCRIPTION, 1), (EVENTS_SUBSCRIPTION, 1), (AVAILABILITY_SUBSCRIPTION, 1)]
+            [
+                (EVIDENCE_SUBSCRIPTION, 1),
+                (EVENTS_SUBSCRIPTION, 1),
+                (CHAIN_SUBSCRIPTION, 1),
+                (AVAILABILITY_SUBSCRIPTION, 1),
+            ]
         )
 
     def _on_subscribe(
@@ -617,19 +767,51 @@ class MqttIngest:
                 reason_code,
             )
 
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _ingest(self, topic: str, payload: bytes, properties: Properties | None) -> bool:
+        """Dispatch until the outcome is final; ``True`` when the message may be acknowledged."""
+        attempt = 0
+        while True:
+            outcome = dispatch(
+                self._session_factory,
+                topic,
+                payload,
+                properties,
+                context=self._context,
+                metrics=self._metrics,
+                now=utcnow(),
+            )
+            if outcome.code not in TRANSIENT_CODES:
+                return True
+            attempt += 1
+            if outcome.code != "db_unavailable" and attempt >= UNEXPECTED_ATTEMPTS:
+                try:
+                    path = write_dead_letter(
+                        self._settings.dead_letter_dir, topic, payload, outcome
+                    )
+                except OSError:
+                    logger.exception("cannot dead-letter %s; it stays unacknowledged", topic)
+                    return False
+                logger.error(
+                    "message on %s failed %d times (%s); copied to %s and acknowledged",
+                    topic[:200],
+                    attempt,
+                    outcome.code,
+                    path,
+                )
+                return True
+            delay = min(0.25 * 2**attempt, 5.0)
+            if self._stopping.wait(delay):
+                logger.warning("stopping with %s unacknowledged; the broker keeps it", topic)
+                return False
+
+    def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             topic = message.topic
         except UnicodeDecodeError:
             logger.warning("rejected MQTT message with a topic that is not UTF-8")
             self._metrics.record(IngestOutcome(topic="?", accepted=False, code="bad_topic"))
+            client.ack(message.mid, message.qos)
             return
-        dispatch(
-            self._session_factory,
-            topic,
-            bytes(message.payload),
-            getattr(message, "properties", None),
-            context=self._context,
-            metrics=self._metrics,
-            now=utcnow(),
-        )
+        if self._ingest(topic, bytes(message.payload), getattr(message, "properties", None)):
+            # PUBACK only now: the transaction (and any evidence file) is durable.
+            client.ack(message.mid, message.qos)

@@ -12,13 +12,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
-from server.api.routes import cases, evidence, health, pages
+from server.api.routes import auth as auth_routes
+from server.api.routes import cases, chain, evidence, health, pages
 from server.core.config import Settings
 from server.core.db import make_engine, make_session_factory, run_migrations
 from server.evidence_store import EvidenceStore
@@ -30,11 +32,23 @@ logger = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
 
+_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid login (only when auth_enabled is on)."},
+    403: {"description": "The login's role may not do this."},
+}
+
 
 def _start(state: ServerState) -> None:
     """Blocking start-up work: migrate the schema, then start the MQTT ingest."""
     run_migrations(state.engine)
     state.store.root.mkdir(parents=True, exist_ok=True)
+    if not state.settings.auth_enabled:
+        logger.warning(
+            "auth_enabled is false: the API, the evidence and the review page are open to "
+            "anyone who can reach %s:%d (fine for a demo on loopback, not for a deployment)",
+            state.settings.http_host,
+            state.settings.http_port,
+        )
     if state.settings.mqtt_enabled:
         ingest = MqttIngest(
             settings=state.settings,
@@ -100,8 +114,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.civicwatch = state
 
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(cases.router)
-    api.include_router(evidence.router)
+    api.include_router(cases.router, responses=_AUTH_RESPONSES)
+    api.include_router(evidence.router, responses=_AUTH_RESPONSES)
+    api.include_router(chain.router, responses=_AUTH_RESPONSES)
+    api.include_router(auth_routes.router)
     app.include_router(api)
     app.include_router(health.router)
     templates = Jinja2Templates(directory=_HERE / "templates")

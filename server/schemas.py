@@ -8,12 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.events import EventPhase
+from server.chain_store import CaseChain
 from server.tables import (
     Case,
     CaseEvent,
     CaseEvidence,
     CaseReview,
     CaseStatus,
+    ChainIssue,
+    ChainIssueKind,
     Edge,
     EdgeAvailability,
     ReviewVerdict,
@@ -105,11 +108,68 @@ class ReviewOut(_Out):
     created_at: datetime
 
 
+class ChainRecordOut(_Out):
+    """A chain record that fixes one of the case's messages."""
+
+    seq: int
+    record_hash: str
+    prev_hash: str
+    phase: str | None
+    event_sha256: str | None
+    key_id: str
+    verified: bool = Field(description="The signature verified with the edge's registered key.")
+    recorded_at: datetime
+
+
+class ChainIssueOut(_Out):
+    """A problem in an edge's evidence chain."""
+
+    id: int
+    edge_id: str
+    seq: int
+    kind: ChainIssueKind
+    event_id: str | None
+    detail: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class CaseChainOut(_Out):
+    """Where the case stands in its edge's signed evidence chain."""
+
+    status: Literal["verified", "pending", "flagged", "unchained"] = Field(
+        description=(
+            "verified: every message is fixed by a verified record; pending: some are not "
+            "yet; flagged: an open chain issue (gap, fork, bad signature, unknown key) "
+            "names this case; unchained: no chain record names it."
+        )
+    )
+    records: list[ChainRecordOut]
+    issues: list[ChainIssueOut]
+    dropped_evidence: dict[str, int] = Field(
+        description="Evidence the edge discarded unsent (outbox budget): sha256 -> record seq."
+    )
+
+
 class CaseDetail(CaseOut):
-    """A case with every accepted message and every verdict."""
+    """A case with every accepted message, every verdict and its chain standing."""
 
     events: list[CaseEventOut]
     reviews: list[ReviewOut]
+    chain: CaseChainOut | None = Field(
+        default=None, description="The case's evidence chain standing (always set by the API)."
+    )
+
+
+class EdgeChainOut(_Out):
+    """An edge's evidence chain as the server holds it."""
+
+    edge_id: str
+    keys: list[str] = Field(description="Registered key ids of the edge.")
+    records: int = Field(description="Stored records (verified or not).")
+    verified_records: int
+    head_seq: int = Field(description="Highest verified sequence number (0: none).")
+    issues: list[ChainIssueOut] = Field(description="Open issues, by sequence number.")
 
 
 class CaseList(_Out):
@@ -249,11 +309,46 @@ def _review_out(review: CaseReview) -> ReviewOut:
     )
 
 
-def case_detail(case: Case) -> CaseDetail:
+def chain_issue_out(issue: ChainIssue) -> ChainIssueOut:
+    return ChainIssueOut(
+        id=issue.id,
+        edge_id=issue.edge_id,
+        seq=issue.seq,
+        kind=issue.kind,
+        event_id=issue.event_id,
+        detail=issue.detail,
+        created_at=issue.created_at,
+        resolved_at=issue.resolved_at,
+    )
+
+
+def case_chain_out(chain: CaseChain) -> CaseChainOut:
+    return CaseChainOut(
+        status=chain.status,
+        records=[
+            ChainRecordOut(
+                seq=row.seq,
+                record_hash=row.record_hash,
+                prev_hash=row.prev_hash,
+                phase=row.phase,
+                event_sha256=row.event_sha256,
+                key_id=row.key_id,
+                verified=row.verified,
+                recorded_at=row.recorded_at,
+            )
+            for row in chain.records
+        ],
+        issues=[chain_issue_out(issue) for issue in chain.issues],
+        dropped_evidence=chain.dropped,
+    )
+
+
+def case_detail(case: Case, chain: CaseChain | None = None) -> CaseDetail:
     return CaseDetail(
         **_case_fields(case),
         events=[_event_out(event) for event in case.events],
         reviews=[_review_out(review) for review in case.reviews],
+        chain=case_chain_out(chain) if chain is not None else None,
     )
 
 

@@ -4,6 +4,12 @@
 ``evidence`` the stored evidence bytes (files on disk, keyed by sha256); ``case_evidence``
 which evidence a case references (the bytes may arrive before or after the event);
 ``case_reviews`` the audit trail of verdicts; ``edges`` what is known about each edge.
+
+The evidence chain (:mod:`contracts.chain`): ``edge_keys`` is the registry of edge
+public keys; ``chain_records`` every signed record received (a fork keeps both
+versions); ``chain_evidence`` which evidence hashes a record lists or drops;
+``chain_issues`` gaps, forks, bad signatures and unknown keys, by edge, sequence
+number and event (a case is flagged through its ``event_id``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Enum,
     Float,
     ForeignKey,
@@ -210,3 +217,121 @@ class Edge(Base):
     availability_at: Mapped[datetime | None]
     first_seen_at: Mapped[datetime]
     last_message_at: Mapped[datetime]
+
+
+class EdgeKey(Base):
+    """A registered edge public key (Ed25519, raw bytes in base64); records name it by id."""
+
+    __tablename__ = "edge_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64), index=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime]
+
+
+class ChainEvidenceRole(StrEnum):
+    """How a chain record mentions an evidence hash."""
+
+    LISTED = "listed"  # the event lists it
+    DROPPED = "dropped"  # the edge discarded it unsent (outbox budget)
+
+
+class ChainIssueKind(StrEnum):
+    """What is wrong with an edge's chain."""
+
+    GAP = "gap"  # the previous record has not arrived
+    FORK = "fork"  # two different records with one sequence number
+    BROKEN_LINK = "broken_link"  # prev_hash is not the previous record's hash
+    BAD_SIGNATURE = "bad_signature"  # the signature does not verify with the registered key
+    UNKNOWN_KEY = "unknown_key"  # no registered key with the record's key id
+
+
+class ChainRecordRow(Base):
+    """One signed chain record as received; ``signed_json`` is its canonical wire form."""
+
+    __tablename__ = "chain_records"
+    __table_args__ = (UniqueConstraint("edge_id", "seq", "record_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    phase: Mapped[str | None] = mapped_column(String(16))
+    event_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    verified: Mapped[bool] = mapped_column(Boolean)
+    signed_json: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+    evidence: Mapped[list[ChainEvidence]] = relationship(
+        back_populates="record", order_by="ChainEvidence.id", cascade="all, delete-orphan"
+    )
+
+
+class ChainEvidence(Base):
+    """An evidence hash a chain record lists (event) or drops (drop record)."""
+
+    __tablename__ = "chain_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("chain_records.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[ChainEvidenceRole] = mapped_column(_enum(ChainEvidenceRole, "chain_role"))
+
+    record: Mapped[ChainRecordRow] = relationship(back_populates="evidence")
+
+
+class ChainIssue(Base):
+    """A problem found in an edge's chain; a gap is resolved when the record arrives."""
+
+    __tablename__ = "chain_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[ChainIssueKind] = mapped_column(_enum(ChainIssueKind, "chain_issue_kind"))
+    event_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class UserRole(StrEnum):
+    """What a user may do over HTTP (see :mod:`server.auth`)."""
+
+    OPERATOR = "operator"  # sees cases and evidence
+    REVIEWER = "reviewer"  # also gives verdicts
+    ADMIN = "admin"  # everything
+    EDGE = "edge"  # a device account: no HTTP access to cases (edges speak MQTT)
+
+
+class User(Base):
+    """A person (or device) that logs in; the password is stored as an argon2id hash."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A login session: only the sha256 of the bearer token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(
+        ForeignKey("users.username", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

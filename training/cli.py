@@ -1,4 +1,4 @@
-"""The ``train``, ``export`` and ``evaluate`` subcommands of ``civicwatch``.
+"""The ``train``, ``export``, ``evaluate`` and ``publish`` subcommands of ``civicwatch``.
 
 The lead's CLI calls :func:`add_parser` with its subparsers; each subcommand sets
 ``func(args) -> int``. ``python -m training.cli ...`` runs the same commands standalone.
@@ -32,7 +32,14 @@ def _train(args: argparse.Namespace) -> int:
     from training.train import export_onnx, train
 
     config = args.config_obj
-    result = train(config, resume=args.resume, epochs=args.epochs)
+    result = train(
+        config,
+        resume=args.resume,
+        epochs=args.epochs,
+        init=Path(args.init) if args.init else None,
+        lr0=args.lr0,
+        name=args.name,
+    )
     sys.stdout.write(
         f"best checkpoint {result.best}: mAP50 {result.map50:.3f}, mAP50-95 {result.map50_95:.3f}, "
         f"{result.wall_s:.0f} s\n"
@@ -49,7 +56,11 @@ def _export(args: argparse.Namespace) -> int:
     from training.train import export_onnx
 
     config = args.config_obj
-    weights = Path(args.weights) if args.weights else config.runs_dir / config.name / "weights" / "best.pt"
+    weights = (
+        Path(args.weights)
+        if args.weights
+        else config.runs_dir / config.name / "weights" / "best.pt"
+    )
     if not weights.is_file():
         sys.stderr.write(f"error: checkpoint {weights} not found (train first or pass --weights)\n")
         return 2
@@ -77,12 +88,59 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish(args: argparse.Namespace) -> int:
+    if (code := _load(args)) is not None:
+        return code
+    from training.publish import publish
+
+    config = args.config_obj
+    weights = (
+        Path(args.weights)
+        if args.weights
+        else config.runs_dir / config.name / "weights" / "best.pt"
+    )
+    if not weights.is_file():
+        sys.stderr.write(f"error: checkpoint {weights} not found (train first or pass --weights)\n")
+        return 2
+    real = Path(args.real_data) if args.real_data else _shared_data()
+    report = publish(
+        config, weights, name=args.name, version=args.version, real_data=real, int8=not args.no_int8
+    )
+    if args.json:
+        Path(args.json).write_text(report.model_dump_json(indent=2) + "\n")
+    sys.stdout.write(
+        report.holdout.table() + f"\n\ncard: {report.card}\nregistry: {report.registry}\n"
+    )
+    return 0
+
+
+def _shared_data() -> Path:
+    import os
+
+    from training.config import REPO_ROOT
+
+    env = os.environ.get("CIVICWATCH_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``train``, ``export`` and ``evaluate`` on ``subparsers``."""
-    t = subparsers.add_parser("train", help="render the synthetic data and train the detector (offline)")
-    t.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config (configs/train.yaml)")
+    """Register ``train``, ``export``, ``evaluate`` and ``publish`` on ``subparsers``."""
+    t = subparsers.add_parser(
+        "train", help="render the synthetic data and train the detector (offline)"
+    )
+    t.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="training config (configs/train.yaml)"
+    )
     t.add_argument("--epochs", type=int, default=None, help="override the configured epochs")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run")
+    t.add_argument(
+        "--from",
+        dest="init",
+        default=None,
+        help="start from this checkpoint's weights (continued training, no warm-up)",
+    )
+    t.add_argument("--lr0", type=float, default=None, help="override the initial learning rate")
+    t.add_argument("--name", default=None, help="override the run name")
     t.add_argument("--export", action="store_true", help="export the best checkpoint to ONNX after")
     t.set_defaults(func=_train)
 
@@ -92,16 +150,36 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     e.add_argument("--out", default=None, help="ONNX path (default: export.output)")
     e.set_defaults(func=_export)
 
-    v = subparsers.add_parser("evaluate", help="mAP and per-class P/R of an ONNX model on held-out scenes")
+    v = subparsers.add_parser(
+        "evaluate", help="mAP and per-class P/R of an ONNX model on held-out scenes"
+    )
     v.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config")
     v.add_argument("--model", default=None, help="ONNX model (default: export.output)")
     v.add_argument("--json", default=None, help="also write the report as JSON here")
     v.set_defaults(func=_evaluate)
 
+    p = subparsers.add_parser(
+        "publish", help="export, evaluate, register a checkpoint and write its model card"
+    )
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config")
+    p.add_argument("--weights", default=None, help="checkpoint (default: the run's best.pt)")
+    p.add_argument("--name", default="civicwatch-street", help="registry name")
+    p.add_argument("--version", default="1", help="registry version")
+    p.add_argument(
+        "--real-data",
+        default=None,
+        help="shared data folder (default: $CIVICWATCH_SHARED_DATA or ../shared/data)",
+    )
+    p.add_argument("--no-int8", action="store_true", help="skip the int8 copy and its evaluation")
+    p.add_argument("--json", default=None, help="also write the full report as JSON here")
+    p.set_defaults(func=_publish)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point: ``python -m training.cli {train,export,evaluate}``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     parser = argparse.ArgumentParser(prog="python -m training.cli")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -61,16 +61,21 @@ class HoldoutReport(BaseModel):
     def table(self) -> str:
         """A Markdown table of the metrics."""
         lines = [
-            f"held-out synthetic split: {self.images} images (seed {self.seed}), model {self.model}",
+            f"held-out synthetic split: {self.images} images (seed {self.seed}), "
+            f"model {self.model}",
             "",
             "| class | instances | precision | recall | mAP50 | mAP50-95 |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for c in self.per_class:
-            lines.append(f"| {c.name} | {c.instances} | {c.precision:.3f} | {c.recall:.3f} | "
-                         f"{c.map50:.3f} | {c.map50_95:.3f} |")
-        lines.append(f"| **all** | {sum(c.instances for c in self.per_class)} | | | "
-                     f"**{self.map50:.3f}** | **{self.map50_95:.3f}** |")
+            lines.append(
+                f"| {c.name} | {c.instances} | {c.precision:.3f} | {c.recall:.3f} | "
+                f"{c.map50:.3f} | {c.map50_95:.3f} |"
+            )
+        lines.append(
+            f"| **all** | {sum(c.instances for c in self.per_class)} | | | "
+            f"**{self.map50:.3f}** | **{self.map50_95:.3f}** |"
+        )
         return "\n".join(lines)
 
 
@@ -89,14 +94,22 @@ def evaluate_holdout(config: TrainConfig, model: Path, *, name: str | None = Non
 
     prepare_offline(config)
     data_yaml = ensure_dataset(config.holdout)
-    from ultralytics import YOLO
+    from ultralytics import YOLO  # type: ignore[attr-defined]
 
     started = time.monotonic()
     yolo = YOLO(str(model), task="detect")
     metrics = yolo.val(
-        data=str(data_yaml), imgsz=config.train.imgsz, batch=1, device="cpu", plots=False,
-        split="val", workers=0, project=str(config.runs_dir), name=name or f"eval-{model.stem}",
-        exist_ok=True, verbose=False,
+        data=str(data_yaml),
+        imgsz=config.train.imgsz,
+        batch=1,
+        device="cpu",
+        plots=False,
+        split="val",
+        workers=0,
+        project=str(config.runs_dir),
+        name=name or f"eval-{model.stem}",
+        exist_ok=True,
+        verbose=False,
     )
     box = metrics.box
     counts = _instances(config.holdout.root / "labels" / "val")
@@ -104,19 +117,27 @@ def evaluate_holdout(config: TrainConfig, model: Path, *, name: str | None = Non
     index = {int(c): i for i, c in enumerate(box.ap_class_index)}
     for cid, cname in enumerate(CLASSES):
         i = index.get(cid)
-        per_class.append(ClassMetrics(
-            name=cname,
-            instances=counts.get(cid, 0),
-            precision=float(box.p[i]) if i is not None else 0.0,
-            recall=float(box.r[i]) if i is not None else 0.0,
-            map50=float(box.ap50[i]) if i is not None else 0.0,
-            map50_95=float(box.ap[i]) if i is not None else 0.0,
-        ))
+        per_class.append(
+            ClassMetrics(
+                name=cname,
+                instances=counts.get(cid, 0),
+                precision=float(box.p[i]) if i is not None else 0.0,
+                recall=float(box.r[i]) if i is not None else 0.0,
+                map50=float(box.ap50[i]) if i is not None else 0.0,
+                map50_95=float(box.ap[i]) if i is not None else 0.0,
+            )
+        )
     n_images = sum(1 for _ in (config.holdout.root / "images" / "val").glob("*.jpg"))
     return HoldoutReport(
-        model=str(model), sha256=sha256_file(model), dataset=str(config.holdout.root),
-        seed=config.holdout.seed, images=n_images, imgsz=config.train.imgsz,
-        map50=float(box.map50), map50_95=float(box.map), per_class=per_class,
+        model=str(model),
+        sha256=sha256_file(model),
+        dataset=str(config.holdout.root),
+        seed=config.holdout.seed,
+        images=n_images,
+        imgsz=config.train.imgsz,
+        map50=float(box.map50),
+        map50_95=float(box.map),
+        per_class=per_class,
         wall_s=time.monotonic() - started,
     )
 
@@ -153,7 +174,11 @@ class RealFileResult(BaseModel):
 
 
 def real_data_report(
-    model: Path, data_dir: Path, *, conf: float = 0.25, frames_per_clip: int = 20,
+    model: Path,
+    data_dir: Path,
+    *,
+    conf: float = 0.25,
+    frames_per_clip: int = 20,
 ) -> list[RealFileResult]:
     """Run a model over the real images and clips under ``data_dir`` (``images/``, ``videos/``).
 
@@ -172,8 +197,11 @@ def real_data_report(
     if not data_dir.is_dir():
         raise FileNotFoundError(f"shared data folder {data_dir} not found")
     detector = OnnxDetector(model)
-    files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
-                   and "weights" not in p.parts)
+    files = sorted(
+        p
+        for p in data_dir.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES and "weights" not in p.parts
+    )
     results = []
     for path in files:
         frames = _read_frames(path, frames_per_clip)
@@ -193,13 +221,17 @@ def real_data_report(
             for name in present:
                 frames_with[name] = frames_with.get(name, 0) + 1
         ms = (time.monotonic() - started) * 1000.0 / len(frames)
-        results.append(RealFileResult(
-            file=path.relative_to(data_dir).as_posix(),
-            frames=len(frames),
-            per_class={n: ClassHits(frames=frames_with[n], detections=len(s), max_confidence=max(s))
-                       for n, s in sorted(hits.items())},
-            ms_per_frame=ms,
-        ))
+        results.append(
+            RealFileResult(
+                file=path.relative_to(data_dir).as_posix(),
+                frames=len(frames),
+                per_class={
+                    n: ClassHits(frames=frames_with[n], detections=len(s), max_confidence=max(s))
+                    for n, s in sorted(hits.items())
+                },
+                ms_per_frame=ms,
+            )
+        )
     return results
 
 
@@ -221,9 +253,14 @@ def _read_frames(path: Path, count: int) -> list[np.ndarray]:
 
 def real_data_table(results: list[RealFileResult]) -> str:
     """A Markdown table of :func:`real_data_report` results."""
-    lines = ["| file | frames | detections per class (frames with it / max score) | ms/frame |",
-             "|---|---:|---|---:|"]
+    lines = [
+        "| file | frames | detections per class (frames with it / max score) | ms/frame |",
+        "|---|---:|---|---:|",
+    ]
     for r in results:
-        found = ", ".join(f"{n} {h.frames}/{h.max_confidence:.2f}" for n, h in r.per_class.items()) or "nothing"
+        found = (
+            ", ".join(f"{n} {h.frames}/{h.max_confidence:.2f}" for n, h in r.per_class.items())
+            or "nothing"
+        )
         lines.append(f"| {r.file} | {r.frames} | {found} | {r.ms_per_frame:.0f} |")
     return "\n".join(lines)

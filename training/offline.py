@@ -58,7 +58,8 @@ def configure_offline(config_dir: Path, font: Path = DEFAULT_FONT) -> Path:
         if not same:
             raise OfflineSetupError(
                 "ultralytics was imported before configure_offline(); call it first "
-                f"(YOLO_CONFIG_DIR is {os.environ.get('YOLO_CONFIG_DIR')!r}, wanted {str(config_dir)!r})"
+                f"(YOLO_CONFIG_DIR is {os.environ.get('YOLO_CONFIG_DIR')!r}, "
+                f"wanted {str(config_dir)!r})"
             )
     ultra_dir = config_dir / "Ultralytics"
     ultra_dir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,8 @@ def configure_offline(config_dir: Path, font: Path = DEFAULT_FONT) -> Path:
         if not target.exists():
             if not font.is_file():
                 raise OfflineSetupError(
-                    f"font {font} not found: install fonts-dejavu-core or pass another TrueType font"
+                    f"font {font} not found: install fonts-dejavu-core or pass another "
+                    "TrueType font"
                 )
             shutil.copyfile(font, target)
     os.environ.update(_ENV)
@@ -89,7 +91,7 @@ def apply_settings(runs_dir: Path, datasets_dir: Path) -> None:
 
     if ONLINE:
         raise OfflineSetupError("ultralytics believes it is online; call configure_offline() first")
-    SETTINGS.update(
+    SETTINGS.update(  # type: ignore[no-untyped-call]
         {
             "sync": False,
             "clearml": False,

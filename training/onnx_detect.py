@@ -85,25 +85,37 @@ class OnnxDetector:
         confidence = scores[np.arange(len(scores)), class_id]
         keep = confidence >= conf
         if not keep.any():
-            return Found(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty(0, np.int64))
+            return Found(
+                np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty(0, np.int64)
+            )
         xywh = out[keep, :4]
         confidence = confidence[keep]
         class_id = class_id[keep]
         xyxy = np.stack(
-            [xywh[:, 0] - xywh[:, 2] / 2, xywh[:, 1] - xywh[:, 3] / 2,
-             xywh[:, 0] + xywh[:, 2] / 2, xywh[:, 1] + xywh[:, 3] / 2], axis=1)
+            [
+                xywh[:, 0] - xywh[:, 2] / 2,
+                xywh[:, 1] - xywh[:, 3] / 2,
+                xywh[:, 0] + xywh[:, 2] / 2,
+                xywh[:, 1] + xywh[:, 3] / 2,
+            ],
+            axis=1,
+        )
         xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] - pad_x) / ratio
         xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] - pad_y) / ratio
         h, w = image.shape[:2]
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
         order = _nms(xyxy, confidence, class_id, iou)
-        return Found(xyxy[order].astype(np.float32), confidence[order].astype(np.float32),
-                     class_id[order].astype(np.int64))
+        return Found(
+            xyxy[order].astype(np.float32),
+            confidence[order].astype(np.float32),
+            class_id[order].astype(np.int64),
+        )
 
 
 def _letterbox(
-    image: ImageArray, hw: tuple[int, int],
+    image: ImageArray,
+    hw: tuple[int, int],
 ) -> tuple[npt.NDArray[np.float32], float, tuple[float, float]]:
     h, w = image.shape[:2]
     ratio = min(hw[0] / h, hw[1] / w)
@@ -112,13 +124,16 @@ def _letterbox(
     pad_y, pad_x = (hw[0] - nh) / 2, (hw[1] - nw) / 2
     top, left = round(pad_y - 0.1), round(pad_x - 0.1)
     canvas = np.full((hw[0], hw[1], 3), 114, dtype=np.uint8)
-    canvas[top:top + nh, left:left + nw] = resized
+    canvas[top : top + nh, left : left + nw] = resized
     blob = canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
     return np.ascontiguousarray(blob), ratio, (float(left), float(top))
 
 
 def _nms(
-    xyxy: npt.NDArray[np.float32], score: npt.NDArray[np.float32], cls: npt.NDArray[np.int64], iou: float,
+    xyxy: npt.NDArray[np.float32],
+    score: npt.NDArray[np.float32],
+    cls: npt.NDArray[np.int64],
+    iou: float,
 ) -> npt.NDArray[np.int64]:
     offset = cls[:, None].astype(np.float32) * 10_000.0
     boxes = xyxy + offset

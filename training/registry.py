@@ -40,7 +40,9 @@ class RegistryEntry(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Model name.")
     version: str = Field(min_length=1, pattern=r"^[0-9A-Za-z.+-]+$", description="Model version.")
     file: str = Field(min_length=1, description="Path of the file relative to the registry file.")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lower-case hex.")
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lower-case hex."
+    )
     size_bytes: int = Field(gt=0, description="File size in bytes.")
     task: Literal["detect"] = Field(default="detect", description="What the model does.")
     format: Literal["onnx"] = Field(default="onnx", description="File format.")
@@ -88,11 +90,15 @@ class Registry(BaseModel):
         Raises:
             ModelVerificationError: If no such model is registered.
         """
-        matches = [e for e in self.models if e.name == name and (version is None or e.version == version)]
+        matches = [
+            e for e in self.models if e.name == name and (version is None or e.version == version)
+        ]
         if not matches:
             known = ", ".join(f"{e.name}@{e.version}" for e in self.models) or "none"
-            raise ModelVerificationError(f"model {name}{'@' + version if version else ''} is not registered "
-                                         f"(registered: {known})")
+            raise ModelVerificationError(
+                f"model {name}{'@' + version if version else ''} is not registered "
+                f"(registered: {known})"
+            )
         return matches[-1]
 
 
@@ -120,7 +126,9 @@ def load_registry(path: Path = DEFAULT_REGISTRY) -> Registry:
     try:
         registry = Registry.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
         raise RegistryError(f"model registry {path} is invalid: {problems}") from None
     registry._root = path.resolve().parent
     return registry
@@ -147,7 +155,8 @@ def verify_model(path: Path, registry: Registry) -> RegistryEntry:
     if entry is None:
         listed = ", ".join(e.file for e in registry.models) or "none"
         raise ModelVerificationError(
-            f"model file {path} is not in the registry at {registry.root} (registered files: {listed})"
+            f"model file {path} is not in the registry at {registry.root} "
+            f"(registered files: {listed})"
         )
     size = resolved.stat().st_size
     if size != entry.size_bytes:
@@ -172,18 +181,30 @@ def upsert_entry(path: Path, entry: RegistryEntry) -> Registry:
     """
     models: list[RegistryEntry] = []
     if path.is_file():
-        models = [e for e in load_registry(path).models
-                  if (e.name, e.version) != (entry.name, entry.version) and e.file != entry.file]
+        models = [
+            e
+            for e in load_registry(path).models
+            if (e.name, e.version) != (entry.name, entry.version) and e.file != entry.file
+        ]
     registry = Registry(models=[*models, entry])
-    header = "# civicwatch model registry: the edge loads only files listed here, with this sha256.\n"
+    header = (
+        "# civicwatch model registry: the edge loads only files listed here, with this sha256.\n"
+    )
     body = yaml.safe_dump(registry.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     path.write_text(header + body)
     return load_registry(path)
 
 
 def entry_for(
-    model: Path, registry_path: Path, *, name: str, version: str, classes: list[str], imgsz: int,
-    card: Path | None = None, description: str = "",
+    model: Path,
+    registry_path: Path,
+    *,
+    name: str,
+    version: str,
+    classes: list[str],
+    imgsz: int,
+    card: Path | None = None,
+    description: str = "",
 ) -> RegistryEntry:
     """Build the registry entry of a model file (hash and size computed from the file)."""
     root = registry_path.resolve().parent

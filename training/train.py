@@ -7,7 +7,6 @@ has prepared the environment, so importing this module touches neither torch nor
 from __future__ import annotations
 
 import logging
-import os
 import random
 import shutil
 import time
@@ -76,8 +75,12 @@ def ensure_dataset(data: DatasetConfig) -> Path:
         logger.info("dataset %s is stale (%d images, names %s): re-rendering", data.root, n, names)
         shutil.rmtree(data.root)
     summary = write_dataset(
-        data.root, count=data.count, seed=data.seed, imgsz=data.imgsz,
-        val_fraction=data.val_fraction, workers=data.workers,
+        data.root,
+        count=data.count,
+        seed=data.seed,
+        imgsz=data.imgsz,
+        val_fraction=data.val_fraction,
+        workers=data.workers,
     )
     return summary.data_yaml
 
@@ -94,13 +97,25 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def train(config: TrainConfig, *, resume: bool = False, epochs: int | None = None) -> TrainResult:
-    """Train the detector from its model yaml on the rendered dataset.
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    epochs: int | None = None,
+    init: Path | None = None,
+    lr0: float | None = None,
+    name: str | None = None,
+) -> TrainResult:
+    """Train the detector from its model yaml (or a checkpoint) on the rendered dataset.
 
     Args:
         config: The training configuration (paths absolute, see :func:`load_config`).
-        resume: Continue the run's ``weights/last.pt`` instead of starting afresh.
+        resume: Continue the run's interrupted ``weights/last.pt``.
         epochs: Override ``config.train.epochs``.
+        init: Start from this checkpoint's weights instead of the model yaml (continued
+            training; no warm-up).
+        lr0: Override ``config.train.lr0``.
+        name: Override the run name ``config.name``.
 
     Returns:
         The run's best checkpoint and its validation metrics.
@@ -110,12 +125,13 @@ def train(config: TrainConfig, *, resume: bool = False, epochs: int | None = Non
     """
     prepare_offline(config)
     data_yaml = ensure_dataset(config.dataset)
-    from ultralytics import YOLO
+    from ultralytics import YOLO  # type: ignore[attr-defined]
 
     opt = config.train
     random.seed(opt.seed)
     np.random.seed(opt.seed)
-    run_dir = config.runs_dir / config.name
+    run_name = name if name is not None else config.name
+    run_dir = config.runs_dir / run_name
     start = time.monotonic()
     with _threads(opt.threads):
         if resume:
@@ -125,7 +141,9 @@ def train(config: TrainConfig, *, resume: bool = False, epochs: int | None = Non
             model = YOLO(str(last))
             model.train(resume=True)
         else:
-            model = YOLO(str(config.model), task="detect")
+            if init is not None and not init.is_file():
+                raise TrainingError(f"checkpoint {init} to start from does not exist")
+            model = YOLO(str(init if init is not None else config.model), task="detect")
             model.train(
                 data=str(data_yaml),
                 epochs=epochs if epochs is not None else opt.epochs,
@@ -136,7 +154,8 @@ def train(config: TrainConfig, *, resume: bool = False, epochs: int | None = Non
                 deterministic=True,
                 device=opt.device,
                 optimizer=opt.optimizer,
-                lr0=opt.lr0,
+                lr0=lr0 if lr0 is not None else opt.lr0,
+                warmup_epochs=0.0 if init is not None else 3.0,
                 patience=opt.patience,
                 close_mosaic=opt.close_mosaic,
                 mosaic=opt.mosaic,
@@ -145,9 +164,9 @@ def train(config: TrainConfig, *, resume: bool = False, epochs: int | None = Non
                 cache=False if opt.cache == "none" else opt.cache,
                 plots=opt.plots,
                 amp=False,
-                pretrained=False,
+                pretrained=init is not None,
                 project=str(config.runs_dir),
-                name=config.name,
+                name=run_name,
                 exist_ok=True,
                 verbose=True,
             )
@@ -174,11 +193,16 @@ def _last_metrics(run_dir: Path) -> tuple[float, float]:
 
 
 def export_onnx(
-    config: TrainConfig, weights: Path, out: Path, *, imgsz: int | None = None,
+    config: TrainConfig,
+    weights: Path,
+    out: Path,
+    *,
+    imgsz: int | None = None,
 ) -> Path:
     """Export a checkpoint to ONNX (with ``names``, ``imgsz`` and ``stride`` metadata).
 
-    ultralytics writes the file next to the checkpoint; it is then copied to ``out``.
+    ultralytics writes the file next to the (absolute) checkpoint path; it is then copied to
+    ``out``.
 
     Args:
         config: The training configuration (for the offline setup and export options).
@@ -193,26 +217,20 @@ def export_onnx(
         TrainingError: If the export produced no file or its metadata is missing.
     """
     prepare_offline(config)
-    from ultralytics import YOLO
+    from ultralytics import YOLO  # type: ignore[attr-defined]
 
     size = imgsz if imgsz is not None else config.train.imgsz
+    weights = weights.resolve()
     model = YOLO(str(weights), task="detect")
-    cwd = Path.cwd()
-    try:
-        os.chdir(weights.parent)
-        produced = model.export(
-            format="onnx",
-            imgsz=size,
-            simplify=config.export.simplify,
-            opset=config.export.opset,
-            dynamic=False,
-            device="cpu",
-        )
-    finally:
-        os.chdir(cwd)
-    src = Path(str(produced))
-    if not src.is_absolute():
-        src = weights.parent / src
+    produced = model.export(
+        format="onnx",
+        imgsz=size,
+        simplify=config.export.simplify,
+        opset=config.export.opset,
+        dynamic=False,
+        device="cpu",
+    )
+    src = Path(str(produced)).resolve()
     if not src.is_file():
         raise TrainingError(f"export of {weights} produced no ONNX file (got {produced!r})")
     meta = read_onnx_metadata(src)

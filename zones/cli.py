@@ -32,8 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description=(
             "Check zone files: three or more points per polygon, no self-intersection, "
             "coordinates in 0..1, known keys and object names, unique zone ids, parseable "
-            "legal hours. Prints 'FILE: ok' per good file; otherwise prints every problem "
-            "as FILE:LINE: zone 'ID': PROBLEM and exits with status 1."
+            "legal and business hours, keys that belong to the zone's kind, a shop and a "
+            "door line inside the zone for every shop frontage, crossing lines inside their "
+            "road. Prints 'FILE: ok' per good file; otherwise prints every problem as "
+            "FILE:LINE: zone 'ID': PROBLEM and exits with status 1."
         ),
     )
     validate.add_argument(

@@ -14,6 +14,18 @@ A zone file looks like this::
         dwell_s: 60
         inertia: 3
         legal_hours: ["06:00-09:00", "18:00-22:00"]
+      - id: shop-12
+        name: Frontage of shop no. 12
+        kind: shop_frontage
+        polygon: [[0.1, 0.4], [0.4, 0.4], [0.4, 0.6], [0.1, 0.6]]
+        objects: [goods, stall]
+        shop: {id: SH-0012, name: "Li's Fruit"}
+        door_line: {points: [[0.1, 0.45], [0.4, 0.45]], street_side: below}
+        business_hours: ["08:00-22:00"]
+
+Some keys belong to one zone kind only: ``shop``, ``door_line`` and ``business_hours`` to
+``shop_frontage`` (where ``shop`` and ``door_line`` are required), ``crossing_line`` to
+``road`` and ``site_id`` to ``construction_site``.
 
 :func:`load_zone_file` returns a validated :class:`CameraZones` or raises
 :class:`ZoneFileError` listing *every* problem, each naming the file, the YAML line, the
@@ -29,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import shapely
 import yaml
@@ -39,8 +51,10 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from shapely.validation import explain_validity
@@ -124,6 +138,137 @@ ObjectName = Annotated[str, AfterValidator(_check_object)]
 """One of :data:`zones.objects.KNOWN_OBJECTS`."""
 
 
+def _check_line(points: tuple[tuple[float, float], tuple[float, float]]) -> Any:
+    (x1, y1), (x2, y2) = points
+    if (x1, y1) == (x2, y2):
+        raise PydanticCustomError("line_invalid", "has two equal points; a line needs two")
+    return points
+
+
+LinePoints = Annotated[tuple[Point, Point], AfterValidator(_check_line)]
+"""Two distinct points ``[[x1, y1], [x2, y2]]`` in 0..1: a straight line segment."""
+
+Side = Literal["above", "below", "left", "right"]
+"""A side of a line as seen in the image: ``below`` is towards the bottom of the frame."""
+
+_STEEP = 1.7320508075688772  # tan(60 degrees)
+
+
+def _check_side(
+    points: tuple[tuple[float, float], tuple[float, float]], side: str, what: str, value: str
+) -> None:
+    (x1, y1), (x2, y2) = points
+    dx, dy = abs(x2 - x1), abs(y2 - y1)
+    vertical_words = "'left' or 'right'" if what == "street_side" else "'leftward' or 'rightward'"
+    horizontal_words = "'above' or 'below'" if what == "street_side" else "'upward' or 'downward'"
+    if side in ("above", "below") and dy > _STEEP * dx:
+        raise PydanticCustomError(
+            "line_side",
+            "{what} '{value}' needs a line within 60 degrees of horizontal; this one is "
+            "steeper, say {words}",
+            {"what": what, "value": value, "words": vertical_words},
+        )
+    if side in ("left", "right") and dx > _STEEP * dy:
+        raise PydanticCustomError(
+            "line_side",
+            "{what} '{value}' needs a line within 60 degrees of vertical; this one is "
+            "flatter, say {words}",
+            {"what": what, "value": value, "words": horizontal_words},
+        )
+
+
+class ShopRef(BaseModel):
+    """The shop a frontage belongs to: the party that signed the frontage commitment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(
+        pattern=ID_PATTERN,
+        description="The shop's id in the city's register (letters, digits and _.-).",
+    )
+    name: str = Field(min_length=1, max_length=128, description="The shop's name.")
+
+
+class DoorLine(BaseModel):
+    """The line a shop's goods must stay behind, and which side of it is the street."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: LinePoints = Field(
+        description="The line as [[x1, y1], [x2, y2]] in 0..1; both ends inside the zone."
+    )
+    street_side: Side = Field(
+        description="The side of the line away from the shop, where goods must not stand: "
+        "'below' / 'above' for a line within 60 degrees of horizontal, 'left' / 'right' for "
+        "one within 60 degrees of vertical (as seen in the image)."
+    )
+
+    @model_validator(mode="after")
+    def _side_fits(self) -> DoorLine:
+        _check_side(self.points, self.street_side, "street_side", self.street_side)
+        return self
+
+
+Direction = Literal["any", "downward", "upward", "rightward", "leftward"]
+"""Which way an object must cross a line, as seen in the image."""
+
+_DIRECTION_SIDE: dict[str, str] = {
+    "downward": "below",
+    "upward": "above",
+    "rightward": "right",
+    "leftward": "left",
+}
+
+
+class CrossingLine(BaseModel):
+    """A line that counts a vehicle when its anchor crosses it in a given direction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: LinePoints = Field(
+        description="The line as [[x1, y1], [x2, y2]] in 0..1; both ends inside the zone."
+    )
+    direction: Direction = Field(
+        default="any",
+        description="Crossings that count: 'downward' / 'upward' across a line within 60 "
+        "degrees of horizontal, 'rightward' / 'leftward' across one within 60 degrees of "
+        "vertical, or 'any'.",
+    )
+
+    @model_validator(mode="after")
+    def _direction_fits(self) -> CrossingLine:
+        if self.direction != "any":
+            _check_side(self.points, _DIRECTION_SIDE[self.direction], "direction", self.direction)
+        return self
+
+    @property
+    def to_side(self) -> str | None:
+        """The side a counted crossing ends on (``None`` for any direction)."""
+        return _DIRECTION_SIDE.get(self.direction)
+
+
+_KIND_KEYS: dict[str, ZoneKind] = {}  # filled below, once ZoneKind is known
+
+
+def _line_in_polygon(
+    points: tuple[tuple[float, float], tuple[float, float]], info: ValidationInfo, what: str
+) -> None:
+    polygon = info.data.get("polygon")
+    if not polygon:
+        return  # the polygon's own problem is reported
+    shape = shapely.Polygon(polygon)
+    outside = [
+        k + 1 for k, p in enumerate(points) if not shape.buffer(1e-9).covers(shapely.Point(p))
+    ]
+    if outside:
+        ends = " and ".join(f"point {k} {list(points[k - 1])}" for k in outside)
+        raise PydanticCustomError(
+            "line_outside_zone",
+            "{what} {ends} lies outside the zone's polygon; draw the line inside the zone",
+            {"what": what, "ends": ends},
+        )
+
+
 class Zone(BaseModel):
     """One named zone of a camera's view and the objects it cares about."""
 
@@ -175,6 +320,72 @@ class Zone(BaseModel):
         description='Daily local-time windows ("06:00-09:00") in which the activity is '
         "lawful and no event is raised; empty means never.",
     )
+    shop: ShopRef | None = Field(
+        default=None,
+        description="shop_frontage only (required there): the shop the frontage belongs to; "
+        "its id and name go into every event.",
+    )
+    door_line: DoorLine | None = Field(
+        default=None,
+        description="shop_frontage only (required there): the line goods must stay behind.",
+    )
+    business_hours: list[DailyWindow] = Field(
+        default_factory=list,
+        max_length=24,
+        description="shop_frontage only: daily local-time windows in which goods beyond the "
+        "door line raise a case; empty means at all hours.",
+    )
+    crossing_line: CrossingLine | None = Field(
+        default=None,
+        description="road only: count a truck when its anchor crosses this line (in the "
+        "given direction) instead of when it enters the zone.",
+    )
+    site_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="construction_site only: the site's id, which joins IoT sensor readings "
+        "published under civicwatch/v1/sensors/{site_id}/... to this zone's cases.",
+    )
+
+    @field_validator("shop", "door_line", "business_hours", "crossing_line", "site_id")
+    @classmethod
+    def _for_its_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        assert info.field_name is not None
+        owner = _KIND_KEYS[info.field_name]
+        kind = info.data.get("kind")
+        empty = value is None or value == []
+        if kind is not None and kind != owner and not empty:
+            raise PydanticCustomError(
+                "wrong_kind_key",
+                "only {owner} zones have a {key}; this zone is {kind}",
+                {"owner": owner.value, "key": info.field_name, "kind": kind.value},
+            )
+        if isinstance(value, DoorLine | CrossingLine):
+            _line_in_polygon(value.points, info, info.field_name)
+        return value
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> Zone:
+        if self.kind is ZoneKind.SHOP_FRONTAGE:
+            missing = [k for k in ("shop", "door_line") if getattr(self, k) is None]
+            if missing:
+                raise PydanticCustomError(
+                    "kind_needs",
+                    "a shop_frontage zone needs {keys}",
+                    {"keys": " and ".join(repr(k) for k in missing)},
+                )
+        return self
+
+
+_KIND_KEYS.update(
+    {
+        "shop": ZoneKind.SHOP_FRONTAGE,
+        "door_line": ZoneKind.SHOP_FRONTAGE,
+        "business_hours": ZoneKind.SHOP_FRONTAGE,
+        "crossing_line": ZoneKind.ROAD,
+        "site_id": ZoneKind.CONSTRUCTION_SITE,
+    }
+)
 
 
 class CameraZones(BaseModel):
@@ -256,6 +467,11 @@ _CUSTOM_TYPES = frozenset(
         "duplicate_object",
         "duplicate_zone_id",
         "time_window",
+        "line_invalid",
+        "line_side",
+        "line_outside_zone",
+        "wrong_kind_key",
+        "kind_needs",
     }
 )
 
@@ -403,8 +619,13 @@ def validate_zone_files(paths: Iterable[Path]) -> list[str]:
 _FIELDS_BY_LEVEL = {
     "camera": tuple(CameraZones.model_fields),
     "zone": tuple(Zone.model_fields),
+    "door_line": tuple(DoorLine.model_fields),
+    "crossing_line": tuple(CrossingLine.model_fields),
+    "shop": tuple(ShopRef.model_fields),
 }
-_PREDICATE_TYPES = frozenset({"polygon_too_few_points", "polygon_invalid", "duplicate_object"})
+_PREDICATE_TYPES = frozenset(
+    {"polygon_too_few_points", "polygon_invalid", "duplicate_object", "line_invalid"}
+)
 """Custom errors phrased to follow their subject: ``polygon is self-intersecting (...)``."""
 
 
@@ -442,7 +663,7 @@ def _where(rest: tuple[int | str, ...]) -> str:
         elif context == "exclusions":
             words[-1] = f"exclusion {part + 1}"
             context = "polygon"
-        elif context == "polygon":
+        elif context in ("polygon", "points"):
             words.append(f"point {part + 1}")
             context = "point"
         elif context == "point" and part in (0, 1):
@@ -464,13 +685,16 @@ def _problem(error: Any, rest: tuple[int | str, ...], level: str) -> str:
     if kind == "extra_forbidden" and rest and isinstance(rest[-1], str):
         key = rest[-1]
         where = _where(rest[:-1])
+        if level == "zone" and len(rest) == 2 and str(rest[0]) in _FIELDS_BY_LEVEL:
+            level = str(rest[0])  # a key inside door_line, crossing_line or shop
         close = difflib.get_close_matches(key, _FIELDS_BY_LEVEL.get(level, ()), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"{where + ': ' if where else ''}unknown key '{key}'{hint}"
     where = _where(rest)
     if kind == "missing":
         if rest and isinstance(rest[-1], str):
-            return f"missing key '{where}'"
+            inner = _where(rest[:-1])
+            return f"{inner}: missing key '{rest[-1]}'" if inner else f"missing key '{where}'"
         return f"{where} is missing"
     if kind in ("greater_than_equal", "less_than_equal") and (
         " point " in f" {where} " or where.startswith("min_box_wh")

@@ -21,6 +21,81 @@ from zones.config import Zone
 logger = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
+F64 = npt.NDArray[np.float64]
+
+
+class LineGeometry:
+    """A straight line in pixels, and on which side of it points lie.
+
+    The side is read as in the image: for a line within 60 degrees of horizontal, *below*
+    means a larger ``y`` than the line's at the same ``x``; otherwise *right* means a larger
+    ``x`` than the line's at the same ``y``. The line is extended to infinity for the side
+    test (the zone's polygon bounds where it matters).
+
+    Args:
+        points01: The two ends in 0..1 of the frame.
+        resolution_wh: ``(width, height)`` of the frames in pixels.
+    """
+
+    def __init__(
+        self,
+        points01: tuple[tuple[float, float], tuple[float, float]],
+        resolution_wh: tuple[int, int],
+    ) -> None:
+        scale = np.array(resolution_wh, dtype=np.float64)
+        self.points_px: F64 = np.asarray(points01, dtype=np.float64) * scale
+        """``(2, 2)`` ends in pixels."""
+        (x1, y1), (x2, y2) = self.points_px
+        self.flat = abs(y2 - y1) <= 1.7320508075688772 * abs(x2 - x1)
+        """Whether the line is within 60 degrees of horizontal (sides are above / below)."""
+
+    def side_value(self, xy: npt.ArrayLike) -> F64:
+        """Signed offset of each point from the line, in pixels along ``y`` (flat lines,
+        positive below) or ``x`` (steep lines, positive to the right)."""
+        pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        (x1, y1), (x2, y2) = self.points_px
+        if self.flat:
+            y_line = y1 + (pts[:, 0] - x1) * (y2 - y1) / (x2 - x1)
+            out: F64 = pts[:, 1] - y_line
+        else:
+            x_line = x1 + (pts[:, 1] - y1) * (x2 - x1) / (y2 - y1)
+            out = pts[:, 0] - x_line
+        return out
+
+    def on_side(self, xy: npt.ArrayLike, side: str) -> BoolArray:
+        """Which points lie strictly on ``side`` (``above``, ``below``, ``left``, ``right``)."""
+        value = self.side_value(xy)
+        if side in ("below", "right"):
+            mask: BoolArray = value > 0
+        elif side in ("above", "left"):
+            mask = value < 0
+        else:
+            raise ValueError(f"unknown side {side!r}")
+        if self.flat != (side in ("above", "below")):
+            raise ValueError(f"side {side!r} does not fit this line's slope")
+        return mask
+
+    def crossed(self, start: npt.ArrayLike, end: npt.ArrayLike) -> BoolArray:
+        """Which moves ``start[i] -> end[i]`` cross the line segment (touching counts)."""
+        p = np.asarray(start, dtype=np.float64).reshape(-1, 2)
+        q = np.asarray(end, dtype=np.float64).reshape(-1, 2)
+        a, b = self.points_px
+
+        def orient(u: F64, v: F64, w: F64) -> F64:
+            return np.asarray(
+                np.sign(
+                    (v[..., 0] - u[..., 0]) * (w[..., 1] - u[..., 1])
+                    - (v[..., 1] - u[..., 1]) * (w[..., 0] - u[..., 0])
+                ),
+                dtype=np.float64,
+            )
+
+        a_ = np.broadcast_to(a, p.shape)
+        b_ = np.broadcast_to(b, p.shape)
+        d1, d2 = orient(a_, b_, p), orient(a_, b_, q)
+        d3, d4 = orient(p, q, a_), orient(p, q, b_)
+        out: BoolArray = (d1 * d2 <= 0) & (d3 * d4 <= 0) & ~((d1 == 0) & (d2 == 0))
+        return out
 
 
 class ZoneGeometry:
@@ -65,6 +140,16 @@ class ZoneGeometry:
             self._excluded = shapely.union_all([shapely.Polygon(p) for p in self.exclusions_px])
             shapely.prepare(self._excluded)
         self._min_wh_px = (zone.min_box_wh[0] * width, zone.min_box_wh[1] * height)
+        self.door_line: LineGeometry | None = None
+        """The shop frontage's door line in pixels, when the zone has one."""
+        self.street_side: str | None = None
+        if zone.door_line is not None:
+            self.door_line = LineGeometry(zone.door_line.points, self.resolution_wh)
+            self.street_side = zone.door_line.street_side
+        self.crossing_line: LineGeometry | None = None
+        """The road's counting line in pixels, when the zone has one."""
+        if zone.crossing_line is not None:
+            self.crossing_line = LineGeometry(zone.crossing_line.points, self.resolution_wh)
         self._objects = frozenset(zone.objects)
         self._wanted_by_names: dict[tuple[str, ...], BoolArray] = {}
 
@@ -76,6 +161,23 @@ class ZoneGeometry:
         if self._excluded is not None and inside.any():
             inside &= ~np.asarray(shapely.intersects_xy(self._excluded, xs, ys), dtype=bool)
         return inside
+
+    @property
+    def area_px(self) -> float:
+        """The zone's area in pixels, exclusions not subtracted."""
+        return float(self._polygon.area)
+
+    def beyond_door(self, detections: Detections) -> BoolArray:
+        """Which detections stand (bottom-centre) on the street side of the door line.
+
+        Raises:
+            ValueError: If the zone has no door line.
+        """
+        if self.door_line is None or self.street_side is None:
+            raise ValueError(f"zone {self.zone.id!r} has no door_line")
+        if len(detections) == 0:
+            return np.zeros(0, dtype=bool)
+        return self.door_line.on_side(detections.bottom_center, self.street_side)
 
     def trigger(self, detections: Detections) -> BoolArray:
         """Mask of the detections that count in this zone.

@@ -1,31 +1,239 @@
-"""Settings of the rule engine and its rules (pydantic; part of the edge's config)."""
+"""Settings of the rule engine and its rules (pydantic; part of the edge's config).
+
+Per-zone facts (polygon, objects, minimum box size, dwell, inertia, legal / business hours,
+door line, crossing line, site id) live in the zone file; what is the same for every zone of
+a rule (update interval, cool-down, thresholds, models) lives here. ``configs/rules.md``
+documents every field with its default.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts.sensors import Quantity
+from zones.schedule import DailyWindow
+
+_UPDATE = "Least time between two updates of one ongoing case, in seconds."
+_COOLDOWN = (
+    "Seconds a case stays open after its violation was last seen: the same violation seen "
+    "again in that time (at the same place) continues the case instead of opening a new "
+    "one, so one violation is one case; the end is sent when it runs out."
+)
+_LOST = (
+    "How long an object may go unseen (its track missing from the detections and not held "
+    "by the tracker) before it counts as gone, in seconds."
+)
 
 
 class StallDwellSettings(BaseModel):
-    """Settings of the street-stall dwell rule (per-zone dwell and inertia are in the zone)."""
+    """Street stalls (``no_vending`` zones); dwell, inertia and legal hours are per zone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     update_interval_s: float = Field(
-        default=30.0,
-        gt=0.0,
-        le=3600.0,
-        allow_inf_nan=False,
-        description="Least time between two updates of one ongoing event, in seconds.",
+        default=30.0, gt=0.0, le=3600.0, allow_inf_nan=False, description=_UPDATE
     )
     lost_grace_s: float = Field(
+        default=10.0, ge=0.0, le=3600.0, allow_inf_nan=False, description=_LOST
+    )
+    cooldown_s: float = Field(
+        default=60.0, ge=0.0, le=86_400.0, allow_inf_nan=False, description=_COOLDOWN
+    )
+    group_gap: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=10.0,
+        allow_inf_nan=False,
+        description="Objects whose boxes are at most this many box heights apart (the larger "
+        "of the two) form one stall: one case for an umbrella, its table, its goods and the "
+        "vendor beside them.",
+    )
+
+
+class CrossDoorSettings(BaseModel):
+    """Cross-door operation (``shop_frontage`` zones); door line, shop and hours per zone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    update_interval_s: float = Field(
+        default=60.0, gt=0.0, le=3600.0, allow_inf_nan=False, description=_UPDATE
+    )
+    lost_grace_s: float = Field(
+        default=10.0, ge=0.0, le=3600.0, allow_inf_nan=False, description=_LOST
+    )
+    cooldown_s: float = Field(
+        default=120.0, ge=0.0, le=86_400.0, allow_inf_nan=False, description=_COOLDOWN
+    )
+
+
+class MuckTruckSettings(BaseModel):
+    """Unsealed muck trucks (``road`` zones): cover classification with a consensus."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cover_model: Path = Field(
+        default=Path("models/cover-v1.onnx"),
+        description="The covered / uncovered classifier (ONNX) applied to each truck's load "
+        "region; loaded only when a camera has a road zone.",
+    )
+    window: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Consensus over the last this many classified frames of one truck.",
+    )
+    votes: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Frames of the window that must agree for a verdict (3 of 5).",
+    )
+    uncovered_p: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="A frame votes 'uncovered' when the classifier's probability of an "
+        "uncovered load is at least this, else 'covered'.",
+    )
+    min_load_px: int = Field(
+        default=24,
+        ge=8,
+        le=1024,
+        description="Load regions narrower or shorter than this many pixels are not "
+        "classified (too small to tell).",
+    )
+    lost_grace_s: float = Field(
+        default=3.0, ge=0.0, le=600.0, allow_inf_nan=False, description=_LOST
+    )
+    cooldown_s: float = Field(
         default=10.0,
         ge=0.0,
         le=3600.0,
         allow_inf_nan=False,
-        description="How long an object in a zone may go unseen (its track missing from the "
-        "detections) before it counts as gone, in seconds.",
+        description="Seconds a truck pass stays open after the truck was last seen: a truck "
+        "that reappears within it (a new track starting near where the old one was lost) is "
+        "the same pass, so one truck is one case.",
+    )
+    rejoin_dist: float = Field(
+        default=1.5,
+        ge=0.0,
+        le=10.0,
+        allow_inf_nan=False,
+        description="How near a new truck track must start to a lost one (distance between "
+        "box centres in box diagonals) to continue its pass.",
+    )
+
+    @model_validator(mode="after")
+    def _votes_fit(self) -> MuckTruckSettings:
+        if self.votes > self.window:
+            raise ValueError(f"votes ({self.votes}) cannot exceed window ({self.window})")
+        return self
+
+
+class SensorLimit(BaseModel):
+    """A limit on a rolling mean of one sensor quantity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quantity: Quantity = Field(description="pm10, pm2_5 or noise_laeq.")
+    limit: float = Field(
+        gt=0.0,
+        allow_inf_nan=False,
+        description="The mean must stay at or below this (ug/m3, or dB(A) for noise).",
+    )
+    window_s: float = Field(
+        default=900.0,
+        ge=60.0,
+        le=86_400.0,
+        allow_inf_nan=False,
+        description="Length of the rolling mean, seconds (900 = a 15-minute mean).",
+    )
+    hours: list[DailyWindow] = Field(
+        default_factory=list,
+        max_length=24,
+        description="Local-time windows in which this limit applies; empty means always "
+        "(e.g. a noise limit of 70 dB(A) by day and 55 dB(A) at night).",
+    )
+
+
+def _default_limits() -> list[SensorLimit]:
+    return [
+        SensorLimit(quantity=Quantity.PM10, limit=150.0),
+        SensorLimit(quantity=Quantity.PM2_5, limit=75.0),
+        SensorLimit(
+            quantity=Quantity.NOISE_LAEQ,
+            limit=70.0,
+            hours=[DailyWindow.model_validate("06:00-22:00")],
+        ),
+        SensorLimit(
+            quantity=Quantity.NOISE_LAEQ,
+            limit=55.0,
+            hours=[DailyWindow.model_validate("22:00-06:00")],
+        ),
+    ]
+
+
+class ConstructionSettings(BaseModel):
+    """Construction sites (``construction_site`` zones): bare soil and IoT sensors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_bare_share: float = Field(
+        default=0.2,
+        gt=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="Largest share of the zone's area that may show bare soil not under a "
+        "dust net; above it for the zone's dwell_s raises a case.",
+    )
+    smoothing_s: float = Field(
+        default=60.0,
+        ge=0.0,
+        le=3600.0,
+        allow_inf_nan=False,
+        description="The share is the median over this many seconds of analysed frames, so "
+        "a passing truck or a missed detection does not flip it.",
+    )
+    min_score: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Least detection score of a bare_soil or dust_net box to count.",
+    )
+    raster_px: int = Field(
+        default=96,
+        ge=16,
+        le=1024,
+        description="The zone is measured on a grid of this many cells along its longer "
+        "side (coverage is exact to about 1 / raster_px of the zone).",
+    )
+    update_interval_s: float = Field(
+        default=300.0, gt=0.0, le=86_400.0, allow_inf_nan=False, description=_UPDATE
+    )
+    cooldown_s: float = Field(
+        default=600.0, ge=0.0, le=86_400.0, allow_inf_nan=False, description=_COOLDOWN
+    )
+    sensor_limits: list[SensorLimit] = Field(
+        default_factory=_default_limits,
+        max_length=32,
+        description="Limits on rolling means of the site's sensors (zone site_id); a mean "
+        "above its limit joins the zone's case (or opens one).",
+    )
+    min_coverage: float = Field(
+        default=0.75,
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="A rolling mean counts only once its samples span at least this share of "
+        "the window (a sensor that just came online is not judged on two minutes).",
+    )
+    min_samples: int = Field(
+        default=3, ge=1, le=10_000, description="A rolling mean needs at least this many samples."
     )
 
 
@@ -38,10 +246,21 @@ class RulesSettings(BaseModel):
         default="Asia/Shanghai",
         min_length=1,
         max_length=64,
-        description="IANA timezone in which zones' legal hours are read.",
+        description="IANA timezone in which zones' legal and business hours and sensor "
+        "limit hours are read.",
     )
     stall_dwell: StallDwellSettings = Field(
-        default_factory=StallDwellSettings, description="The street-stall dwell rule."
+        default_factory=StallDwellSettings, description="Street stalls (no_vending zones)."
+    )
+    cross_door: CrossDoorSettings = Field(
+        default_factory=CrossDoorSettings, description="Cross-door operation (shop_frontage)."
+    )
+    muck_truck: MuckTruckSettings = Field(
+        default_factory=MuckTruckSettings, description="Unsealed muck trucks (road zones)."
+    )
+    construction: ConstructionSettings = Field(
+        default_factory=ConstructionSettings,
+        description="Construction sites (construction_site zones).",
     )
 
     @field_validator("timezone")

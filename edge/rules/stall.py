@@ -1,43 +1,53 @@
-"""The street-stall dwell rule (占道设摊): an object that stays in a ``no_vending`` zone.
+"""The street-stall rule (占道设摊 / 游商): a stall that stays in a ``no_vending`` zone.
 
-Life of one tracked object in one zone (Frigate's inertia and loitering time):
+Objects of the zone's classes are followed with a :class:`~edge.rules.presence.PresenceBook`
+(inertia, grace for misses, held stationary tracks). Each frame the entered objects are
+**grouped**: boxes at most ``group_gap`` box heights apart belong to one stall, so an
+umbrella, its table, its goods and the vendor are one violation and one case. A **person**
+counts only when the tracker calls them stationary and they stand with a stall object (a
+vendor who stays with a cart); people walking by, or standing alone, never do.
 
-* **entering**: its anchor must be in the zone on ``inertia`` consecutive frames in which it
-  is detected (a frame where it is missed neither counts nor resets; a frame where it is seen
-  outside resets). It has then *entered*, as of the first of those frames.
-* **violation**: once it has been in the zone outside legal hours for the zone's ``dwell_s``,
-  a ``start`` event is emitted; while it stays, an ``update`` at most every
-  ``update_interval_s``; when it is gone, an ``end``. One event per object per stay.
-* **gone**: seen outside the zone on ``inertia`` consecutive frames, or not detected at all
-  for longer than ``lost_grace_s``.
-* **legal hours**: inside them nothing starts; an event that is open when they begin ends
+Life of a stall (a group):
+
+* **violation**: once a stall object of the group has been in the zone outside legal hours
+  for the zone's ``dwell_s``, a ``start`` event is emitted; while it stays, an ``update`` at
+  most every ``update_interval_s``.
+* **one case**: the group keeps its case when members come and go or ids change; when two
+  groups merge, the older case goes on (a younger open one ends); when the whole stall is
+  gone, its case stays open for ``cooldown_s``, and a stall seen again at the same place in
+  that time continues it. Then the ``end`` is emitted, with the last time it was seen.
+* **legal hours**: inside them nothing starts; a case that is open when they begin ends
   there, and the stay's illegal time counts again from the first frame after them (so a
-  stay split by legal hours may give one event per illegal part).
-
-Detections without a track (``tracker_id == -1``) are ignored: the rule follows objects.
+  stay split by legal hours may give one case per illegal part).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
 from contracts.events import EventPhase, ViolationType
+from edge.rules.base import RuleFrame, RuleResources
 from edge.rules.events import RuleEvent
+from edge.rules.presence import Presence, PresenceBook, union_box
 from edge.rules.settings import RulesSettings
-from edge.types import Detections, FloatArray
+from edge.tracking import box_iou
+from edge.types import FloatArray
 from zones.config import Zone, ZoneKind
-from zones.geometry import BoolArray, ZoneGeometry
+from zones.geometry import ZoneGeometry
 from zones.schedule import in_any_window
 
 logger = logging.getLogger(__name__)
 
 RULE_NAME = "stall_dwell"
+PERSON = "person"
+_UNTRACKED_WARN_FRAMES = 10
 
 
 def new_event_id() -> str:
@@ -45,20 +55,19 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(slots=True)
-class _Stay:
-    """What the rule knows about one track in its zone."""
+@dataclass(slots=True, eq=False)
+class _Group:
+    """One stall: a set of nearby tracks and its case."""
 
-    tracker_id: int
-    label: str
+    key: int
+    members: set[int]
+    entered_at: datetime  # earliest entry of a stall object of the group
+    anchor: int  # the first stall object's track: the event's tracker_id
     xyxy: FloatArray
-    confidence: float
-    first_hit: datetime  # first of the current run of in-zone frames (before entering)
-    hits: int = 0
-    entered_at: datetime | None = None
-    out_frames: int = 0
-    last_present: datetime | None = None
-    last_in: datetime | None = None
+    label: str = "stall"
+    confidence: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    last_seen: datetime | None = None
     saw_legal: bool = False
     illegal_since: datetime | None = None
     event_id: str | None = None
@@ -67,13 +76,14 @@ class _Stay:
 
 
 class StallDwellRule:
-    """Raises ``street_stall`` events for objects that stay in one ``no_vending`` zone.
+    """Raises ``street_stall`` cases for stalls that stay in one ``no_vending`` zone.
 
     Args:
-        zone: The zone (its ``dwell_s``, ``inertia`` and ``legal_hours`` apply).
+        zone: The zone (its ``objects``, ``dwell_s``, ``inertia`` and ``legal_hours`` apply).
         geometry: The zone in pixels of the frames to come.
         camera_id: The camera, copied into every event.
-        settings: Timezone and this rule's settings.
+        settings: Timezone and this rule's settings (``settings.stall_dwell``).
+        resources: Unused (the factory signature).
         id_factory: Makes event ids (uuid4 hex by default).
 
     Raises:
@@ -87,6 +97,7 @@ class StallDwellRule:
         geometry: ZoneGeometry,
         camera_id: str,
         settings: RulesSettings,
+        resources: RuleResources | None = None,
         *,
         id_factory: Callable[[], str] = new_event_id,
     ) -> None:
@@ -96,15 +107,19 @@ class StallDwellRule:
             )
         if geometry.zone.id != zone.id:
             raise ValueError(f"geometry is of zone {geometry.zone.id!r}, not {zone.id!r}")
+        del resources
         self.zone = zone
         self.geometry = geometry
         self.camera_id = camera_id
         self.settings = settings
+        self.cfg = settings.stall_dwell
         self._tz = settings.tzinfo()
         self._id_factory = id_factory
-        self._stays: dict[int, _Stay] = {}
+        self._book = PresenceBook(zone.inertia, self.cfg.lost_grace_s)
+        self._groups: list[_Group] = []
+        self._next_key = 1
         self._last_ts: datetime | None = None
-        self._warned_untracked = False
+        self._untracked_frames = 0
 
     @property
     def name(self) -> str:
@@ -116,22 +131,17 @@ class StallDwellRule:
         """The zone the rule watches."""
         return self.zone.id
 
-    def update(self, detections: Detections, ts: datetime) -> list[RuleEvent]:
-        """Feed one analysed frame's tracked detections.
+    def update(self, frame: RuleFrame) -> list[RuleEvent]:
+        """Feed one analysed frame.
 
         Args:
-            detections: Detections in pixels, with ``tracker_id`` set by a tracker.
-            ts: The frame's timezone-aware timestamp; must not go backwards.
+            frame: Tracked detections in pixels, the time, and the tracker's snapshot.
 
         Returns:
             The events this frame produced (usually none): ends first, then starts and
-            updates, each in tracker-id order.
-
-        Raises:
-            ValueError: If ``ts`` is naive.
+            updates, each in group order.
         """
-        if ts.tzinfo is None or ts.utcoffset() is None:
-            raise ValueError("ts must be timezone-aware (UTC)")
+        ts = frame.ts
         if self._last_ts is not None and ts < self._last_ts:
             logger.warning(
                 "%s %s/%s: frame at %s is older than the last one (%s); ignored",
@@ -143,161 +153,228 @@ class StallDwellRule:
             )
             return []
         self._last_ts = ts
-        settings = self.settings.stall_dwell
+        detections = frame.detections
         in_zone = self.geometry.trigger(detections)
         tracked = detections.tracker_id >= 0
-        if not self._warned_untracked and (in_zone & ~tracked).any():
-            self._warned_untracked = True
-            logger.warning(
-                "%s %s/%s: detections without tracker_id are ignored; is a tracker configured?",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
-            )
-        inside = self._by_track(detections, in_zone & tracked)
-        present = {int(t) for t in detections.tracker_id[tracked].tolist()}
+        if in_zone.any() and not tracked.any():
+            self._untracked_frames += 1
+            if self._untracked_frames == _UNTRACKED_WARN_FRAMES:
+                logger.warning(
+                    "%s %s/%s: %d frames of detections in the zone, none with a tracker_id; "
+                    "untracked detections are ignored: is a tracker configured?",
+                    RULE_NAME,
+                    self.camera_id,
+                    self.zone.id,
+                    _UNTRACKED_WARN_FRAMES,
+                )
+        elif tracked.any():
+            self._untracked_frames = 0
+        held = frame.held
+        held_ids = frozenset(int(t) for t in held.tracker_id[self.geometry.trigger(held)].tolist())
+        self._book.update(detections, in_zone, ts, held_ids)
+        components = self._components(self._book.entered(), frame.stationary_ids)
         legal = in_any_window(self.zone.legal_hours, ts, self._tz)
-        labels = detections.names
 
         ends: list[RuleEvent] = []
-        for tid in sorted(self._stays):
-            stay = self._stays[tid]
-            if tid in inside:
+        active: list[_Group] = []
+        for members in components:
+            group, closed = self._assign(members, ts)
+            ends.extend(closed)
+            active.append(group)
+        for group in list(self._groups):
+            if group in active:
                 continue
-            if tid in present:
-                stay.last_present = ts
-                if stay.entered_at is None:
-                    del self._stays[tid]  # a flicker in, then out: start over
-                    continue
-                stay.out_frames += 1
-                if stay.out_frames >= self.zone.inertia:
-                    ends.extend(self._leave(stay, "left the zone"))
+            group.members = set()
+            if group.event_id is None:
+                self._groups.remove(group)
             else:
-                last = stay.last_present or stay.first_hit
-                if (ts - last).total_seconds() > settings.lost_grace_s:
-                    ends.extend(self._leave(stay, "lost"))
-
+                assert group.last_seen is not None
+                if (ts - group.last_seen).total_seconds() >= self.cfg.cooldown_s:
+                    self._groups.remove(group)
+                    ends.append(self._close_event(group, "gone"))
         others: list[RuleEvent] = []
-        for tid in sorted(inside):
-            i = inside[tid]
-            label = labels[int(detections.class_id[i])]
-            conf = float(detections.confidence[i])
-            if tid not in self._stays:
-                self._stays[tid] = _Stay(tid, label, detections.xyxy[i].copy(), conf, first_hit=ts)
-            stay = self._stays[tid]
-            stay.label = label
-            stay.xyxy = detections.xyxy[i].copy()
-            stay.confidence = max(stay.confidence, conf)
-            stay.last_present = ts
-            stay.last_in = ts
-            stay.out_frames = 0
-            if legal:
-                stay.saw_legal = True
-            if stay.entered_at is None:
-                if stay.hits == 0:
-                    stay.first_hit = ts
-                stay.hits += 1
-                if stay.hits < self.zone.inertia:
-                    continue
-                stay.entered_at = stay.first_hit
-                logger.debug(
-                    "%s %s/%s: track %d entered", RULE_NAME, self.camera_id, self.zone.id, tid
-                )
-            others.extend(self._judge(stay, ts, legal))
+        for group in sorted(active, key=lambda g: g.key):
+            self._refresh(group, ts)
+            others.extend(self._judge(group, ts, legal))
         return ends + others
 
     def close(self, ts: datetime) -> list[RuleEvent]:
-        """End every open event (the worker is stopping); forget every object.
+        """End every open case (the worker is stopping); forget every object.
 
         Args:
             ts: Now; used only for the log.
         """
-        events: list[RuleEvent] = []
-        for tid in sorted(self._stays):
-            events.extend(self._leave(self._stays[tid], f"closed at {ts.isoformat()}"))
-        self._stays.clear()
+        events = [
+            self._close_event(g, f"closed at {ts.isoformat()}")
+            for g in sorted(self._groups, key=lambda g: g.key)
+            if g.event_id is not None
+        ]
+        self._groups.clear()
+        self._book.clear()
         return events
 
     # -----------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _by_track(detections: Detections, mask: BoolArray) -> dict[int, int]:
-        """Track id -> detection index; a track twice in one frame keeps its best score."""
-        best: dict[int, int] = {}
-        for i in np.flatnonzero(mask).tolist():
-            tid = int(detections.tracker_id[i])
-            if tid not in best or detections.confidence[i] > detections.confidence[best[tid]]:
-                best[tid] = i
-        return best
-
-    def _judge(self, stay: _Stay, ts: datetime, legal: bool) -> list[RuleEvent]:
-        """Start, update or (as legal hours begin) end the violation of an object in zone."""
-        if legal:
-            stay.illegal_since = None
-            if stay.event_id is not None:
-                logger.info(
-                    "%s %s/%s: track %d: legal hours began, ending its event",
-                    RULE_NAME,
-                    self.camera_id,
-                    self.zone.id,
-                    stay.tracker_id,
-                )
-                return [self._close_event(stay)]
+    def _components(
+        self, entered: list[Presence], stationary: frozenset[int]
+    ) -> list[list[Presence]]:
+        """Entered objects grouped by nearness; only groups with a stall object count."""
+        eligible = [p for p in entered if p.label != PERSON or p.tracker_id in stationary]
+        if not eligible:
             return []
-        if stay.illegal_since is None:
-            assert stay.entered_at is not None
-            stay.illegal_since = ts if stay.saw_legal else stay.entered_at
-        dwell = (ts - stay.illegal_since).total_seconds()
-        if stay.event_id is None:
+        boxes = np.stack([p.xyxy for p in eligible]).astype(np.float64)
+        heights = boxes[:, 3] - boxes[:, 1]
+        n = len(eligible)
+        parent = list(range(n))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        gap = self.cfg.group_gap
+        for i in range(n):
+            for j in range(i + 1, n):
+                margin = gap * max(heights[i], heights[j])
+                dx = max(boxes[i, 0] - boxes[j, 2], boxes[j, 0] - boxes[i, 2], 0.0)
+                dy = max(boxes[i, 1] - boxes[j, 3], boxes[j, 1] - boxes[i, 3], 0.0)
+                if dx <= margin and dy <= margin:
+                    parent[find(i)] = find(j)
+        by_root: dict[int, list[Presence]] = {}
+        for i, p in enumerate(eligible):
+            by_root.setdefault(find(i), []).append(p)
+        groups = [g for g in by_root.values() if any(p.label != PERSON for p in g)]
+        return sorted(groups, key=lambda g: min(p.tracker_id for p in g))
+
+    def _assign(self, members: list[Presence], ts: datetime) -> tuple[_Group, list[RuleEvent]]:
+        """The group that ``members`` continue (merging groups they bridge), or a new one."""
+        ids = {p.tracker_id for p in members}
+        owners = sorted((g for g in self._groups if g.members & ids), key=lambda g: g.key)
+        closed: list[RuleEvent] = []
+        stall_entries = [p.entered_at for p in members if p.label != PERSON and p.entered_at]
+        entered_at = min(stall_entries) if stall_entries else ts
+        box = union_box([p.xyxy for p in members])
+        if not owners:
+            owners = self._revivable(box)
+        if owners:
+            # The oldest case goes on; a younger open case of the same stall ends.
+            with_case = [g for g in owners if g.event_id is not None]
+            keep = with_case[0] if with_case else owners[0]
+            for other in owners:
+                if other is keep:
+                    continue
+                keep.entered_at = min(keep.entered_at, other.entered_at)
+                if other.event_id is not None:
+                    closed.append(self._close_event(other, f"merged into group {keep.key}"))
+                self._groups.remove(other)
+            keep.members = ids
+            keep.entered_at = min(keep.entered_at, entered_at)
+            keep.xyxy = box
+            return keep, closed
+        anchor = min(p.tracker_id for p in members if p.label != PERSON)
+        group = _Group(self._next_key, ids, entered_at, anchor, box)
+        self._next_key += 1
+        self._groups.append(group)
+        return group, closed
+
+    def _revivable(self, box: FloatArray) -> list[_Group]:
+        """A memberless group in cool-down whose last box overlaps ``box``."""
+        waiting = [g for g in self._groups if not g.members and g.event_id is not None]
+        if not waiting:
+            return []
+        iou = box_iou(np.stack([g.xyxy for g in waiting]), box.reshape(1, 4))[:, 0]
+        best = int(np.argmax(iou))
+        return [waiting[best]] if iou[best] > 0.0 else []
+
+    def _refresh(self, group: _Group, ts: datetime) -> None:
+        members = [p for t in sorted(group.members) if (p := self._book.get(t)) is not None]
+        labels = Counter(p.label for p in members)
+        group.counts = dict(labels)
+        stalls = [p for p in members if p.label != PERSON]
+        if stalls and group.anchor not in {p.tracker_id for p in stalls}:
+            group.anchor = min(p.tracker_id for p in stalls)
+        group.label = (
+            "stall"
+            if labels.get("stall")
+            else Counter(p.label for p in stalls).most_common(1)[0][0]
+        )
+        group.confidence = max([group.confidence, *(p.confidence for p in stalls)])
+        seen = [p.last_in for p in members if p.last_in is not None]
+        group.last_seen = max(seen) if seen else (group.last_seen or ts)
+
+    def _judge(self, group: _Group, ts: datetime, legal: bool) -> list[RuleEvent]:
+        """Start, update or (as legal hours begin) end the case of a stall in the zone."""
+        if legal:
+            group.saw_legal = True
+            group.illegal_since = None
+            if group.event_id is not None:
+                return [self._close_event(group, "legal hours began")]
+            return []
+        if group.illegal_since is None:
+            group.illegal_since = ts if group.saw_legal else group.entered_at
+        dwell = (ts - group.illegal_since).total_seconds()
+        if group.event_id is None:
             if dwell < self.zone.dwell_s:
                 return []
-            stay.event_id = self._id_factory()
-            stay.event_first_seen = stay.illegal_since
-            stay.last_emit = ts
-            return [self._event(stay, EventPhase.START, ts)]
-        assert stay.last_emit is not None
-        if (ts - stay.last_emit).total_seconds() >= self.settings.stall_dwell.update_interval_s:
-            stay.last_emit = ts
-            return [self._event(stay, EventPhase.UPDATE, ts)]
-        return []
-
-    def _leave(self, stay: _Stay, why: str) -> list[RuleEvent]:
-        self._stays.pop(stay.tracker_id, None)
-        if stay.entered_at is not None:
-            logger.debug(
-                "%s %s/%s: track %d gone (%s)",
+            group.event_id = self._id_factory()
+            group.event_first_seen = group.illegal_since
+            group.last_emit = ts
+            logger.info(
+                "%s %s/%s: stall (group %d, %s) in the zone for %.0f s",
                 RULE_NAME,
                 self.camera_id,
                 self.zone.id,
-                stay.tracker_id,
-                why,
+                group.key,
+                self._describe(group),
+                dwell,
             )
-        if stay.event_id is None:
-            return []
-        return [self._close_event(stay)]
+            return [self._event(group, EventPhase.START, ts)]
+        assert group.last_emit is not None
+        if (ts - group.last_emit).total_seconds() >= self.cfg.update_interval_s:
+            group.last_emit = ts
+            return [self._event(group, EventPhase.UPDATE, ts)]
+        return []
 
-    def _close_event(self, stay: _Stay) -> RuleEvent:
-        assert stay.last_in is not None
-        event = self._event(stay, EventPhase.END, stay.last_in)
-        stay.event_id = None
-        stay.event_first_seen = None
-        stay.last_emit = None
+    def _close_event(self, group: _Group, why: str) -> RuleEvent:
+        assert group.last_seen is not None and group.event_first_seen is not None
+        logger.debug(
+            "%s %s/%s: group %d case ends (%s)",
+            RULE_NAME,
+            self.camera_id,
+            self.zone.id,
+            group.key,
+            why,
+        )
+        event = self._event(group, EventPhase.END, max(group.last_seen, group.event_first_seen))
+        group.event_id = None
+        group.event_first_seen = None
+        group.last_emit = None
         return event
 
-    def _event(self, stay: _Stay, phase: EventPhase, last_seen: datetime) -> RuleEvent:
-        assert stay.event_id is not None and stay.event_first_seen is not None
+    @staticmethod
+    def _describe(group: _Group) -> str:
+        return ",".join(f"{label}:{n}" for label, n in sorted(group.counts.items()))
+
+    def _event(self, group: _Group, phase: EventPhase, last_seen: datetime) -> RuleEvent:
+        assert group.event_id is not None and group.event_first_seen is not None
+        details: dict[str, str | float | int] = {
+            "objects": sum(group.counts.values()),
+            "labels": self._describe(group),
+        }
         return RuleEvent(
-            event_id=stay.event_id,
+            event_id=group.event_id,
             phase=phase,
             camera_id=self.camera_id,
             zone_id=self.zone.id,
             rule=RULE_NAME,
             violation_type=ViolationType.STREET_STALL,
-            label=stay.label,
-            confidence=stay.confidence,
-            xyxy=stay.xyxy,
-            tracker_id=stay.tracker_id,
-            first_seen=stay.event_first_seen,
+            label=group.label,
+            confidence=group.confidence,
+            xyxy=group.xyxy,
+            tracker_id=group.anchor,
+            first_seen=group.event_first_seen,
             last_seen=last_seen,
-            dwell_s=(last_seen - stay.event_first_seen).total_seconds(),
+            dwell_s=(last_seen - group.event_first_seen).total_seconds(),
+            details=details,
         )

@@ -85,6 +85,24 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         description="MQTT client id of the ingest; unique per server instance.",
     )
+    mqtt_session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        le=2**32 - 1,
+        description=(
+            "How long the broker keeps the ingest's session (its subscriptions and the "
+            "messages that arrive meanwhile) while the server is away, in seconds; it must "
+            "exceed the longest server outage. 0 ends the session with the connection "
+            "(messages published while the server is down are then lost)."
+        ),
+    )
+    dead_letter_dir: Path = Field(
+        default=Path("var/server/dead-letter"),
+        description=(
+            "Where a message that keeps failing for an unexpected reason (not a rejection, "
+            "not the database being away) is copied before it is acknowledged."
+        ),
+    )
     mqtt_keepalive_s: int = Field(
         default=30, ge=5, le=3600, description="MQTT keep-alive interval in seconds."
     )
@@ -93,6 +111,34 @@ class Settings(BaseSettings):
         ge=1,
         le=600,
         description="Longest wait between MQTT reconnect attempts (backoff from 1 s).",
+    )
+    mqtt_tls_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle of the broker's certificate; setting it turns MQTT over TLS on.",
+    )
+    mqtt_tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate for mutual TLS (with mqtt_tls_key_file)."
+    )
+    mqtt_tls_key_file: Path | None = Field(
+        default=None, description="Client private key for mutual TLS."
+    )
+    auth_enabled: bool = Field(
+        default=False,
+        description=(
+            "Require a login (roles operator, reviewer, admin) for the API, the evidence "
+            "and the review page. Off, everything is open and the server says so at start: "
+            "for a demo on loopback only."
+        ),
+    )
+    auth_token_ttl_s: int = Field(
+        default=12 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="How long a login (bearer token / session cookie) stays valid, seconds.",
+    )
+    auth_cookie_secure: bool = Field(
+        default=False,
+        description="Send the session cookie over HTTPS only (set true behind TLS).",
     )
     http_host: str = Field(
         default="127.0.0.1",

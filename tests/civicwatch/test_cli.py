@@ -1,5 +1,6 @@
 """The civicwatch command line: help for every command, config checks with clear errors."""
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from civicwatch.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["demo", "edge", "server", "zones", "train"]
+COMMANDS = ["demo", "edge", "server", "zones", "train", "keys", "evidence", "users"]
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -19,14 +20,25 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
         assert command in out
 
 
+def _walk(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.Action]]:
+    found: list[tuple[str, argparse.Action]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.extend(_walk(sub, f"{path} {name}"))
+        elif not isinstance(action, argparse._HelpAction):
+            found.append((path, action))
+    return found
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_option_is_explained(command: str) -> None:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command").choices[command]  # type: ignore[index]
-    for action in sub._actions:
-        if action.dest in ("help", "command", "zones_command"):
-            continue
-        assert action.help, f"civicwatch {command}: option {action.dest} has no help"
+    actions = [
+        (p, a) for p, a in _walk(build_parser(), "civicwatch") if p.split()[1:2] == [command]
+    ]
+    assert actions, f"civicwatch {command} has no options at all"
+    for path, action in actions:
+        assert action.help, f"{path}: option {action.dest} has no help"
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,9 @@ def _write(tmp_path: Path, change: dict[str, object]) -> Path:
         ({"name": "has space"}, "name"),
     ],
 )
-def test_invalid_config_names_the_field(tmp_path: Path, change: dict[str, object], message: str) -> None:
+def test_invalid_config_names_the_field(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(_write(tmp_path, change))
 

@@ -50,12 +50,19 @@ def _run(body: str, tmp_path: Path, timeout: float) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
     env["PYTHONPATH"] = str(REPO)
     proc = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, f"child failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    result: dict[str, object] = json.loads(lines[-1][len("RESULT "):])
+    assert proc.returncode == 0 and lines, (
+        f"child failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    result: dict[str, object] = json.loads(lines[-1][len("RESULT ") :])
     return result
 
 
@@ -123,7 +130,7 @@ def test_missing_font_is_a_clear_error(tmp_path: Path) -> None:
 
     if "ultralytics" in sys.modules:
         pytest.skip("ultralytics already imported in this process")
-    with pytest.raises(OfflineSetupError, match="font .* not found"):
+    with pytest.raises(OfflineSetupError, match=r"font .* not found"):
         configure_offline(tmp_path / "cfg", font=tmp_path / "missing.ttf")
 
 
@@ -136,10 +143,22 @@ def test_tiny_training_run_is_offline_and_exports_a_usable_onnx(tmp_path: Path) 
         "name": "tiny",
         "runs_dir": str(tmp_path / "runs"),
         "config_dir": str(tmp_path / "cfg"),
-        "dataset": {"root": str(tmp_path / "ds"), "count": 8, "seed": 5, "imgsz": 160,
-                    "val_fraction": 0.25, "workers": 1},
-        "holdout": {"root": str(tmp_path / "hold"), "count": 2, "seed": 6, "imgsz": 160,
-                    "val_fraction": 1.0, "workers": 1},
+        "dataset": {
+            "root": str(tmp_path / "ds"),
+            "count": 8,
+            "seed": 5,
+            "imgsz": 160,
+            "val_fraction": 0.25,
+            "workers": 1,
+        },
+        "holdout": {
+            "root": str(tmp_path / "hold"),
+            "count": 2,
+            "seed": 6,
+            "imgsz": 160,
+            "val_fraction": 1.0,
+            "workers": 1,
+        },
         "train": {"epochs": 1, "imgsz": 160, "batch": 4, "workers": 0, "cache": "none"},
         "export": {"output": str(tmp_path / "tiny.onnx")},
     }

@@ -24,8 +24,10 @@ def registered(tmp_path: Path) -> tuple[Path, Path]:
     model = tmp_path / "m.onnx"
     model.write_bytes(b"model bytes")
     registry = tmp_path / "registry.yaml"
-    upsert_entry(registry, entry_for(model, registry, name="street", version="1", classes=list(CLASSES),
-                                     imgsz=320))
+    upsert_entry(
+        registry,
+        entry_for(model, registry, name="street", version="1", classes=list(CLASSES), imgsz=320),
+    )
     return model, registry
 
 
@@ -39,7 +41,7 @@ def test_verify_registered_model(registered: tuple[Path, Path]) -> None:
 def test_changed_content_is_refused(registered: tuple[Path, Path]) -> None:
     model, registry_path = registered
     model.write_bytes(b"model bytEs")  # same size, other content
-    with pytest.raises(ModelVerificationError, match="sha256 .* but the registry lists"):
+    with pytest.raises(ModelVerificationError, match=r"sha256 .* but the registry lists"):
         verify_model(model, load_registry(registry_path))
 
 
@@ -67,8 +69,12 @@ def test_missing_file_is_refused(registered: tuple[Path, Path], tmp_path: Path) 
 def test_upsert_replaces_the_same_version(registered: tuple[Path, Path]) -> None:
     model, registry_path = registered
     model.write_bytes(b"new model")
-    registry = upsert_entry(registry_path, entry_for(model, registry_path, name="street", version="1",
-                                                     classes=list(CLASSES), imgsz=320))
+    registry = upsert_entry(
+        registry_path,
+        entry_for(
+            model, registry_path, name="street", version="1", classes=list(CLASSES), imgsz=320
+        ),
+    )
     assert len(registry.models) == 1
     assert verify_model(model, registry).sha256 == sha256_file(model)
     assert registry.get("street").version == "1"

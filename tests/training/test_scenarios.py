@@ -29,7 +29,7 @@ def test_video_and_timeline_agree(tmp_path: Path, name: str) -> None:
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
-        frames = [f for f in container.decode(video=0)]
+        frames = list(container.decode(video=0))
     assert len(frames) == truth.frame_count
     assert (frames[0].width, frames[0].height) == SIZE
     on_disk = ScenarioTruth.model_validate_json(ScenarioTruth.timeline_path(out).read_text())
@@ -102,7 +102,9 @@ def test_scenario_is_deterministic(tmp_path: Path) -> None:
         ({"name": "stall_setup", "light": "noon"}, "unknown light"),
     ],
 )
-def test_render_scenario_rejects_bad_arguments(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
+def test_render_scenario_rejects_bad_arguments(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         render_scenario(out_path=tmp_path / "x.mp4", **kwargs)  # type: ignore[arg-type]
 

@@ -85,8 +85,18 @@ def _one(rng: np.random.Generator, kind: str) -> Solid:
 
 @pytest.mark.parametrize(
     "kind",
-    ["person", "car", "truck_covered", "truck_open", "stall_umbrella", "stall_cart", "stall_tarp",
-     "goods", "bare_soil", "dust_net"],
+    [
+        "person",
+        "car",
+        "truck_covered",
+        "truck_open",
+        "stall_umbrella",
+        "stall_cart",
+        "stall_tarp",
+        "goods",
+        "bare_soil",
+        "dust_net",
+    ],
 )
 def test_label_box_is_the_box_of_what_was_drawn(kind: str) -> None:
     cam = _camera()
@@ -100,12 +110,12 @@ def test_label_box_is_the_box_of_what_was_drawn(kind: str) -> None:
     assert len(labels) == 1
     box = labels[0]
     assert box.name == solid.name
-    drawn = np.argwhere((canvas.ids > 0))
+    drawn = np.argwhere(canvas.ids > 0)
     y0, x0 = drawn.min(axis=0)
     y1, x1 = drawn.max(axis=0) + 1
     assert box.xyxy == (float(x0), float(y0), float(x1), float(y1))
     # the pixels inside the box were actually painted
-    painted = canvas.image[int(y0):int(y1), int(x0):int(x1)].any(axis=2)
+    painted = canvas.image[int(y0) : int(y1), int(x0) : int(x1)].any(axis=2)
     assert painted.mean() > 0.15
     assert box.covered == ({"truck_covered": True, "truck_open": False}.get(kind))
 
@@ -137,12 +147,18 @@ def test_write_dataset(tmp_path: Path) -> None:
     for split, n in (("train", 3), ("val", 2)):
         images = sorted((tmp_path / "ds" / "images" / split).glob("*.jpg"))
         assert len(images) == n
-        metas = [json.loads(line) for line in (tmp_path / "ds" / "meta" / f"{split}.jsonl").read_text().splitlines()]
+        metas = [
+            json.loads(line)
+            for line in (tmp_path / "ds" / "meta" / f"{split}.jsonl").read_text().splitlines()
+        ]
         assert len(metas) == n
         for image, meta in zip(images, metas, strict=True):
             img = cv2.imread(str(image))
+            assert img is not None
             assert img.shape[1] == 160
-            lines = (tmp_path / "ds" / "labels" / split / f"{image.stem}.txt").read_text().splitlines()
+            lines = (
+                (tmp_path / "ds" / "labels" / split / f"{image.stem}.txt").read_text().splitlines()
+            )
             assert len(lines) == len(meta["boxes"])
             for line in lines:
                 cid, *xywh = line.split()
@@ -168,6 +184,26 @@ def test_dataset_is_reproducible(tmp_path: Path) -> None:
         ({"count": 1, "seed": 1, "imgsz": 160, "val_fraction": 1.5}, "val_fraction"),
     ],
 )
-def test_write_dataset_rejects_bad_arguments(tmp_path: Path, kwargs: dict[str, float], message: str) -> None:
+def test_write_dataset_rejects_bad_arguments(
+    tmp_path: Path, kwargs: dict[str, float], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         write_dataset(tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_scenes_package_imports_neither_torch_nor_ultralytics() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, training.scenes, training.scenes.scenarios, training.scenes.__main__; "
+        "print(sorted(m for m in ('torch', 'ultralytics') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"

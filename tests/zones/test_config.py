@@ -61,6 +61,21 @@ def _drop(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 SELF_INTERSECTING = [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
 
+SHOP = {"id": "SH-0012", "name": "Li's Fruit"}
+DOOR = {"points": [[0.1, 0.6], [0.9, 0.6]], "street_side": "below"}
+
+
+def _shop(**overrides: Any) -> dict[str, Any]:
+    """A valid shop_frontage zone (lower half of the frame, door line across it)."""
+    return _zone(
+        **{"id": "shop-12", "kind": "shop_frontage", "shop": SHOP, "door_line": DOOR, **overrides}
+    )
+
+
+def _extras(kind: ZoneKind) -> dict[str, Any]:
+    return {"shop": SHOP, "door_line": DOOR} if kind is ZoneKind.SHOP_FRONTAGE else {}
+
+
 # (case id, file content, substring expected in the single problem reported)
 BAD_FILES: list[tuple[str, str | dict[str, Any], str]] = [
     ("empty file", "", "file is empty"),
@@ -208,6 +223,101 @@ BAD_FILES: list[tuple[str, str | dict[str, Any], str]] = [
         "    inertia: 3\n",
         "cam1.yaml:9: zone 'z': duplicate key 'inertia' (first on line 8)",
     ),
+    (
+        "shop frontage without door line and shop",
+        _file(_zone(kind="shop_frontage")),
+        "zone 'market-st': a shop_frontage zone needs 'shop' and 'door_line'",
+    ),
+    (
+        "shop frontage without shop",
+        _file(_drop("shop")(_shop())),
+        "zone 'shop-12': a shop_frontage zone needs 'shop'",
+    ),
+    (
+        "door line outside its zone",
+        _file(_shop(door_line={"points": [[0.1, 0.6], [0.9, 0.3]], "street_side": "below"})),
+        "zone 'shop-12': door_line: door_line point 2 [0.9, 0.3] lies outside the zone's "
+        "polygon; draw the line inside the zone",
+    ),
+    (
+        "door line of two equal points",
+        _file(_shop(door_line={"points": [[0.5, 0.6], [0.5, 0.6]], "street_side": "below"})),
+        "zone 'shop-12': door_line points has two equal points",
+    ),
+    (
+        "door line coordinate outside 0..1",
+        _file(_shop(door_line={"points": [[0.5, 0.6], [1.5, 0.6]], "street_side": "below"})),
+        "zone 'shop-12': door_line points point 2 x = 1.5 is outside 0..1",
+    ),
+    (
+        "street side that does not fit the line",
+        _file(_shop(door_line={"points": [[0.1, 0.6], [0.9, 0.6]], "street_side": "left"})),
+        "street_side 'left' needs a line within 60 degrees of vertical; this one is flatter, "
+        "say 'above' or 'below'",
+    ),
+    (
+        "unknown street side",
+        _file(_shop(door_line={"points": [[0.1, 0.6], [0.9, 0.6]], "street_side": "north"})),
+        "door_line street_side: Input should be 'above', 'below', 'left' or 'right'",
+    ),
+    (
+        "bad shop id",
+        _file(_shop(shop={"id": "shop 12", "name": "x"})),
+        "shop id: String should match pattern",
+    ),
+    (
+        "door line on a no_vending zone",
+        _file(_zone(door_line=DOOR)),
+        "zone 'market-st': door_line: only shop_frontage zones have a door_line; this zone is "
+        "no_vending",
+    ),
+    (
+        "business hours on a road",
+        _file(_zone(kind="road", objects=["truck"], business_hours=["08:00-20:00"])),
+        "business_hours: only shop_frontage zones have a business_hours",
+    ),
+    (
+        "business hours that do not parse",
+        _file(_shop(business_hours=["8-20"])),
+        "zone 'shop-12': business_hours item 1: time window '8-20' is not 'HH:MM-HH:MM'",
+    ),
+    (
+        "site id on a shop frontage",
+        _file(_shop(site_id="site-7")),
+        "site_id: only construction_site zones have a site_id; this zone is shop_frontage",
+    ),
+    (
+        "crossing line on a construction site",
+        _file(
+            _zone(
+                kind="construction_site",
+                objects=["bare_soil"],
+                crossing_line={"points": [[0.1, 0.6], [0.9, 0.6]]},
+            )
+        ),
+        "crossing_line: only road zones have a crossing_line",
+    ),
+    (
+        "crossing direction that does not fit the line",
+        _file(
+            _zone(
+                kind="road",
+                objects=["truck"],
+                crossing_line={"points": [[0.5, 0.55], [0.5, 0.95]], "direction": "downward"},
+            )
+        ),
+        "direction 'downward' needs a line within 60 degrees of horizontal; this one is steeper, "
+        "say 'leftward' or 'rightward'",
+    ),
+    (
+        "crossing line outside the road",
+        _file(
+            _zone(
+                kind="road", objects=["truck"], crossing_line={"points": [[0.1, 0.1], [0.9, 0.9]]}
+            )
+        ),
+        "crossing_line point 1 [0.1, 0.1] lies outside the zone's polygon",
+    ),
 ]
 
 
@@ -220,6 +330,15 @@ def test_bad_file_is_refused_with_one_clear_problem(
     problems = _problems(content)
     assert len(problems) == 1, problems
     assert expected in problems[0]
+
+
+def test_door_line_key_typo_names_both_problems() -> None:
+    data = _file(_shop(door_line={"point": [[0.1, 0.6], [0.9, 0.6]], "street_side": "below"}))
+    problems = _problems(data)
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "zone 'shop-12': door_line: missing key 'points'",
+        "zone 'shop-12': door_line: unknown key 'point'; did you mean 'points'?",
+    ]
 
 
 def test_message_names_file_line_zone_and_problem() -> None:
@@ -298,9 +417,55 @@ GOOD_FILES: list[tuple[str, dict[str, Any], Callable[[CameraZones], bool]]] = [
     (
         "all kinds, integer coordinates",
         _file(
-            *[_zone(id=k.value, kind=k.value, polygon=[[0, 0], [1, 0], [1, 1]]) for k in ZoneKind]
+            *[
+                _zone(
+                    id=k.value,
+                    kind=k.value,
+                    polygon=[[0, 0], [1, 0], [1, 1], [0, 1]],
+                    **_extras(k),
+                )
+                for k in ZoneKind
+            ]
         ),
         lambda z: [zone.kind for zone in z.zones] == list(ZoneKind),
+    ),
+    (
+        "shop frontage with every key",
+        _file(_shop(business_hours=["08:00-22:00"])),
+        lambda z: (
+            z.zones[0].shop is not None
+            and z.zones[0].shop.name == "Li's Fruit"
+            and z.zones[0].door_line is not None
+            and z.zones[0].door_line.street_side == "below"
+            and [str(w) for w in z.zones[0].business_hours] == ["08:00-22:00"]
+        ),
+    ),
+    (
+        "door line on the zone's edge",
+        _file(_shop(door_line={"points": [[0.0, 0.5], [1.0, 0.5]], "street_side": "below"})),
+        lambda z: z.zones[0].door_line is not None,
+    ),
+    (
+        "road with a crossing line and a site with sensors",
+        _file(
+            _zone(
+                id="road",
+                kind="road",
+                objects=["truck"],
+                crossing_line={"points": [[0.5, 0.55], [0.5, 0.95]], "direction": "rightward"},
+            ),
+            _zone(
+                id="site",
+                kind="construction_site",
+                objects=["bare_soil", "dust_net"],
+                site_id="site-7",
+            ),
+        ),
+        lambda z: (
+            z.zones[0].crossing_line is not None
+            and z.zones[0].crossing_line.to_side == "right"
+            and z.zones[1].site_id == "site-7"
+        ),
     ),
 ]
 

@@ -115,3 +115,64 @@ def test_contains_xy() -> None:
 def test_bad_resolution(resolution: tuple[int, int]) -> None:
     with pytest.raises(ValueError, match="resolution_wh must be positive"):
         ZoneGeometry(_zone(), resolution)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines: door lines (which side) and crossing lines (which moves cross)
+
+
+def _shop_zone(side: str = "below", points: Any = ((0.0, 0.7), (1.0, 0.7))) -> Zone:
+    return _zone(
+        kind="shop_frontage",
+        exclusions=[],
+        shop={"id": "SH-1", "name": "Shop"},
+        door_line={"points": points, "street_side": side},
+    )
+
+
+@pytest.mark.parametrize(
+    ("side", "points", "expected"),
+    [
+        # door line at y = 350 px; anchors at y = 300 (above), 400 (below)
+        ("below", ((0.0, 0.7), (1.0, 0.7)), [False, True]),
+        ("above", ((0.0, 0.7), (1.0, 0.7)), [True, False]),
+        # slanted line from (0, 300) to (1000, 400): at x = 150 it is at y = 315
+        ("below", ((0.0, 0.6), (1.0, 0.8)), [False, True]),
+    ],
+)
+def test_beyond_door(side: str, points: Any, expected: list[bool]) -> None:
+    g = ZoneGeometry(_shop_zone(side, points), RES)
+    d = _detections(("goods", 100, 260, 200, 300), ("goods", 100, 300, 200, 400))
+    assert g.beyond_door(d).tolist() == expected
+    assert g.beyond_door(_detections()).tolist() == []
+
+
+def test_beyond_door_on_a_steep_line() -> None:
+    zone = _shop_zone("right", ((0.5, 0.55), (0.55, 0.95)))  # x from 500 to 550 px
+    g = ZoneGeometry(zone, RES)
+    d = _detections(("goods", 400, 300, 480, 400), ("goods", 560, 300, 640, 400))
+    assert g.beyond_door(d).tolist() == [False, True]
+
+
+def test_beyond_door_needs_a_door_line() -> None:
+    with pytest.raises(ValueError, match="has no door_line"):
+        ZoneGeometry(_zone(), RES).beyond_door(_detections())
+
+
+def test_crossing_line() -> None:
+    zone = _zone(
+        kind="road",
+        objects=["goods"],
+        exclusions=[],
+        crossing_line={"points": ((0.5, 0.55), (0.5, 0.95)), "direction": "rightward"},
+    )
+    line = ZoneGeometry(zone, RES).crossing_line
+    assert line is not None and not line.flat
+    start = np.array([[400, 400], [400, 400], [400, 100], [600, 400], [400, 475], [500, 400]])
+    end = np.array([[600, 400], [450, 400], [600, 100], [400, 400], [600, 475], [600, 400]])
+    # across; short of it; beyond the segment's end (y=100 < 275); back across; to its end
+    # point (y = 475 is the segment's end); starting on it
+    assert line.crossed(start, end).tolist() == [True, False, False, True, True, True]
+    assert line.on_side(end, "right").tolist() == [True, False, True, False, True, True]
+    with pytest.raises(ValueError, match="does not fit"):
+        line.on_side(end, "below")

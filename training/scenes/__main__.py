@@ -18,8 +18,12 @@ from training.scenes.dataset import write_dataset
 
 def _dataset(args: argparse.Namespace) -> int:
     summary = write_dataset(
-        Path(args.out), count=args.count, seed=args.seed, imgsz=args.imgsz,
-        val_fraction=args.val_fraction, workers=args.workers,
+        Path(args.out),
+        count=args.count,
+        seed=args.seed,
+        imgsz=args.imgsz,
+        val_fraction=args.val_fraction,
+        workers=args.workers,
     )
     sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
     return 0
@@ -29,10 +33,16 @@ def _video(args: argparse.Namespace) -> int:
     from training.scenes.scenarios import SCENARIOS, render_scenario
 
     if args.scenario not in SCENARIOS:
-        sys.stderr.write(f"unknown scenario {args.scenario!r}; choose from {', '.join(SCENARIOS)}\n")
+        sys.stderr.write(
+            f"unknown scenario {args.scenario!r}; choose from {', '.join(SCENARIOS)}\n"
+        )
         return 2
     truth = render_scenario(
-        args.scenario, Path(args.out), seconds=args.seconds, seed=args.seed, fps=args.fps,
+        args.scenario,
+        Path(args.out),
+        seconds=args.seconds,
+        seed=args.seed,
+        fps=args.fps,
         size=(args.width, args.height),
     )
     sys.stdout.write(
@@ -44,20 +54,31 @@ def _video(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m training.scenes`` argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m training.scenes", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.scenes",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dataset", help="render a YOLO-format dataset of still images")
     d.add_argument("--out", required=True, help="output folder")
     d.add_argument("--count", type=int, required=True, help="number of images")
     d.add_argument("--seed", type=int, required=True, help="base seed (image i uses (seed, i))")
     d.add_argument("--imgsz", type=int, default=320, help="image width in pixels (default 320)")
-    d.add_argument("--val-fraction", type=float, default=0.15, help="share put in val (default 0.15)")
+    d.add_argument(
+        "--val-fraction", type=float, default=0.15, help="share put in val (default 0.15)"
+    )
     d.add_argument("--workers", type=int, default=1, help="render processes (default 1)")
     d.set_defaults(func=_dataset)
-    v = sub.add_parser("video", help="render a scripted scenario clip with its ground-truth timeline")
-    v.add_argument("--scenario", required=True, help="stall_setup, goods_spill, open_truck, net_removed")
-    v.add_argument("--out", required=True, help="output .mp4 (the timeline goes beside it as .json)")
+    v = sub.add_parser(
+        "video", help="render a scripted scenario clip with its ground-truth timeline"
+    )
+    v.add_argument(
+        "--scenario", required=True, help="stall_setup, goods_spill, open_truck, net_removed"
+    )
+    v.add_argument(
+        "--out", required=True, help="output .mp4 (the timeline goes beside it as .json)"
+    )
     v.add_argument("--seconds", type=float, default=40.0, help="clip length (default 40)")
     v.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     v.add_argument("--fps", type=int, default=10, help="frames per second (default 10)")
@@ -69,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

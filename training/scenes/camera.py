@@ -64,7 +64,7 @@ class Camera:
         return forward, right, down
 
     def to_camera(self, points: FloatArray) -> FloatArray:
-        """Transform ``(N, 3)`` world points to ``(N, 3)`` camera coordinates (right, down, depth)."""
+        """World points ``(N, 3)`` to camera coordinates ``(N, 3)``: right, down, depth."""
         forward, right, down = self.axes()
         rel = np.asarray(points, dtype=np.float64) - np.asarray(self.position)
         return np.stack([rel @ right, rel @ down, rel @ forward], axis=1)

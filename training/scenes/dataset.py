@@ -96,15 +96,26 @@ def _render_one(job: tuple[Path, str, int, int, int]) -> MetaImage:
         width=w,
         height=h,
         boxes=[
-            MetaBox(class_id=b.class_id, name=b.name, xyxy=b.xyxy,
-                    visible_fraction=min(1.0, b.visible_fraction), covered=b.covered)
+            MetaBox(
+                class_id=b.class_id,
+                name=b.name,
+                xyxy=b.xyxy,
+                visible_fraction=min(1.0, b.visible_fraction),
+                covered=b.covered,
+            )
             for b in rendered.boxes
         ],
     )
 
 
 def write_dataset(
-    out: Path, *, count: int, seed: int, imgsz: int, val_fraction: float = 0.15, workers: int = 1,
+    out: Path,
+    *,
+    count: int,
+    seed: int,
+    imgsz: int,
+    val_fraction: float = 0.15,
+    workers: int = 1,
 ) -> DatasetSummary:
     """Render ``count`` stills into a YOLO dataset under ``out``.
 

@@ -113,8 +113,11 @@ class Frame2D:
         return (self.x + u * self.c - v * self.s, self.y + u * self.s + v * self.c, z)
 
     def quad(
-        self, a: tuple[float, float, float], b: tuple[float, float, float],
-        c: tuple[float, float, float], d: tuple[float, float, float],
+        self,
+        a: tuple[float, float, float],
+        b: tuple[float, float, float],
+        c: tuple[float, float, float],
+        d: tuple[float, float, float],
     ) -> FloatArray:
         """World quad from four local points."""
         return pts(self.world(*a), self.world(*b), self.world(*c), self.world(*d))
@@ -148,20 +151,34 @@ class Frame2D:
         return faces
 
     def vdisc(
-        self, u: float, v: float, z: float, radius: float, color: Color, *, across: bool = False,
+        self,
+        u: float,
+        v: float,
+        z: float,
+        radius: float,
+        color: Color,
+        *,
+        across: bool = False,
         n: int = 10,
     ) -> Face:
-        """A vertical disc (a wheel) in the local ``u``-``z`` plane, or ``v``-``z`` if ``across``."""
+        """A vertical disc (a wheel) in the local ``u``-``z`` plane (``v``-``z`` if ``across``)."""
         points = []
         for i in range(n):
             a = 2 * math.pi * i / n
             du, dz = radius * math.cos(a), radius * math.sin(a)
-            points.append(self.world(u, v + du, z + dz) if across else self.world(u + du, v, z + dz))
+            points.append(
+                self.world(u, v + du, z + dz) if across else self.world(u + du, v, z + dz)
+            )
         return Face(pts(*points), color)
 
 
 def ground_polygon(
-    rng: np.random.Generator, x: float, y: float, rx: float, ry: float, n: int = 14,
+    rng: np.random.Generator,
+    x: float,
+    y: float,
+    rx: float,
+    ry: float,
+    n: int = 14,
     jitter: float = 0.25,
 ) -> FloatArray:
     """An irregular blob on the ground around ``(x, y)`` with radii ``rx`` by ``ry`` metres."""

@@ -73,12 +73,22 @@ class Conditions:
     def sample(cls, rng: np.random.Generator) -> Conditions:
         """Draw conditions with the mix used for training data."""
         r = rng.random()
-        light = Light.DAY if r < 0.55 else Light.DUSK if r < 0.72 else Light.NIGHT if r < 0.9 else Light.NIGHT_IR
+        light = (
+            Light.DAY
+            if r < 0.55
+            else Light.DUSK
+            if r < 0.72
+            else Light.NIGHT
+            if r < 0.9
+            else Light.NIGHT_IR
+        )
         night = light in (Light.NIGHT, Light.NIGHT_IR)
         return cls(
             light=light,
             sun_azimuth_deg=float(rng.uniform(0, 360)),
-            sun_elevation_deg=float(rng.uniform(25, 70) if light == Light.DAY else rng.uniform(8, 20)),
+            sun_elevation_deg=float(
+                rng.uniform(25, 70) if light == Light.DAY else rng.uniform(8, 20)
+            ),
             rain=float(rng.uniform(0.2, 1.0)) if rng.random() < 0.2 else 0.0,
             noise_sigma=float(rng.uniform(4, 10) if night else rng.uniform(0.5, 5)),
             blur_sigma=float(rng.uniform(0, 1.1)),
@@ -145,7 +155,9 @@ class Canvas:
         self.conditions = conditions
         self.rng = rng
         h, w = camera.height, camera.width
-        self.image: ImageArray = background.copy() if background is not None else _sky(camera, conditions)
+        self.image: ImageArray = (
+            background.copy() if background is not None else _sky(camera, conditions)
+        )
         self.ids = np.zeros((h, w), dtype=np.int16)
         self.emissive: npt.NDArray[np.uint8] = (
             emissive.copy() if emissive is not None else np.zeros((h, w), dtype=np.uint8)
@@ -178,8 +190,12 @@ class Canvas:
             uv = cam.project_polygon(face.points)
             if uv is None:
                 continue
-            if (uv[:, 0].max() < 0 or uv[:, 1].max() < 0 or uv[:, 0].min() >= cam.width
-                    or uv[:, 1].min() >= cam.height):
+            if (
+                uv[:, 0].max() < 0
+                or uv[:, 1].max() < 0
+                or uv[:, 0].min() >= cam.width
+                or uv[:, 1].min() >= cam.height
+            ):
                 continue
             polys.append((face, np.round(uv * _SUBPIXEL).astype(np.int32)))
             depths.append(float(cam.to_camera(face.points.mean(axis=0, keepdims=True))[0, 2]))
@@ -206,7 +222,9 @@ class Canvas:
                 self._labelled.append((solid, (0, 0, 0, 0), 0, 0.0))
                 return
             local = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-            shifted = [p - np.array([x0 * _SUBPIXEL, y0 * _SUBPIXEL], dtype=np.int32) for _, p in polys]
+            shifted = [
+                p - np.array([x0 * _SUBPIXEL, y0 * _SUBPIXEL], dtype=np.int32) for _, p in polys
+            ]
             for poly in shifted:  # one call per polygon: a multi-polygon fill is even-odd
                 cv2.fillPoly(local, [poly], 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_SHIFT)
             area = int(np.count_nonzero(local))
@@ -222,8 +240,13 @@ class Canvas:
             self._fill_textured(face, p, color)
         cv2.fillPoly(self.ids, [p], index, lineType=cv2.LINE_8, shift=_SUBPIXEL_SHIFT)
         if self.conditions.night:
-            cv2.fillPoly(self.emissive, [p], 255 if face.emissive else 0, lineType=cv2.LINE_8,
-                         shift=_SUBPIXEL_SHIFT)
+            cv2.fillPoly(
+                self.emissive,
+                [p],
+                255 if face.emissive else 0,
+                lineType=cv2.LINE_8,
+                shift=_SUBPIXEL_SHIFT,
+            )
 
     def _shade(self, face: Face) -> tuple[int, int, int]:
         pts3 = face.points
@@ -248,7 +271,9 @@ class Canvas:
             self._textures[kind] = tex
         return tex
 
-    def _fill_textured(self, face: Face, p: npt.NDArray[np.int32], color: tuple[int, int, int]) -> None:
+    def _fill_textured(
+        self, face: Face, p: npt.NDArray[np.int32], color: tuple[int, int, int]
+    ) -> None:
         h, w = self.camera.height, self.camera.width
         xs = p[:, 0] >> _SUBPIXEL_SHIFT
         ys = p[:, 1] >> _SUBPIXEL_SHIFT
@@ -293,7 +318,9 @@ class Canvas:
             return
         strength = 0.45 if self.conditions.light == Light.DAY else 0.25
         soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.5)
-        self.image[:] = (self.image.astype(np.float32) * (1.0 - strength * soft[..., None])).astype(np.uint8)
+        self.image[:] = (self.image.astype(np.float32) * (1.0 - strength * soft[..., None])).astype(
+            np.uint8
+        )
 
     # -- results -------------------------------------------------------------------------
 
@@ -326,7 +353,9 @@ class Canvas:
             min_px = MIN_BOX_FRACTION * self.camera.width * scale
             if box[2] - box[0] < min_px or box[3] - box[1] < min_px:
                 continue
-            out.append(LabeledBox(CLASSES.index(solid.name), box, fraction, solid.covered, solid.key))
+            out.append(
+                LabeledBox(CLASSES.index(solid.name), box, fraction, solid.covered, solid.key)
+            )
         return out
 
     def lit(self, lamps: tuple[tuple[float, float, float], ...] = ()) -> ImageArray:
@@ -339,7 +368,9 @@ def _in_frame_fraction(points: npt.NDArray[np.float64], cam: Camera) -> float:
     area = float(cv2.contourArea(hull))
     if area <= 1e-6:
         return 0.0
-    rect = np.array([[0, 0], [cam.width, 0], [cam.width, cam.height], [0, cam.height]], dtype=np.float32)
+    rect = np.array(
+        [[0, 0], [cam.width, 0], [cam.width, cam.height], [0, cam.height]], dtype=np.float32
+    )
     inter, _ = cv2.intersectConvexConvex(hull, rect)
     return float(inter) / area
 
@@ -359,23 +390,37 @@ def _sky(camera: Camera, conditions: Conditions) -> ImageArray:
     return np.repeat(col[:, None, :], w, axis=1).astype(np.uint8)
 
 
-def _make_texture(kind: Texture, h: int, w: int, rng: np.random.Generator) -> npt.NDArray[np.float32]:
+def _make_texture(
+    kind: Texture, h: int, w: int, rng: np.random.Generator
+) -> npt.NDArray[np.float32]:
     if kind == Texture.GRAIN:
         fine = rng.normal(0.0, 1.0, (h, w)).astype(np.float32)
         return 1.0 + 0.06 * cv2.GaussianBlur(fine, (0, 0), 0.8)
     if kind == Texture.SOIL:
-        coarse = cv2.resize(rng.normal(0.0, 1.0, (h // 16 + 2, w // 16 + 2)).astype(np.float32), (w, h),
-                            interpolation=cv2.INTER_CUBIC)
+        coarse = cv2.resize(
+            rng.normal(0.0, 1.0, (h // 16 + 2, w // 16 + 2)).astype(np.float32),
+            (w, h),
+            interpolation=cv2.INTER_CUBIC,
+        )
         fine = rng.normal(0.0, 1.0, (h, w)).astype(np.float32)
         specks = (rng.random((h, w)) < 0.02).astype(np.float32)
-        return np.clip(1.0 + 0.12 * coarse + 0.08 * fine - 0.35 * specks, 0.4, 1.6).astype(np.float32)
+        soil: npt.NDArray[np.float32] = np.clip(
+            1.0 + 0.12 * coarse + 0.08 * fine - 0.35 * specks, 0.4, 1.6
+        ).astype(np.float32)
+        return soil
     if kind == Texture.NET:
         yy, xx = np.mgrid[0:h, 0:w]
         period = 3
         grid = (((xx + yy) % period == 0) | ((xx - yy) % period == 0)).astype(np.float32)
-        folds = cv2.resize(rng.normal(0.0, 1.0, (h // 12 + 2, w // 12 + 2)).astype(np.float32), (w, h),
-                           interpolation=cv2.INTER_CUBIC)
-        return np.clip(1.0 + 0.18 * folds - 0.22 * grid, 0.5, 1.5).astype(np.float32)
+        folds = cv2.resize(
+            rng.normal(0.0, 1.0, (h // 12 + 2, w // 12 + 2)).astype(np.float32),
+            (w, h),
+            interpolation=cv2.INTER_CUBIC,
+        )
+        net: npt.NDArray[np.float32] = np.clip(1.0 + 0.18 * folds - 0.22 * grid, 0.5, 1.5).astype(
+            np.float32
+        )
+        return net
     return np.ones((h, w), dtype=np.float32)
 
 
@@ -409,29 +454,53 @@ def apply_light(
     else:
         ambient = np.full(img.shape[:2], 0.16, dtype=np.float32)
         for lamp in lamps:
-            uv, depth = camera.project(np.array([[lamp[0], lamp[1], 0.0], [lamp[0] + 6.0, lamp[1], 0.0]]))
+            uv, depth = camera.project(
+                np.array([[lamp[0], lamp[1], 0.0], [lamp[0] + 6.0, lamp[1], 0.0]])
+            )
             if depth.min() < 1.0:
                 continue
             r = float(np.linalg.norm(uv[1] - uv[0]))
             cx, cy = float(uv[0, 0]), float(uv[0, 1])
             if r < 2 or cx < -r or cy < -r or cx > camera.width + r or cy > camera.height + r:
                 continue
-            cv2.ellipse(ambient, (round(cx), round(cy)), (max(1, round(r)), max(1, round(r * 0.6))), 0, 0, 360,
-                        0.55, -1)
-        ambient = cv2.GaussianBlur(ambient, (0, 0), max(2.0, camera.width / 80))
+            cv2.ellipse(
+                ambient,
+                (round(cx), round(cy)),
+                (max(1, round(r)), max(1, round(r * 0.6))),
+                0,
+                0,
+                360,
+                0.55,
+                -1,
+            )
+        ambient = np.asarray(
+            cv2.GaussianBlur(ambient, (0, 0), max(2.0, camera.width / 80)), dtype=np.float32
+        )
         glow_mask = emissive.astype(np.float32) / 255.0
         tint = np.array([1.15, 1.0, 0.85], dtype=np.float32) if light == Light.NIGHT else 1.0
         out = img * ambient[..., None] * tint
-        out = out * (1 - glow_mask[..., None]) + np.minimum(img * 1.3 + 40, 255) * glow_mask[..., None]
+        out = (
+            out * (1 - glow_mask[..., None])
+            + np.minimum(img * 1.3 + 40, 255) * glow_mask[..., None]
+        )
         halo = cv2.GaussianBlur(glow_mask, (0, 0), max(2.0, camera.width / 150))
         out += 90.0 * halo[..., None] * np.array([0.8, 0.95, 1.0], dtype=np.float32)
         if light == Light.NIGHT_IR:
-            grey = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
-            grey = cv2.cvtColor(
-                cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR
-            )[..., 0].astype(np.float32) * 0.55 + grey * 0.6 + 25
+            grey = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(
+                np.float32
+            )
+            grey = (
+                cv2.cvtColor(
+                    cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY),
+                    cv2.COLOR_GRAY2BGR,
+                )[..., 0].astype(np.float32)
+                * 0.55
+                + grey * 0.6
+                + 25
+            )
             out = np.repeat(grey[..., None], 3, axis=2)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    result: ImageArray = np.clip(out, 0, 255).astype(np.uint8)
+    return result
 
 
 def add_rain(image: ImageArray, rain: float, rng: np.random.Generator) -> ImageArray:
@@ -448,17 +517,18 @@ def add_rain(image: ImageArray, rain: float, rng: np.random.Generator) -> ImageA
     ls = rng.uniform(0.5, 1.0, count) * length
     for x, y, ln in zip(xs, ys, ls, strict=True):
         cv2.line(layer, (int(x), int(y)), (int(x + slant * ln), int(y + ln)), 255, 1, cv2.LINE_AA)
-    layer = cv2.GaussianBlur(layer, (3, 3), 0)
+    layer = np.asarray(cv2.GaussianBlur(layer, (3, 3), 0), dtype=np.uint8)
     out = image.astype(np.float32) * (1.0 - 0.15 * rain) + 25.0 * rain
     out += layer.astype(np.float32)[..., None] * 0.35
-    return np.clip(out, 0, 255).astype(np.uint8)
+    result: ImageArray = np.clip(out, 0, 255).astype(np.uint8)
+    return result
 
 
 def add_sensor(image: ImageArray, conditions: Conditions, rng: np.random.Generator) -> ImageArray:
     """Add optical blur and sensor noise (in the output resolution)."""
     out = image
     if conditions.blur_sigma > 0.3:
-        out = cv2.GaussianBlur(out, (0, 0), conditions.blur_sigma)
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), conditions.blur_sigma), dtype=np.uint8)
     if conditions.noise_sigma > 0:
         noise = rng.normal(0.0, conditions.noise_sigma, out.shape[:2]).astype(np.float32)
         colour = rng.normal(0.0, conditions.noise_sigma * 0.4, out.shape).astype(np.float32)
@@ -474,5 +544,7 @@ def add_overlay(image: ImageArray, text: str) -> ImageArray:
     org = (int(w * 0.02), int(h * 0.02 + 25 * scale))
     thick = max(1, round(scale * 2))
     cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    cv2.putText(
+        out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA
+    )
     return out

@@ -50,7 +50,7 @@ class TruthObject(BaseModel):
     class_id: int = Field(ge=0, lt=len(CLASSES), description="Index into CLASSES.")
     appear_s: float = Field(ge=0.0, description="Time of the first frame it is visible in.")
     disappear_s: float | None = Field(
-        description="Time of the first frame after its last visible one; null if visible at the end."
+        description="Time of the first frame after its last visible one; null if seen at the end."
     )
     visible_frames: int = Field(ge=1, description="Frames it is visible (labelled) in.")
     covered: bool | None = Field(description="Trucks: load covered; null for other classes.")
@@ -159,7 +159,9 @@ def render_scenario(
     try:
         light_kind = Light(light)
     except ValueError:
-        raise ValueError(f"unknown light {light!r}; choose from {', '.join(x.value for x in Light)}") from None
+        raise ValueError(
+            f"unknown light {light!r}; choose from {', '.join(x.value for x in Light)}"
+        ) from None
     started = time.monotonic()
     rng = np.random.default_rng(np.random.SeedSequence([seed, SCENARIOS.index(name), 7]))
     stage = _STAGES[name](rng, width, height, seconds, light_kind)
@@ -208,23 +210,39 @@ def render_scenario(
     for key, idx in seen.items():
         cid, covered = info[key]
         last = idx[-1]
-        objs.append(TruthObject(
-            id=key, class_name=CLASSES[cid], class_id=cid, appear_s=round(idx[0] / fps, 4),
-            disappear_s=None if last == n_frames - 1 else round((last + 1) / fps, 4),
-            visible_frames=len(idx), covered=covered,
-        ))
+        objs.append(
+            TruthObject(
+                id=key,
+                class_name=CLASSES[cid],
+                class_id=cid,
+                appear_s=round(idx[0] / fps, 4),
+                disappear_s=None if last == n_frames - 1 else round((last + 1) / fps, 4),
+                visible_frames=len(idx),
+                covered=covered,
+            )
+        )
     objs.sort(key=lambda o: (o.appear_s, o.id))
     truth = ScenarioTruth(
-        scenario=name, seed=seed, video=out_path.name, fps=fps, width=width, height=height,
-        seconds=seconds, frame_count=n_frames, classes=list(CLASSES), objects=objs, frames=frames,
+        scenario=name,
+        seed=seed,
+        video=out_path.name,
+        fps=fps,
+        width=width,
+        height=height,
+        seconds=seconds,
+        frame_count=n_frames,
+        classes=list(CLASSES),
+        objects=objs,
+        frames=frames,
     )
     ScenarioTruth.timeline_path(out_path).write_text(truth.model_dump_json(indent=1))
     logger.info("rendered %s (%d frames) in %.1f s", out_path, n_frames, time.monotonic() - started)
     return truth
 
 
-def _encode(container: av.container.OutputContainer, stream: av.video.stream.VideoStream,
-            image: ImageArray) -> None:
+def _encode(
+    container: av.container.OutputContainer, stream: av.video.stream.VideoStream, image: ImageArray
+) -> None:
     frame = av.VideoFrame.from_ndarray(image, format="bgr24")
     for packet in stream.encode(frame):
         container.mux(packet)
@@ -256,8 +274,13 @@ def _x_extent(camera: Camera, y: float, margin: float = 3.0) -> tuple[float, flo
     xs = np.arange(-150.0, 150.0, 0.5)
     pts = np.stack([xs, np.full_like(xs, y), np.zeros_like(xs)], axis=1)
     uv, depth = camera.project(pts)
-    inside = (depth > 1.0) & (uv[:, 0] >= 0) & (uv[:, 0] < camera.width) & (uv[:, 1] >= 0) & (
-        uv[:, 1] < camera.height)
+    inside = (
+        (depth > 1.0)
+        & (uv[:, 0] >= 0)
+        & (uv[:, 0] < camera.width)
+        & (uv[:, 1] >= 0)
+        & (uv[:, 1] < camera.height)
+    )
     if not inside.any():
         raise ValueError(f"the camera sees no part of the line y={y}")
     return float(xs[inside].min()) - margin, float(xs[inside].max()) + margin
@@ -281,7 +304,11 @@ def _frozen(rng: np.random.Generator) -> int:
 
 
 def _walkers(
-    rng: np.random.Generator, camera: Camera, seconds: float, lanes: list[float], every: float,
+    rng: np.random.Generator,
+    camera: Camera,
+    seconds: float,
+    lanes: list[float],
+    every: float,
     prefix: str,
 ) -> list[Script]:
     view_yaw = math.radians(camera.yaw_deg)
@@ -296,15 +323,25 @@ def _walkers(
         seed = _frozen(rng)
         key = f"{prefix}-{k}"
 
-        def script(t: float, t0: float = t0, start: float = start, speed: float = speed, y: float = y,
-                   seed: int = seed, key: str = key, lo: float = x_min, hi: float = x_max) -> Solid | None:
+        def script(
+            t: float,
+            t0: float = t0,
+            start: float = start,
+            speed: float = speed,
+            y: float = y,
+            seed: int = seed,
+            key: str = key,
+            lo: float = x_min,
+            hi: float = x_max,
+        ) -> Solid | None:
             if t < t0:
                 return None
             x = start + speed * (t - t0)
             if not lo <= x <= hi:
                 return None
-            return objects.person(np.random.default_rng(seed), x, y, view_yaw, phase=x * 2.2,
-                                  umbrella=False, key=key)
+            return objects.person(
+                np.random.default_rng(seed), x, y, view_yaw, phase=x * 2.2, umbrella=False, key=key
+            )
 
         scripts.append(script)
         t0 += every * float(rng.uniform(0.6, 1.4))
@@ -313,7 +350,11 @@ def _walkers(
 
 
 def _vehicles(
-    rng: np.random.Generator, camera: Camera, seconds: float, every: float, prefix: str,
+    rng: np.random.Generator,
+    camera: Camera,
+    seconds: float,
+    every: float,
+    prefix: str,
 ) -> list[Script]:
     scripts: list[Script] = []
     lanes = _visible_lanes(camera)
@@ -326,15 +367,26 @@ def _vehicles(
         seed = _frozen(rng)
         key = f"{prefix}-{k}"
 
-        def script(t: float, t0: float = t0, y: float = y, forward: bool = forward, speed: float = speed,
-                   seed: int = seed, key: str = key, lo: float = x_min, hi: float = x_max) -> Solid | None:
+        def script(
+            t: float,
+            t0: float = t0,
+            y: float = y,
+            forward: bool = forward,
+            speed: float = speed,
+            seed: int = seed,
+            key: str = key,
+            lo: float = x_min,
+            hi: float = x_max,
+        ) -> Solid | None:
             if t < t0:
                 return None
             d = speed * (t - t0)
             x = lo + d if forward else hi - d
             if not lo <= x <= hi:
                 return None
-            return objects.car(np.random.default_rng(seed), x, y, 0.0 if forward else math.pi, key=key)
+            return objects.car(
+                np.random.default_rng(seed), x, y, 0.0 if forward else math.pi, key=key
+            )
 
         scripts.append(script)
         t0 += every * float(rng.uniform(0.5, 1.5))
@@ -376,10 +428,13 @@ def _spot_on_pavement(camera: Camera, u_frac: float, v_frac: float, y: float) ->
 # -- the scenarios ---------------------------------------------------------------------------
 
 
-def _stall_setup(rng: np.random.Generator, width: int, height: int, seconds: float, light: Light) -> Stage:
+def _stall_setup(
+    rng: np.random.Generator, width: int, height: int, seconds: float, light: Light
+) -> Stage:
     camera = _shop_camera(rng, width, height)
-    street = build_street(rng, night=light in (Light.NIGHT, Light.NIGHT_IR),
-                          clear_of=camera.position[:2])
+    street = build_street(
+        rng, night=light in (Light.NIGHT, Light.NIGHT_IR), clear_of=camera.position[:2]
+    )
     y_stall = 2.4
     x_stall = _spot_on_pavement(camera, 0.5, 0.62, y_stall)
     t_setup = min(4.0, 0.15 * seconds)
@@ -394,14 +449,28 @@ def _stall_setup(rng: np.random.Generator, width: int, height: int, seconds: flo
         if t < t_setup:
             return None
         opened = min(1.0, 0.3 + (t - t_setup) / 1.0)
-        return objects.stall(np.random.default_rng(stall_seed), x_stall, y_stall, 0.0, variant=0,
-                             open_frac=opened, key="stall-1")
+        return objects.stall(
+            np.random.default_rng(stall_seed),
+            x_stall,
+            y_stall,
+            0.0,
+            variant=0,
+            open_frac=opened,
+            key="stall-1",
+        )
 
     def vendor(t: float) -> Solid | None:
         frac = min(1.0, t / walk)
         x = x_from + (x_stall + 1.2 - x_from) * frac
-        return objects.person(np.random.default_rng(vendor_seed), x, y_stall + 0.9, view_yaw,
-                              phase=x * 2.2 if frac < 1.0 else 0.0, umbrella=False, key="vendor")
+        return objects.person(
+            np.random.default_rng(vendor_seed),
+            x,
+            y_stall + 0.9,
+            view_yaw,
+            phase=x * 2.2 if frac < 1.0 else 0.0,
+            umbrella=False,
+            key="vendor",
+        )
 
     actors: list[Script] = [stall, vendor]
     actors += _walkers(rng, camera, seconds, [0.9, 1.3], 3.0, "person")
@@ -409,10 +478,13 @@ def _stall_setup(rng: np.random.Generator, width: int, height: int, seconds: flo
     return Stage(camera, _conditions(rng, light), street, tuple(actors), _caption(rng))
 
 
-def _goods_spill(rng: np.random.Generator, width: int, height: int, seconds: float, light: Light) -> Stage:
+def _goods_spill(
+    rng: np.random.Generator, width: int, height: int, seconds: float, light: Light
+) -> Stage:
     camera = _shop_camera(rng, width, height)
-    street = build_street(rng, night=light in (Light.NIGHT, Light.NIGHT_IR),
-                          clear_of=camera.position[:2])
+    street = build_street(
+        rng, night=light in (Light.NIGHT, Light.NIGHT_IR), clear_of=camera.position[:2]
+    )
     target = np.array([0.5 * width, 0.5 * height])
     best = None
     for shop in street.shops:
@@ -432,20 +504,32 @@ def _goods_spill(rng: np.random.Generator, width: int, height: int, seconds: flo
     ]
     actors: list[Script] = []
     for k, (frac, x, y, variant) in enumerate(steps, start=1):
-        solid = objects.goods(np.random.default_rng(_frozen(rng)), x, y, variant=variant, key=f"goods-{k}")
+        solid = objects.goods(
+            np.random.default_rng(_frozen(rng)), x, y, variant=variant, key=f"goods-{k}"
+        )
         actors.append(_static(solid, frac * seconds))
-    keeper = objects.person(rng, shop.door_x - side * (shop.door_w / 2 + 0.6), 0.7, math.radians(camera.yaw_deg),
-                            phase=0.0, umbrella=False, key="shopkeeper")
+    keeper = objects.person(
+        rng,
+        shop.door_x - side * (shop.door_w / 2 + 0.6),
+        0.7,
+        math.radians(camera.yaw_deg),
+        phase=0.0,
+        umbrella=False,
+        key="shopkeeper",
+    )
     actors.append(_static(keeper, 0.1 * seconds, 0.7 * seconds))
     actors += _walkers(rng, camera, seconds, [3.4], 4.0, "person")
     actors += _vehicles(rng, camera, seconds, 5.0, "car")
     return Stage(camera, _conditions(rng, light), street, tuple(actors), _caption(rng))
 
 
-def _open_truck(rng: np.random.Generator, width: int, height: int, seconds: float, light: Light) -> Stage:
+def _open_truck(
+    rng: np.random.Generator, width: int, height: int, seconds: float, light: Light
+) -> Stage:
     camera = _shop_camera(rng, width, height)
-    street = build_street(rng, night=light in (Light.NIGHT, Light.NIGHT_IR),
-                          clear_of=camera.position[:2])
+    street = build_street(
+        rng, night=light in (Light.NIGHT, Light.NIGHT_IR), clear_of=camera.position[:2]
+    )
     actors: list[Script] = []
     lanes = _visible_lanes(camera)
     if not lanes:
@@ -459,24 +543,41 @@ def _open_truck(rng: np.random.Generator, width: int, height: int, seconds: floa
         seed = _frozen(rng)
         t0 = start_frac * seconds
 
-        def script(t: float, t0: float = t0, lo: float = lo, hi: float = hi, speed: float = speed,
-                   y: float = y, forward: bool = forward, seed: int = seed, key: str = key,
-                   covered: bool = covered) -> Solid | None:
+        def script(
+            t: float,
+            t0: float = t0,
+            lo: float = lo,
+            hi: float = hi,
+            speed: float = speed,
+            y: float = y,
+            forward: bool = forward,
+            seed: int = seed,
+            key: str = key,
+            covered: bool = covered,
+        ) -> Solid | None:
             if t < t0:
                 return None
             d = speed * (t - t0)
             x = lo + d if forward else hi - d
             if not lo <= x <= hi:
                 return None
-            return objects.truck(np.random.default_rng(seed), x, y, 0.0 if forward else math.pi,
-                                 covered=covered, key=key)
+            return objects.truck(
+                np.random.default_rng(seed),
+                x,
+                y,
+                0.0 if forward else math.pi,
+                covered=covered,
+                key=key,
+            )
 
         actors.append(script)
     actors += _walkers(rng, camera, seconds, [1.0, 3.3], 4.0, "person")
     return Stage(camera, _conditions(rng, light), street, tuple(actors), _caption(rng))
 
 
-def _net_removed(rng: np.random.Generator, width: int, height: int, seconds: float, light: Light) -> Stage:
+def _net_removed(
+    rng: np.random.Generator, width: int, height: int, seconds: float, light: Light
+) -> Stage:
     camera = Camera(
         (0.0, float(rng.uniform(1.5, 2.5)), float(rng.uniform(8.5, 10.0))),
         90.0 + float(rng.uniform(-12, 12)),
@@ -485,8 +586,9 @@ def _net_removed(rng: np.random.Generator, width: int, height: int, seconds: flo
         width,
         height,
     )
-    street = build_street(rng, night=light in (Light.NIGHT, Light.NIGHT_IR),
-                          clear_of=camera.position[:2])
+    street = build_street(
+        rng, night=light in (Light.NIGHT, Light.NIGHT_IR), clear_of=camera.position[:2]
+    )
     g = camera.ground_point(0.5 * width, 0.45 * height)
     if g is None:
         raise ValueError("camera sees no ground")
@@ -494,9 +596,12 @@ def _net_removed(rng: np.random.Generator, width: int, height: int, seconds: flo
     radius = 3.5
     heap = float(rng.uniform(1.2, 1.8))
     shape_seed = _frozen(rng)
-    soil = objects.soil_patch(np.random.default_rng(shape_seed), hx, hy, radius=radius, heap=heap,
-                              key="soil-1")
-    net_full = objects.dust_net(np.random.default_rng(shape_seed), hx, hy, radius=radius, heap=heap, key="net-1")
+    soil = objects.soil_patch(
+        np.random.default_rng(shape_seed), hx, hy, radius=radius, heap=heap, key="soil-1"
+    )
+    net_full = objects.dust_net(
+        np.random.default_rng(shape_seed), hx, hy, radius=radius, heap=heap, key="net-1"
+    )
     t_pull = 0.4 * seconds
     pull = max(2.0, 0.1 * seconds)
     direction = 1.0 if rng.random() < 0.5 else -1.0
@@ -511,9 +616,15 @@ def _net_removed(rng: np.random.Generator, width: int, height: int, seconds: flo
         shift = np.array([direction * 2.0 * radius * p, 0.0, 0.0])
         faces = []
         for face in net_full.faces:
-            pts = anchor + (face.points - anchor) * np.array([1.0 - 0.8 * p, 1.0 - 0.5 * p, 1.0 - p]) + shift
+            pts = (
+                anchor
+                + (face.points - anchor) * np.array([1.0 - 0.8 * p, 1.0 - 0.5 * p, 1.0 - p])
+                + shift
+            )
             faces.append(Face(pts, face.color, face.emissive, face.shaded, face.texture))
-        return Solid(net_full.name, tuple(faces), net_full.anchor, net_full.layer, False, None, net_full.key)
+        return Solid(
+            net_full.name, tuple(faces), net_full.anchor, net_full.layer, False, None, net_full.key
+        )
 
     worker_seed = _frozen(rng)
     view_yaw = math.radians(camera.yaw_deg)
@@ -523,8 +634,15 @@ def _net_removed(rng: np.random.Generator, width: int, height: int, seconds: flo
             return None
         p = min(1.0, max(0.0, (t - t_pull) / pull))
         x = hx - direction * radius * 0.2 + direction * (2.2 * radius * p)
-        return objects.person(np.random.default_rng(worker_seed), x, hy - radius - 0.5, view_yaw, phase=x * 2.2,
-                              umbrella=False, key="worker")
+        return objects.person(
+            np.random.default_rng(worker_seed),
+            x,
+            hy - radius - 0.5,
+            view_yaw,
+            phase=x * 2.2,
+            umbrella=False,
+            key="worker",
+        )
 
     actors: list[Script] = [_static(soil, 0.0), net, worker]
     actors += _vehicles(rng, camera, seconds, 5.0, "car")

@@ -164,10 +164,16 @@ def sample_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
     for _ in range(int(rng.integers(0, 4)) + (1 if rng.random() < 0.6 else 0)):
         spot = placer.spot(near_pavement if rng.random() < 0.75 else pavement, 1.3, 55)
         if spot is not None:
-            solids.append(objects.stall(rng, spot[0], spot[1], float(rng.uniform(-0.3, 0.3))
-                                        + (math.pi / 2 if rng.random() < 0.3 else 0.0)))
+            solids.append(
+                objects.stall(
+                    rng,
+                    spot[0],
+                    spot[1],
+                    float(rng.uniform(-0.3, 0.3)) + (math.pi / 2 if rng.random() < 0.3 else 0.0),
+                )
+            )
     visible_shops = [s for s in street.shops if _visible(camera, (s.door_x, 0.0, 1.3), 50.0)]
-    rng.shuffle(visible_shops)  # type: ignore[arg-type]
+    rng.shuffle(visible_shops)
     for shop in visible_shops[: int(rng.integers(0, 4))]:
         side = -1.0 if rng.random() < 0.5 else 1.0
         gx = shop.door_x + side * (shop.door_w / 2 + float(rng.uniform(0.7, 1.3)))
@@ -185,21 +191,39 @@ def sample_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
     lanes = ((PAVEMENT_Y + 2.0, 0.0), (ROAD_Y1 - 2.6, math.pi), (PAVEMENT_Y + 0.95, 0.0))
     for _ in range(int(rng.integers(0, 5))):
         lane_y, yaw = lanes[int(rng.integers(0, 3))]
-        spot = placer.spot(lambda x, y, ly=lane_y: abs(y - ly) < 1.2, 3.0, 70)
+        spot = placer.spot(_near_line(lane_y, 1.2), 3.0, 70)
         if spot is not None:
-            solids.append(objects.car(rng, spot[0], lane_y + float(rng.uniform(-0.3, 0.3)),
-                                      yaw + float(rng.uniform(-0.05, 0.05))))
+            solids.append(
+                objects.car(
+                    rng,
+                    spot[0],
+                    lane_y + float(rng.uniform(-0.3, 0.3)),
+                    yaw + float(rng.uniform(-0.05, 0.05)),
+                )
+            )
     for _ in range(int(rng.integers(0, 3))):
         lane_y, yaw = lanes[int(rng.integers(0, 2))]
-        spot = placer.spot(lambda x, y, ly=lane_y: abs(y - ly) < 1.2, 5.0, 80)
+        spot = placer.spot(_near_line(lane_y, 1.2), 5.0, 80)
         if spot is not None:
-            solids.append(objects.truck(rng, spot[0], lane_y, yaw + float(rng.uniform(-0.05, 0.05)),
-                                        covered=bool(rng.random() < 0.5)))
+            solids.append(
+                objects.truck(
+                    rng,
+                    spot[0],
+                    lane_y,
+                    yaw + float(rng.uniform(-0.05, 0.05)),
+                    covered=bool(rng.random() < 0.5),
+                )
+            )
     if rng.random() < 0.25:
         spot = placer.spot(in_site, 5.0, 80)
         if spot is not None:
-            t = objects.truck(rng, spot[0], spot[1], float(rng.uniform(0, 2 * math.pi)),
-                              covered=bool(rng.random() < 0.5))
+            t = objects.truck(
+                rng,
+                spot[0],
+                spot[1],
+                float(rng.uniform(0, 2 * math.pi)),
+                covered=bool(rng.random() < 0.5),
+            )
             solids.append(Solid(t.name, t.faces, t.anchor, Layer.SITE, True, t.covered))
     for _ in range(int(rng.integers(0, 4))):
         radius = float(rng.uniform(2.0, 6.0))
@@ -212,10 +236,19 @@ def sample_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
         else:
             solids.append(objects.dust_net(rng, spot[0], spot[1], radius=radius, heap=heap))
     _ = (gate0, gate1)
-    caption = (f"20{rng.integers(19, 26)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d} "
-               f"{rng.integers(0, 24):02d}:{rng.integers(0, 60):02d}:{rng.integers(0, 60):02d}  "
-               f"CAM{rng.integers(1, 40):02d}")
+    caption = (
+        f"20{rng.integers(19, 26)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d} "
+        f"{rng.integers(0, 24):02d}:{rng.integers(0, 60):02d}:{rng.integers(0, 60):02d}  "
+        f"CAM{rng.integers(1, 40):02d}"
+    )
     return Scene(camera, conditions, street, tuple(solids), caption)
+
+
+def _near_line(line_y: float, tolerance: float) -> Callable[[float, float], bool]:
+    def accept(x: float, y: float) -> bool:
+        return abs(y - line_y) < tolerance
+
+    return accept
 
 
 def _visible(camera: Camera, point: tuple[float, float, float], max_depth: float) -> bool:
@@ -243,7 +276,9 @@ def render_scene(scene: Scene, rng: np.random.Generator, out_width: int) -> Rend
     scale = out_width / cam.width
     out_height = round(cam.height * scale)
     if scale != 1.0:
-        image = cv2.resize(image, (out_width, out_height), interpolation=cv2.INTER_AREA)
+        image = np.asarray(
+            cv2.resize(image, (out_width, out_height), interpolation=cv2.INTER_AREA), dtype=np.uint8
+        )
     image = add_sensor(image, scene.conditions, rng)
     if scene.conditions.overlay:
         image = add_overlay(image, scene.caption)

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from contracts.events import ViolationType
-from server import crud
+from server import chain_store, crud
 from server.api.deps import SessionDep
+from server.auth import ReaderDep, ReviewerDep
 from server.core.db import utcnow
 from server.schemas import CaseDetail, CaseList, ReviewIn, case_detail, case_out
 from server.tables import CaseStatus
@@ -24,11 +25,18 @@ _IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No case with this id."}}
 
 
+def _invalid_query(name: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors (what the OpenAPI spec declares)."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": ["query", name], "msg": message, "type": "value_error"}],
+    )
+
+
 def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"{name} must carry a time zone, e.g. 2024-05-01T08:00:00Z or +08:00",
+        raise _invalid_query(
+            name, f"{name} must carry a time zone, e.g. 2024-05-01T08:00:00Z or +08:00"
         )
     return value
 
@@ -36,6 +44,7 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 @router.get("", response_model=CaseList, summary="List cases, newest first")
 def read_cases(
     session: SessionDep,
+    _principal: ReaderDep,
     camera_id: Annotated[str | None, Query(pattern=_IDENT)] = None,
     zone_id: Annotated[str | None, Query(pattern=_IDENT)] = None,
     violation_type: ViolationType | None = None,
@@ -53,9 +62,7 @@ def read_cases(
     since = _aware(since, "since")
     until = _aware(until, "until")
     if since is not None and until is not None and since >= until:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="since must be earlier than until"
-        )
+        raise _invalid_query("until", "since must be earlier than until")
     query = crud.CaseQuery(
         camera_id=camera_id,
         zone_id=zone_id,
@@ -74,12 +81,12 @@ def read_cases(
 
 
 @router.get("/{case_id}", response_model=CaseDetail, responses=_NOT_FOUND, summary="One case")
-def read_case(session: SessionDep, case_id: CaseId) -> CaseDetail:
+def read_case(session: SessionDep, _principal: ReaderDep, case_id: CaseId) -> CaseDetail:
     """The case with every accepted event message, its evidence and its verdicts."""
     case = crud.get_case(session, case_id=case_id)
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
-    return case_detail(case)
+    return case_detail(case, chain_store.case_chain(session, case=case))
 
 
 @router.post(
@@ -91,7 +98,9 @@ def read_case(session: SessionDep, case_id: CaseId) -> CaseDetail:
     },
     summary="Give a verdict",
 )
-def review_case(session: SessionDep, case_id: CaseId, body: ReviewIn) -> CaseDetail:
+def review_case(
+    session: SessionDep, principal: ReviewerDep, case_id: CaseId, body: ReviewIn
+) -> CaseDetail:
     """Confirm, reject (a reason is required) or escalate a case.
 
     Candidate cases take any verdict; escalated cases can be confirmed or rejected;
@@ -101,13 +110,15 @@ def review_case(session: SessionDep, case_id: CaseId, body: ReviewIn) -> CaseDet
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
     status_before = case.status
+    # With logins the verdict is signed by the account; without, by the name given.
+    reviewer = principal.username if principal.authenticated else body.reviewer
     try:
         crud.review_case(
             session,
             case=case,
             verdict=body.verdict,
             reason=body.reason or None,
-            reviewer=body.reviewer,
+            reviewer=reviewer,
             now=utcnow(),
         )
     except crud.ReviewConflictError as exc:
@@ -118,7 +129,7 @@ def review_case(session: SessionDep, case_id: CaseId, body: ReviewIn) -> CaseDet
         "case %d %s by %s (now %s)",
         case.id,
         body.verdict.value,
-        body.reviewer or "-",
+        reviewer or "-",
         case.status.value,
     )
-    return case_detail(case)
+    return case_detail(case, chain_store.case_chain(session, case=case))

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 
 from server import crud
 from server.api.deps import SessionDep, StateDep
+from server.auth import ReaderDep
 from server.evidence_store import SHA256_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ router = APIRouter(prefix="/evidence", tags=["evidence"])
 def read_evidence(
     session: SessionDep,
     state: StateDep,
+    _principal: ReaderDep,
     sha256: Annotated[str, Path(pattern=SHA256_PATTERN, description="Lowercase hex sha256.")],
 ) -> FileResponse:
     """The evidence bytes with their content type; cacheable forever (content-addressed)."""

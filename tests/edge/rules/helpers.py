@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from edge.rules import RuleEvent, RulesSettings, StallDwellRule, StallDwellSettings
+from edge.rules import Rule, RuleEvent, RuleFrame, RulesSettings, StallDwellRule
+from edge.tracking import TrackSnapshot
 from edge.types import Detections
 from zones.config import Zone
 from zones.geometry import ZoneGeometry
 
-NAMES = ("person", "stall", "goods")
+NAMES = ("person", "stall", "goods", "truck", "bare_soil", "dust_net")
 RES = (1000, 500)
 T0 = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 
@@ -46,11 +47,22 @@ def zone(**overrides: Any) -> Zone:
     return Zone(**data)
 
 
-def settings(update_interval_s: float = 30.0, lost_grace_s: float = 10.0) -> RulesSettings:
-    return RulesSettings(
-        stall_dwell=StallDwellSettings(
-            update_interval_s=update_interval_s, lost_grace_s=lost_grace_s
-        )
+def settings(
+    update_interval_s: float = 30.0,
+    lost_grace_s: float = 10.0,
+    cooldown_s: float = 0.0,
+    group_gap: float = 0.5,
+) -> RulesSettings:
+    """Stall settings; the cool-down is off unless a test is about it."""
+    return RulesSettings.model_validate(
+        {
+            "stall_dwell": {
+                "update_interval_s": update_interval_s,
+                "lost_grace_s": lost_grace_s,
+                "cooldown_s": cooldown_s,
+                "group_gap": group_gap,
+            }
+        }
     )
 
 
@@ -71,17 +83,31 @@ def detections(*objs: Obj) -> Detections:
     )
 
 
+def frame(
+    objs: list[Obj],
+    ts: datetime,
+    *,
+    stationary: frozenset[int] = frozenset(),
+    held: list[Obj] | None = None,
+) -> RuleFrame:
+    """A rule frame with a tracker snapshot (``stationary`` ids, ``held`` tracks)."""
+    snapshot = TrackSnapshot(detections(*(held or [])), stationary)
+    return RuleFrame(detections(*objs), ts, tracks=snapshot)
+
+
 def run(
-    r: StallDwellRule,
+    r: Rule,
     frames: list[list[Obj]],
     *,
     start: datetime = T0,
     step_s: float = 1.0,
+    stationary: frozenset[int] = frozenset(),
 ) -> list[tuple[int, RuleEvent]]:
     """Feed one frame per ``step_s``; return ``(frame index, event)`` for every event."""
     out: list[tuple[int, RuleEvent]] = []
     for k, objs in enumerate(frames):
-        for event in r.update(detections(*objs), start + timedelta(seconds=k * step_s)):
+        ts = start + timedelta(seconds=k * step_s)
+        for event in r.update(frame(objs, ts, stationary=stationary)):
             out.append((k, event))
     return out
 

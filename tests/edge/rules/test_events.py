@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,8 +11,16 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from contracts.events import EventPhase, ViolationType
-from edge.rules import RuleEvent, RulesSettings, StallDwellSettings
+from contracts.events import EventPhase, EvidenceKind, ViolationType
+from contracts.sensors import SensorSeries
+from edge.rules import (
+    ImageAttachment,
+    JsonAttachment,
+    RuleEvent,
+    RulesSettings,
+    StallDwellSettings,
+    attachment_items,
+)
 
 T0 = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
 
@@ -48,6 +58,12 @@ def _event(**overrides: Any) -> RuleEvent:
         ({"dwell_s": float("nan")}, "dwell_s"),
         ({"xyxy": np.zeros(3, dtype=np.float32)}, "xyxy"),
         ({"xyxy": np.array([0, 0, np.inf, 1], dtype=np.float32)}, "xyxy"),
+        ({"tracker_id": -2}, "tracker_id"),
+        ({"details": {"Shop": "x"}}, "not a lowercase identifier"),
+        ({"details": {"share": float("nan")}}, "must be finite"),
+        ({"details": {"flag": True}}, "string or a number"),
+        ({"details": {"items": [1, 2]}}, "string or a number"),
+        ({"details": {f"k{i}": i for i in range(33)}}, "at most 32 details"),
     ],
 )
 def test_bad_event(overrides: dict[str, Any], message: str) -> None:
@@ -97,3 +113,81 @@ def test_settings_defaults_and_bounds() -> None:
         StallDwellSettings(update_interval_s=0)
     with pytest.raises(ValidationError):
         StallDwellSettings(lost_grace_s=-1)
+
+
+def test_details_are_a_read_only_copy() -> None:
+    details: dict[str, str | float | int] = {"shop_id": "SH-1", "share": 0.25, "objects": 3}
+    event = _event(details=details)
+    details["shop_id"] = "other"
+    assert dict(event.details) == {"shop_id": "SH-1", "share": 0.25, "objects": 3}
+    with pytest.raises(TypeError):
+        event.details["x"] = 1  # type: ignore[index]
+
+
+def test_attachments_become_evidence_items() -> None:
+    image = np.full((40, 80, 3), 90, dtype=np.uint8)
+    series = SensorSeries(
+        site_id="site-7",
+        quantity="pm10",
+        unit="ug/m3",
+        statistic="mean",
+        window_s=900,
+        limit=150,
+        value=180.5,
+        window_end=T0,
+        points=[],
+    )
+    event = _event(
+        attachments=(
+            ImageAttachment(EvidenceKind.LOAD, image, T0),
+            JsonAttachment(EvidenceKind.SENSOR_SERIES, series, T0),
+        )
+    )
+    image[:] = 0  # the attachment kept its own copy
+    load, sensor = attachment_items(event, jpeg_quality=90)
+    assert (load.kind, load.content_type) == (EvidenceKind.LOAD, "image/jpeg")
+    assert load.data[:3] == b"\xff\xd8\xff" and load.sha256 == hashlib.sha256(load.data).hexdigest()
+    assert (sensor.kind, sensor.content_type) == (EvidenceKind.SENSOR_SERIES, "application/json")
+    document = json.loads(sensor.data)
+    assert document["value"] == 180.5 and document["quantity"] == "pm10"
+    assert SensorSeries.model_validate(document) == series
+    assert load.ref().byte_size == len(load.data)
+
+
+def test_bad_attachments() -> None:
+    with pytest.raises(ValueError, match="HxWx3"):
+        ImageAttachment(EvidenceKind.LOAD, np.zeros((4, 4), dtype=np.uint8), T0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ImageAttachment(
+            EvidenceKind.LOAD, np.zeros((4, 4, 3), dtype=np.uint8), datetime(2026, 1, 1)
+        )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"cross_door": {"cooldown_s": -1}},
+        {"muck_truck": {"window": 3, "votes": 4}},
+        {"muck_truck": {"uncovered_p": 1.0}},
+        {"construction": {"max_bare_share": 0}},
+        {"construction": {"sensor_limits": [{"quantity": "pm1", "limit": 10}]}},
+        {"construction": {"sensor_limits": [{"quantity": "pm10", "limit": -5}]}},
+        {"construction": {"sensor_limits": [{"quantity": "pm10", "limit": 150, "hours": ["7-9"]}]}},
+        {"stall_dwell": {"group_gap": -0.1}},
+        {"muck_truck": {"cover_modle": "x.onnx"}},
+    ],
+)
+def test_bad_rule_settings(data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        RulesSettings.model_validate(data)
+
+
+def test_default_sensor_limits() -> None:
+    limits = RulesSettings().construction.sensor_limits
+    assert [(lim.quantity.value, lim.limit, lim.window_s) for lim in limits] == [
+        ("pm10", 150.0, 900.0),
+        ("pm2_5", 75.0, 900.0),
+        ("noise_laeq", 70.0, 900.0),
+        ("noise_laeq", 55.0, 900.0),
+    ]
+    assert [str(w) for w in limits[3].hours] == ["22:00-06:00"]

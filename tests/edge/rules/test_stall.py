@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from contracts.events import EventPhase, ViolationType
-from edge.rules import StallDwellRule
+from edge.rules import RuleEvent, RuleFrame, StallDwellRule
 from zones.geometry import ZoneGeometry
 
-from .helpers import IN, IN2, OUT, T0, Obj, detections, phases, rule, run, settings, zone
+from .helpers import IN, IN2, OUT, T0, Obj, detections, frame, phases, rule, run, settings, zone
 
 STAY = [Obj(1)]
 
@@ -189,14 +189,14 @@ def test_close_ends_open_events_only() -> None:
 def test_time_going_backwards_is_ignored() -> None:
     r = rule()
     run(r, [STAY] * 5)
-    assert r.update(detections(Obj(1, OUT)), T0) == []
+    assert r.update(RuleFrame(detections(Obj(1, OUT)), T0)) == []
     later = run(r, [STAY] * 6, start=T0 + timedelta(seconds=5))
     assert phases(later) == [(5, "start", 1)]
 
 
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        rule().update(detections(), datetime(2026, 1, 5, 12, 0))
+        rule().update(RuleFrame(detections(), datetime(2026, 1, 5, 12, 0)))
 
 
 def test_only_for_no_vending_zones_and_matching_geometry() -> None:
@@ -206,3 +206,124 @@ def test_only_for_no_vending_zones_and_matching_geometry() -> None:
     z = zone()
     with pytest.raises(ValueError, match="geometry is of zone"):
         StallDwellRule(z, ZoneGeometry(zone(id="other"), (100, 100)), "cam1", settings())
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups: nearby objects are one stall; vendors; ids that change; cool-down; held tracks
+
+NEXT_TO = (210.0, 320.0, 260.0, 400.0)  # 10 px right of IN
+BETWEEN = (250.0, 300.0, 390.0, 400.0)  # bridges IN and IN2 (gaps of 50 and 10 px)
+FAR = (700.0, 300.0, 800.0, 400.0)
+
+
+def test_nearby_objects_are_one_stall() -> None:
+    frames = [[Obj(1), Obj(2, NEXT_TO, "goods"), Obj(3, FAR, "goods")]] * 12
+    events = run(rule(), frames)
+    assert phases(events) == [(10, "start", 1), (10, "start", 3)]
+    stall = events[0][1]
+    assert stall.label == "stall"
+    assert stall.xyxy.tolist() == [100.0, 300.0, 260.0, 400.0]  # around both
+    assert dict(stall.details) == {"objects": 2, "labels": "goods:1,stall:1"}
+    assert events[1][1].label == "goods"
+
+
+@pytest.mark.parametrize(
+    ("stationary", "expected"),
+    [
+        (frozenset({9}), "goods:1,person:1,stall:1"),  # a vendor who stays with the cart
+        (frozenset(), "goods:1,stall:1"),  # a passer-by does not count
+    ],
+)
+def test_a_person_counts_only_stationary_beside_a_stall(
+    stationary: frozenset[int], expected: str
+) -> None:
+    z = zone(objects=["stall", "goods", "person"])
+    person = Obj(9, (265.0, 280.0, 300.0, 400.0), "person")
+    frames = [[Obj(1), Obj(2, NEXT_TO, "goods"), person]] * 12
+    ((k, event),) = run(rule(z=z), frames, stationary=stationary)
+    assert k == 10 and event.details["labels"] == expected
+    assert event.tracker_id == 1  # the stall object, never the person
+
+
+def test_a_person_alone_is_no_stall() -> None:
+    z = zone(objects=["stall", "goods", "person"])
+    frames = [[Obj(9, IN, "person")]] * 30
+    assert run(rule(z=z), frames, stationary=frozenset({9})) == []
+
+
+def test_a_vendor_joins_and_the_case_goes_on() -> None:
+    z = zone(objects=["stall", "person"])
+    person = Obj(9, (205.0, 280.0, 240.0, 400.0), "person")
+    frames = [[Obj(1)]] * 12 + [[Obj(1), person]] * 40
+    events = run(rule(z=z, s=settings(update_interval_s=30)), frames, stationary=frozenset({9}))
+    assert phases(events) == [(10, "start", 1), (40, "update", 1)]
+    assert events[1][1].details["labels"] == "person:1,stall:1"
+
+
+def test_a_new_track_id_at_the_same_place_continues_the_case() -> None:
+    # the tracker loses track 1 and starts track 2 on the same stall
+    frames = [[Obj(1)]] * 15 + [[Obj(2, (102.0, 300.0, 202.0, 400.0))]] * 30
+    events = run(rule(), frames)
+    assert phases(events) == [(10, "start", 1), (40, "update", 2)]
+    assert len({e.event_id for _, e in events}) == 1
+
+
+def test_cooldown_continues_a_case_when_the_stall_comes_back() -> None:
+    # gone for 30 s (lost after 10 s of grace), back at the same place under a new id
+    frames = [[Obj(1)]] * 20 + [[]] * 30 + [[Obj(5)]] * 20
+    events = run(rule(s=settings(cooldown_s=60, update_interval_s=1000)), frames)
+    assert phases(events) == [(10, "start", 1)]
+    # without the cool-down: an end, then a new case
+    events = run(rule(s=settings(cooldown_s=0)), frames)
+    assert phases(events) == [(10, "start", 1), (30, "end", 1), (60, "start", 5)]
+
+
+def test_cooldown_ends_the_case_when_it_runs_out() -> None:
+    frames = [[Obj(1)]] * 20 + [[]] * 80
+    events = run(rule(s=settings(cooldown_s=60)), frames)
+    # lost at 30 s (unseen for more than 10 s since 19 s); ends 60 s after last seen (19 s)
+    assert phases(events) == [(10, "start", 1), (79, "end", 1)]
+    assert events[1][1].last_seen == T0 + timedelta(seconds=19)
+
+
+def test_merging_stalls_keep_the_older_case() -> None:
+    frames = [[Obj(1), Obj(2, IN2)]] * 12 + [[Obj(1), Obj(2, IN2), Obj(3, BETWEEN, "goods")]] * 6
+    events = run(rule(), frames)
+    # two stalls, then goods between them make them one: the younger case (track 2) ends
+    assert phases(events) == [(10, "start", 1), (10, "start", 2), (14, "end", 2)]
+
+
+def test_held_tracks_keep_a_stall_alive() -> None:
+    r = rule(s=settings(lost_grace_s=5))
+    events: list[tuple[int, RuleEvent]] = []
+    for k in range(60):
+        ts = T0 + timedelta(seconds=k)
+        if k < 20:
+            f = frame([Obj(1)], ts, stationary=frozenset({1}))
+        else:  # hidden behind a bus for 40 s, but the tracker holds it
+            f = frame([], ts, stationary=frozenset({1}), held=[Obj(1)])
+        events.extend((k, e) for e in r.update(f))
+    assert phases(events) == [(10, "start", 1), (40, "update", 1)]
+
+
+def test_held_tracks_outside_the_zone_do_not_count() -> None:
+    r = rule(s=settings(lost_grace_s=5))
+    events: list[tuple[int, RuleEvent]] = []
+    for k in range(40):
+        ts = T0 + timedelta(seconds=k)
+        f = (
+            frame([Obj(1)], ts)
+            if k < 20
+            else frame([], ts, stationary=frozenset({1}), held=[Obj(1, OUT)])
+        )
+        events.extend((k, e) for e in r.update(f))
+    assert phases(events) == [(10, "start", 1), (25, "end", 1)]
+
+
+def test_group_gap_zero_keeps_touching_objects_together_only() -> None:
+    frames = [[Obj(1), Obj(2, NEXT_TO, "goods")]] * 12
+    assert len(run(rule(s=settings(group_gap=0.0)), frames)) == 2
+    touching = (200.0, 320.0, 260.0, 400.0)
+    assert (
+        len(run(rule(s=settings(group_gap=0.0)), [[Obj(1), Obj(2, touching, "goods")]] * 12)) == 1
+    )

@@ -1,0 +1,417 @@
+"""The muck-truck rule (渣土车未密闭): a truck on a ``road`` zone with its load open.
+
+A truck *passes* when it enters the zone (``inertia`` frames, as every zone) or, when the
+zone has a ``crossing_line``, when its anchor crosses that line in the configured direction.
+While it is in the zone, every analysed frame crops its **load region**
+(:func:`edge.rules.cover.load_region`) and asks the cover classifier; each frame votes
+*uncovered* (probability at least ``uncovered_p``) or *covered*. The **consensus** over the
+last ``window`` votes decides: ``votes`` of them agreeing (3 of 5) give the pass its verdict,
+once, and it is final.
+
+An *uncovered* verdict on a counted pass starts one case (``start``) with the best crop of
+the load (the uncovered vote with the highest probability times crop size) and of the
+**plate region** (the lower rear of the box, rear being the trailing side of its motion; the
+middle of the bottom for a truck seen head-on) as evidence, and the verdict in its details;
+the case ends when the truck has left (after ``cooldown_s``). A *covered* verdict raises
+nothing. One truck is one pass: a track that is lost and a new one starting within
+``cooldown_s`` near where it was continue the same pass (same votes, same case). No plate is
+read: that needs an OCR model that no installed package ships offline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from contracts.events import EventPhase, EvidenceKind, ViolationType
+from edge.rules.base import RuleFrame, RuleResources
+from edge.rules.cover import CoverClassifier, crop, load_region
+from edge.rules.events import ImageAttachment, RuleEvent
+from edge.rules.presence import PresenceBook
+from edge.rules.settings import RulesSettings
+from edge.rules.stall import new_event_id
+from edge.tracking import centre_distance
+from edge.types import FloatArray, ImageArray
+from zones.config import Zone, ZoneKind
+from zones.geometry import ZoneGeometry
+from zones.schedule import in_any_window
+
+logger = logging.getLogger(__name__)
+
+RULE_NAME = "muck_truck"
+TRUCK = "truck"
+
+
+def plate_region(
+    xyxy: FloatArray, direction_x: float, resolution_wh: tuple[int, int]
+) -> FloatArray:
+    """Where a truck's rear plate is expected in its box.
+
+    Args:
+        xyxy: The truck box in pixels.
+        direction_x: Its horizontal motion (pixels; sign matters): the rear is the trailing
+            side. Near zero (head-on or tail-on view), the middle of the bottom.
+        resolution_wh: Frame size, for clipping.
+
+    Returns:
+        ``(4,)`` float32 box in pixels.
+    """
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    w, h = x2 - x1, y2 - y1
+    top = y1 + 0.55 * h
+    if abs(direction_x) < 0.1 * w:
+        left, right = x1 + 0.2 * w, x2 - 0.2 * w
+    elif direction_x > 0:  # moving right: the rear is on the left
+        left, right = x1, x1 + 0.4 * w
+    else:
+        left, right = x2 - 0.4 * w, x2
+    width, height = resolution_wh
+    return np.array(
+        [max(0.0, left), max(0.0, top), min(float(width), right), min(float(height), y2)],
+        dtype=np.float32,
+    )
+
+
+@dataclass(slots=True, eq=False)
+class _Pass:
+    """One truck's way through the zone."""
+
+    key: int
+    tracker_id: int  # its first track: the event's tracker_id
+    tracks: set[int]
+    first_anchor: FloatArray
+    last_anchor: FloatArray
+    xyxy: FloatArray
+    first_seen: datetime
+    last_seen: datetime
+    confidence: float
+    counted: bool = False
+    votes: deque[bool] = field(default_factory=deque)
+    probs: list[float] = field(default_factory=list)
+    verdict: str | None = None
+    best_score: float = -1.0
+    best_load: ImageArray | None = None
+    best_plate: ImageArray | None = None
+    best_at: datetime | None = None
+    best_xyxy: FloatArray | None = None
+    gone_since: datetime | None = None
+    event_id: str | None = None
+
+
+class MuckTruckRule:
+    """Raises ``muck_truck`` cases for trucks passing a road zone with an uncovered load.
+
+    Args:
+        zone: A ``road`` zone listing ``truck`` among its objects.
+        geometry: The zone in pixels of the frames to come.
+        camera_id: The camera, copied into every event.
+        settings: Timezone and this rule's settings (``settings.muck_truck``).
+        resources: Must carry the cover classifier.
+        id_factory: Makes event ids (uuid4 hex by default).
+
+    Raises:
+        ValueError: If the zone is not a ``road`` zone with ``truck`` among its objects,
+            ``geometry`` is of another zone, or there is no cover classifier.
+    """
+
+    def __init__(
+        self,
+        zone: Zone,
+        geometry: ZoneGeometry,
+        camera_id: str,
+        settings: RulesSettings,
+        resources: RuleResources | None = None,
+        *,
+        id_factory: Callable[[], str] = new_event_id,
+    ) -> None:
+        if zone.kind is not ZoneKind.ROAD or TRUCK not in zone.objects:
+            raise ValueError(
+                f"{RULE_NAME} needs a road zone with 'truck' among its objects, zone "
+                f"{zone.id!r} is {zone.kind.value} with {zone.objects}"
+            )
+        if geometry.zone.id != zone.id:
+            raise ValueError(f"geometry is of zone {geometry.zone.id!r}, not {zone.id!r}")
+        if resources is None or resources.cover_classifier is None:
+            raise ValueError(
+                "no cover classifier (settings.muck_truck.cover_model did not load); "
+                "trucks cannot be judged"
+            )
+        self.classifier: CoverClassifier = resources.cover_classifier
+        self.zone = zone
+        self.geometry = geometry
+        self.camera_id = camera_id
+        self.settings = settings
+        self.cfg = settings.muck_truck
+        self._tz = settings.tzinfo()
+        self._id_factory = id_factory
+        self._book = PresenceBook(zone.inertia, self.cfg.lost_grace_s)
+        self._passes: list[_Pass] = []
+        self._next_key = 1
+        self._last_ts: datetime | None = None
+        self._warned_no_image = False
+        self.verdicts: dict[str, int] = {"covered": 0, "uncovered": 0, "undecided": 0}
+        """Passes judged so far, by verdict (``undecided``: left before a consensus)."""
+
+    @property
+    def name(self) -> str:
+        """The rule's name, as in its events."""
+        return RULE_NAME
+
+    @property
+    def zone_id(self) -> str:
+        """The zone the rule watches."""
+        return self.zone.id
+
+    def update(self, frame: RuleFrame) -> list[RuleEvent]:
+        """Feed one analysed frame (detections and pixels)."""
+        ts = frame.ts
+        if self._last_ts is not None and ts < self._last_ts:
+            logger.warning(
+                "%s %s/%s: frame at %s is older than the last one; ignored",
+                RULE_NAME,
+                self.camera_id,
+                self.zone.id,
+                ts.isoformat(),
+            )
+            return []
+        self._last_ts = ts
+        detections = frame.detections
+        in_zone = self.geometry.trigger(detections)
+        self._book.update(detections, in_zone, ts)
+        events: list[RuleEvent] = []
+        present: list[tuple[_Pass, int]] = []
+        tracked = in_zone & (detections.tracker_id >= 0)
+        here = {int(t) for t in detections.tracker_id[tracked].tolist()}
+        for i in np.flatnonzero(tracked).tolist():
+            tid = int(detections.tracker_id[i])
+            box = detections.xyxy[i].copy()
+            truck = self._pass_of(tid, box, ts, here)
+            self._move(truck, box, ts, tid)
+            truck.confidence = max(truck.confidence, float(detections.confidence[i]))
+            present.append((truck, i))
+        self._classify(frame, present)
+        legal = in_any_window(self.zone.legal_hours, ts, self._tz)
+        for truck, _ in present:
+            events.extend(self._judge(truck, ts, legal))
+        events = self._retire(ts, {id(t) for t, _ in present}) + events
+        return events
+
+    def close(self, ts: datetime) -> list[RuleEvent]:
+        """End every open case (the worker is stopping)."""
+        events = [self._end(p, f"closed at {ts.isoformat()}") for p in self._passes if p.event_id]
+        self._passes.clear()
+        self._book.clear()
+        return events
+
+    # -----------------------------------------------------------------------------------------
+
+    def _pass_of(self, tid: int, box: FloatArray, ts: datetime, here: set[int]) -> _Pass:
+        for truck in self._passes:
+            if tid in truck.tracks:
+                return truck
+        anchor = np.array([(box[0] + box[2]) / 2.0, box[3]], dtype=np.float32)
+        # passes none of whose tracks is in this frame: the truck may be back under a new id
+        waiting = [p for p in self._passes if not p.tracks & here and p.last_seen < ts]
+        if waiting:
+            dist = centre_distance(np.stack([p.xyxy for p in waiting]), box.reshape(1, 4))[:, 0]
+            best = int(np.argmin(dist))
+            if dist[best] <= self.cfg.rejoin_dist:
+                truck = waiting[best]
+                truck.tracks.add(tid)
+                truck.gone_since = None
+                logger.debug(
+                    "%s %s/%s: track %d continues the pass of track %d",
+                    RULE_NAME,
+                    self.camera_id,
+                    self.zone.id,
+                    tid,
+                    truck.tracker_id,
+                )
+                return truck
+        truck = _Pass(
+            key=self._next_key,
+            tracker_id=tid,
+            tracks={tid},
+            first_anchor=anchor,
+            last_anchor=anchor,
+            xyxy=box,
+            first_seen=ts,
+            last_seen=ts,
+            confidence=0.0,
+            votes=deque(maxlen=self.cfg.window),
+        )
+        self._next_key += 1
+        self._passes.append(truck)
+        return truck
+
+    def _move(self, truck: _Pass, box: FloatArray, ts: datetime, tid: int) -> None:
+        anchor = np.array([(box[0] + box[2]) / 2.0, box[3]], dtype=np.float32)
+        line = self.geometry.crossing_line
+        if not truck.counted:
+            if line is None:
+                presence = self._book.get(tid)
+                truck.counted = presence is not None and presence.entered
+            elif bool(line.crossed(truck.last_anchor, anchor)[0]):
+                to_side = self.zone.crossing_line.to_side if self.zone.crossing_line else None
+                truck.counted = to_side is None or bool(line.on_side(anchor, to_side)[0])
+        truck.last_anchor = anchor
+        truck.xyxy = box
+        truck.last_seen = ts
+        truck.gone_since = None
+
+    def _classify(self, frame: RuleFrame, present: list[tuple[_Pass, int]]) -> None:
+        if not present:
+            return
+        if frame.image is None:
+            if not self._warned_no_image:
+                self._warned_no_image = True
+                logger.warning(
+                    "%s %s/%s: frames come without pixels; truck loads cannot be classified",
+                    RULE_NAME,
+                    self.camera_id,
+                    self.zone.id,
+                )
+            return
+        image = frame.image
+        wh = (int(image.shape[1]), int(image.shape[0]))
+        todo: list[tuple[_Pass, FloatArray, ImageArray]] = []
+        for truck, i in present:
+            if truck.verdict is not None and truck.event_id is None:
+                continue  # judged covered: nothing more to learn
+            box = load_region(frame.detections.xyxy[i], wh)
+            if min(box[2] - box[0], box[3] - box[1]) < self.cfg.min_load_px:
+                continue
+            todo.append((truck, frame.detections.xyxy[i].copy(), crop(image, box)))
+        if not todo:
+            return
+        probs = self.classifier.p_uncovered([c for _, _, c in todo])
+        for (truck, xyxy, load), p in zip(todo, probs.tolist(), strict=True):
+            uncovered = p >= self.cfg.uncovered_p
+            truck.votes.append(uncovered)
+            truck.probs.append(p)
+            score = p * float(np.sqrt(load.shape[0] * load.shape[1]))
+            if uncovered and score > truck.best_score:
+                motion = float(truck.last_anchor[0] - truck.first_anchor[0])
+                truck.best_score = score
+                truck.best_load = load
+                truck.best_plate = crop(image, plate_region(xyxy, motion, wh))
+                truck.best_at = frame.ts
+                truck.best_xyxy = xyxy
+
+    def _judge(self, truck: _Pass, ts: datetime, legal: bool) -> list[RuleEvent]:
+        if truck.verdict is None:
+            yes = sum(truck.votes)
+            no = len(truck.votes) - yes
+            if yes >= self.cfg.votes:
+                truck.verdict = "uncovered"
+            elif no >= self.cfg.votes:
+                truck.verdict = "covered"
+            else:
+                return []
+            self.verdicts[truck.verdict] += 1
+            logger.info(
+                "%s %s/%s: truck %d load %s (%d of %d frames)",
+                RULE_NAME,
+                self.camera_id,
+                self.zone.id,
+                truck.tracker_id,
+                truck.verdict,
+                max(yes, no),
+                len(truck.votes),
+            )
+        if truck.verdict != "uncovered" or truck.event_id is not None:
+            return []
+        if not truck.counted or legal:
+            return []
+        truck.event_id = self._id_factory()
+        return [self._event(truck, EventPhase.START, ts)]
+
+    def _retire(self, ts: datetime, present: set[int]) -> list[RuleEvent]:
+        events: list[RuleEvent] = []
+        for truck in list(self._passes):
+            if id(truck) in present:
+                continue
+            if any((p := self._book.get(t)) is not None and p.entered for t in truck.tracks):
+                continue  # missed in this frame only
+            if truck.gone_since is None:
+                truck.gone_since = ts
+            if (ts - truck.last_seen).total_seconds() < self.cfg.cooldown_s:
+                continue
+            self._passes.remove(truck)
+            if truck.verdict is None:
+                self.verdicts["undecided"] += 1
+                logger.info(
+                    "%s %s/%s: truck %d left before a verdict (%d frame(s) classified)",
+                    RULE_NAME,
+                    self.camera_id,
+                    self.zone.id,
+                    truck.tracker_id,
+                    len(truck.probs),
+                )
+            if truck.event_id is not None:
+                events.append(self._end(truck, "left"))
+        return events
+
+    def _end(self, truck: _Pass, why: str) -> RuleEvent:
+        logger.debug(
+            "%s %s/%s: pass of truck %d ends (%s)",
+            RULE_NAME,
+            self.camera_id,
+            self.zone.id,
+            truck.tracker_id,
+            why,
+        )
+        event = self._event(truck, EventPhase.END, truck.last_seen)
+        truck.event_id = None
+        return event
+
+    @staticmethod
+    def _direction(truck: _Pass) -> str:
+        dx, dy = (float(v) for v in truck.last_anchor - truck.first_anchor)
+        if max(abs(dx), abs(dy)) < 1.0:
+            return "none"
+        if abs(dx) >= abs(dy):
+            return "rightward" if dx > 0 else "leftward"
+        return "downward" if dy > 0 else "upward"
+
+    def _event(self, truck: _Pass, phase: EventPhase, last_seen: datetime) -> RuleEvent:
+        assert truck.event_id is not None
+        yes = sum(truck.votes)
+        attachments: tuple[ImageAttachment, ...] = ()
+        if phase is EventPhase.START and truck.best_load is not None:
+            assert truck.best_at is not None and truck.best_plate is not None
+            attachments = (
+                ImageAttachment(EvidenceKind.LOAD, truck.best_load, truck.best_at),
+                ImageAttachment(EvidenceKind.PLATE, truck.best_plate, truck.best_at),
+            )
+        probs = truck.probs or [0.0]
+        xyxy = truck.best_xyxy if truck.best_xyxy is not None else truck.xyxy
+        return RuleEvent(
+            event_id=truck.event_id,
+            phase=phase,
+            camera_id=self.camera_id,
+            zone_id=self.zone.id,
+            rule=RULE_NAME,
+            violation_type=ViolationType.MUCK_TRUCK,
+            label=TRUCK,
+            confidence=truck.confidence,
+            xyxy=xyxy if phase is EventPhase.START else truck.xyxy,
+            tracker_id=truck.tracker_id,
+            first_seen=truck.first_seen,
+            last_seen=max(last_seen, truck.first_seen),
+            dwell_s=(max(last_seen, truck.first_seen) - truck.first_seen).total_seconds(),
+            details={
+                "cover": truck.verdict or "undecided",
+                "votes": f"{yes}/{len(truck.votes)}",
+                "p_uncovered_mean": round(float(np.mean(probs)), 3),
+                "p_uncovered_max": round(float(np.max(probs)), 3),
+                "direction": self._direction(truck),
+                "cover_model": self.classifier.name,
+            },
+            attachments=attachments,
+        )

@@ -1,0 +1,230 @@
+"""Users, roles and logins for the HTTP API and the review page.
+
+Passwords are stored as argon2id hashes (``argon2-cffi``'s defaults); a login issues a
+random bearer token of which only the sha256 is stored, with an expiry. A request
+authenticates with ``Authorization: Bearer <token>`` or the ``civicwatch_session``
+cookie the login page sets (HttpOnly, SameSite=Strict). Neither passwords nor tokens
+are ever logged.
+
+Roles: ``operator`` reads cases, evidence and chains; ``reviewer`` also gives verdicts;
+``admin`` may do everything; ``edge`` is a device account with no HTTP access to cases
+(edges publish over MQTT). With ``auth_enabled`` off every request acts as an anonymous
+admin, which the server announces with a warning at start.
+
+Example:
+    >>> ReviewerDep = Annotated[Principal, Depends(require(UserRole.REVIEWER))]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Final
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.api.deps import SessionDep, StateDep
+from server.core.db import utcnow
+from server.tables import ApiToken, User, UserRole
+
+logger = logging.getLogger(__name__)
+
+COOKIE_NAME: Final[str] = "civicwatch_session"
+USERNAME_PATTERN: Final[str] = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+MIN_PASSWORD_LENGTH: Final[int] = 10
+
+READ_ROLES: Final[tuple[UserRole, ...]] = (UserRole.OPERATOR, UserRole.REVIEWER, UserRole.ADMIN)
+REVIEW_ROLES: Final[tuple[UserRole, ...]] = (UserRole.REVIEWER, UserRole.ADMIN)
+
+_hasher = PasswordHasher()
+# Verified when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH: Final[str] = _hasher.hash("civicwatch-no-such-user")
+
+
+class UserError(ValueError):
+    """A user cannot be created or changed; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is making a request.
+
+    Attributes:
+        username: The user, or ``anonymous`` when authentication is off.
+        role: What they may do.
+        authenticated: ``False`` only for the anonymous principal of an open server.
+    """
+
+    username: str
+    role: UserRole
+    authenticated: bool = True
+
+
+ANONYMOUS_ADMIN: Final[Principal] = Principal("anonymous", UserRole.ADMIN, authenticated=False)
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (PHC string format)."""
+    return _hasher.hash(password)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_user(
+    session: Session, *, username: str, password: str, role: UserRole, now: datetime
+) -> User:
+    """Add a user (the caller commits).
+
+    Raises:
+        UserError: A malformed or taken name, or a password that is too short.
+    """
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise UserError(f"user name {username[:70]!r} must match {USERNAME_PATTERN}")
+    _check_password(password)
+    if session.get(User, username) is not None:
+        raise UserError(f"user {username!r} exists")
+    user = User(
+        username=username,
+        role=role,
+        password_hash=hash_password(password),
+        created_at=now,
+        disabled_at=None,
+    )
+    session.add(user)
+    session.flush()
+    logger.info("user %s created with role %s", username, role.value)
+    return user
+
+
+def set_password(session: Session, *, username: str, password: str) -> None:
+    """Replace a user's password and end their sessions.
+
+    Raises:
+        UserError: No such user, or a password that is too short.
+    """
+    _check_password(password)
+    user = session.get(User, username)
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    user.password_hash = hash_password(password)
+    session.execute(delete(ApiToken).where(ApiToken.username == username))
+    session.flush()
+    logger.info("password of user %s changed; their sessions ended", username)
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User | None:
+    """The user if the password matches and the account is enabled, else ``None``."""
+    user = session.get(User, username) if re.fullmatch(USERNAME_PATTERN, username) else None
+    try:
+        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or user.disabled_at is not None:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def issue_token(session: Session, *, user: User, now: datetime, ttl_s: int) -> tuple[str, datetime]:
+    """A new login token for ``user`` and its expiry (the caller commits)."""
+    token = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=ttl_s)
+    session.add(
+        ApiToken(
+            token_sha256=_token_digest(token),
+            username=user.username,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    session.execute(delete(ApiToken).where(ApiToken.expires_at < now))
+    session.flush()
+    return token, expires_at
+
+
+def revoke_token(session: Session, *, token: str) -> None:
+    session.execute(delete(ApiToken).where(ApiToken.token_sha256 == _token_digest(token)))
+
+
+def principal_for_token(session: Session, *, token: str, now: datetime) -> Principal | None:
+    """Who holds ``token``, or ``None`` if it is unknown, expired or the user disabled."""
+    if not token or len(token) > 256:
+        return None
+    row = session.execute(
+        select(User.username, User.role, User.disabled_at, ApiToken.expires_at)
+        .join(ApiToken, ApiToken.username == User.username)
+        .where(ApiToken.token_sha256 == _token_digest(token))
+    ).first()
+    if row is None or row.expires_at <= now or row.disabled_at is not None:
+        return None
+    return Principal(username=row.username, role=row.role)
+
+
+def request_token(request: Request) -> str | None:
+    """The bearer token of a request (header first, then the session cookie)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(COOKIE_NAME) or None
+
+
+def current_principal(request: Request, state: StateDep, session: SessionDep) -> Principal:
+    """The requester; 401 when authentication is on and no valid login is presented."""
+    if not state.settings.auth_enabled:
+        return ANONYMOUS_ADMIN
+    token = request_token(request)
+    principal = principal_for_token(session, token=token, now=utcnow()) if token else None
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="login required (POST /api/v1/auth/login, or the /login page)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require(*roles: UserRole) -> Callable[..., Principal]:
+    """A dependency that lets ``roles`` (and admin) through and refuses others with 403."""
+    allowed = frozenset((*roles, UserRole.ADMIN))
+
+    def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"role {principal.role.value} may not do this; needs one of "
+                f"{', '.join(sorted(r.value for r in allowed))}",
+            )
+        return principal
+
+    return dependency
+
+
+ReaderDep = Annotated[Principal, Depends(require(*READ_ROLES))]
+"""Operators, reviewers and admins: read cases, evidence and chains."""
+
+ReviewerDep = Annotated[Principal, Depends(require(*REVIEW_ROLES))]
+"""Reviewers and admins: give verdicts."""
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))

@@ -1,0 +1,123 @@
+"""``civicwatch users``: manage the accounts that log in to the API and the review page.
+
+The lead's ``civicwatch`` CLI calls :func:`add_parser` to register the command group.
+Works on the server's database directly (run it where the server's settings are). The
+password is read from the environment variable ``CIVICWATCH_NEW_PASSWORD`` when set
+(for scripts), else asked for twice on the terminal; it is never an argument, so it
+does not end up in shell history or process lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PASSWORD_ENV = "CIVICWATCH_NEW_PASSWORD"
+ROLES = ("operator", "reviewer", "admin", "edge")
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``users add``, ``users passwd`` and ``users list``."""
+    parser = subparsers.add_parser(
+        "users",
+        help="manage logins (roles operator, reviewer, admin, edge)",
+        description=(
+            "Accounts for the HTTP API and the review page (used when the server's "
+            "auth_enabled is true). operator: reads cases and evidence; reviewer: also "
+            "gives verdicts; admin: everything; edge: a device account without access to "
+            f"cases. Passwords come from ${PASSWORD_ENV} or a terminal prompt and are "
+            "stored as argon2id hashes."
+        ),
+    )
+    commands = parser.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    add = commands.add_parser("add", help="create an account")
+    add.add_argument("--username", required=True, help="letters, digits and _.@-; at most 64")
+    add.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
+    add.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
+    add.set_defaults(func=run_add)
+    passwd = commands.add_parser("passwd", help="set a new password (ends its sessions)")
+    passwd.add_argument("--username", required=True, help="the account whose password changes")
+    passwd.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
+    passwd.set_defaults(func=run_passwd)
+    listing = commands.add_parser("list", help="show the accounts and their roles")
+    listing.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
+    listing.set_defaults(func=run_list)
+
+
+def _password() -> str | None:
+    from_env = os.environ.get(PASSWORD_ENV)
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        sys.stderr.write(f"set {PASSWORD_ENV} or run on a terminal to be asked\n")
+        return None
+    first = getpass.getpass("new password: ")
+    if first != getpass.getpass("again: "):
+        sys.stderr.write("the passwords differ\n")
+        return None
+    return first
+
+
+def _run(args: argparse.Namespace, action: str) -> int:
+    from server import auth
+    from server.core.config import SettingsError, load_settings
+    from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
+    from server.tables import UserRole
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        sys.stderr.write(f"civicwatch users: {exc}\n")
+        return 2
+    password = _password() if action in ("add", "passwd") else None
+    if action in ("add", "passwd") and password is None:
+        return 2
+    engine = make_engine(settings.database_url)
+    try:
+        run_migrations(engine)
+        with make_session_factory(engine)() as session, session.begin():
+            if action == "add":
+                assert password is not None
+                auth.create_user(
+                    session,
+                    username=args.username,
+                    password=password,
+                    role=UserRole(args.role),
+                    now=utcnow(),
+                )
+                sys.stdout.write(f"user {args.username} ({args.role}) created\n")
+            elif action == "passwd":
+                assert password is not None
+                auth.set_password(session, username=args.username, password=password)
+                sys.stdout.write(f"password of {args.username} changed; sessions ended\n")
+            else:
+                sys.stdout.write("username\trole\tcreated_at\tdisabled\n")
+                for user in auth.list_users(session):
+                    sys.stdout.write(
+                        f"{user.username}\t{user.role.value}\t{user.created_at.isoformat()}\t"
+                        f"{'yes' if user.disabled_at else 'no'}\n"
+                    )
+    except auth.UserError as exc:
+        sys.stderr.write(f"civicwatch users {action}: {exc}\n")
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    return _run(args, "add")
+
+
+def run_passwd(args: argparse.Namespace) -> int:
+    return _run(args, "passwd")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    return _run(args, "list")

@@ -1,0 +1,77 @@
+"""The run summary and model card that `civicwatch publish` writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.config import DEFAULT_CONFIG, load_config
+from training.evaluate import ClassHits, ClassMetrics, HoldoutReport, RealFileResult
+from training.publish import TRAIN_COMMAND, PublishReport, RunSummary, render_card, summarize_run
+from training.scenes.classes import CLASSES
+
+HEADER = (
+    "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),"
+    "metrics/recall(B),metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,"
+    "val/dfl_loss,lr/pg0,lr/pg1,lr/pg2"
+)
+
+
+def test_summarize_run_picks_the_best_epoch_by_fitness(tmp_path: Path) -> None:
+    rows = [
+        "1,80.0,4,4,3,0.1,0.1,0.20,0.10,4,4,2,0.001,0.001,0.06",
+        "2,160.5,3,3,2,0.5,0.5,0.95,0.50,3,3,2,0.001,0.001,0.03",
+        "3,240.0,2,2,1,0.6,0.6,0.90,0.60,2,2,1,0.001,0.001,0.01",
+    ]
+    (tmp_path / "results.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    run = summarize_run(tmp_path)
+    assert run.epochs == 3 and run.wall_s == 240.0
+    assert run.best_epoch == 3  # fitness 0.1 * mAP50 + 0.9 * mAP50-95
+    assert (run.val_map50, run.val_map50_95) == (0.90, 0.60)
+
+
+def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
+    per_class = [
+        ClassMetrics(name=c, instances=10, precision=0.9, recall=0.8, map50=0.91, map50_95=0.6)
+        for c in CLASSES
+    ]
+    holdout = HoldoutReport(
+        model="m.onnx",
+        sha256="a" * 64,
+        dataset="d",
+        seed=9001,
+        images=300,
+        imgsz=320,
+        map50=0.91,
+        map50_95=0.6,
+        per_class=per_class,
+        wall_s=10.0,
+    )
+    report = PublishReport(
+        model=str(tmp_path / "civicwatch-street-v1.onnx"),
+        sha256="a" * 64,
+        size_bytes=7_000_000,
+        run=summarize_run_stub(),
+        holdout=holdout,
+        int8=None,
+        int8_size_bytes=None,
+        real=[
+            RealFileResult(
+                file="images/street.png",
+                frames=1,
+                per_class={"stall": ClassHits(frames=1, detections=2, max_confidence=0.4)},
+                ms_per_frame=20.0,
+            )
+        ],
+        card="c.md",
+        registry="r.yaml",
+    )
+    card = render_card(report, load_config(DEFAULT_CONFIG), name="civicwatch-street", version="1")
+    assert TRAIN_COMMAND in card
+    assert "a" * 64 in card
+    assert "| stall | 10 | 0.900 | 0.800 | 0.910 | 0.600 |" in card
+    assert "images/street.png | 1 | stall 1/0.40" in card
+    assert "## Known limits" in card and "never seen a real photograph" in card
+
+
+def summarize_run_stub() -> RunSummary:
+    return RunSummary(epochs=30, wall_s=2500.0, best_epoch=29, val_map50=0.92, val_map50_95=0.61)
