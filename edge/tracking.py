@@ -728,8 +728,16 @@ class ByteTracker:
         self._snapshot = self._make_snapshot(detections.names)
         return detections.with_tracker_id(ids)
 
-    def _pair_ok(self, k: int, i: int, labels: list[str]) -> bool:
-        return not self.settings.class_aware or self._tracks[k].label == labels[i]
+    def _allowed(
+        self, rows: list[int], cols: list[int], labels: list[str]
+    ) -> npt.NDArray[np.bool_]:
+        """``(len(rows), len(cols))``: which track / detection pairs may be associated."""
+        if not self.settings.class_aware:
+            return np.ones((len(rows), len(cols)), dtype=bool)
+        track_labels = np.array([self._tracks[k].label for k in rows], dtype=object)
+        det_labels = np.array([labels[i] for i in cols], dtype=object)
+        allowed: npt.NDArray[np.bool_] = track_labels[:, None] == det_labels[None, :]
+        return allowed
 
     def _predicted(self, rows: list[int]) -> F64:
         boxes = []
@@ -751,11 +759,7 @@ class ByteTracker:
         if not rows or not cols:
             return
         iou = box_iou(self._predicted(rows), boxes[cols])
-        cost = 1.0 - iou
-        for r, k in enumerate(rows):
-            for c, i in enumerate(cols):
-                if not self._pair_ok(k, i, labels) or iou[r, c] < min_iou:
-                    cost[r, c] = np.inf
+        cost = np.where(self._allowed(rows, cols, labels) & (iou >= min_iou), 1.0 - iou, np.inf)
         for r, c in linear_assignment(cost, 1.0 - min_iou):
             matched[rows[r]] = cols[c]
 
@@ -770,11 +774,8 @@ class ByteTracker:
         if not rows or not cols:
             return
         limit = self.settings.centroid_max_dist
-        cost = centre_distance(self._predicted(rows), boxes[cols])
-        for r, k in enumerate(rows):
-            for c, i in enumerate(cols):
-                if not self._pair_ok(k, i, labels) or cost[r, c] > limit:
-                    cost[r, c] = np.inf
+        dist = centre_distance(self._predicted(rows), boxes[cols])
+        cost = np.where(self._allowed(rows, cols, labels) & (dist <= limit), dist, np.inf)
         for r, c in linear_assignment(cost, limit):
             matched[rows[r]] = cols[c]
 

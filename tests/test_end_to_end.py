@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import httpx
 import pytest
 
 from civicwatch.services import MosquittoProcess
+from edge.chain import EdgeKey
 from edge.config import EdgeConfig
 from edge.worker import EdgeWorker
+from server.chain_store import register_key
 from server.core.config import load_settings
 from tests.support.live_server import LiveServer
 from tests.support.rtsp_server import rtsp_server_available, serve_rtsp
@@ -77,6 +80,7 @@ def test_rtsp_stream_to_case_with_verified_evidence(
             "detector": {"type": "yolo", "path": str(MODEL)},
             "model_registry": str(REPO / "models" / "registry.yaml"),
             "outbox_path": str(tmp_path / "outbox.db"),
+            "chain": {"key_file": str(tmp_path / "keys" / "edge-e2e.key")},
             "cameras": [
                 {
                     "id": "demo-cam",
@@ -88,6 +92,15 @@ def test_rtsp_stream_to_case_with_verified_evidence(
         }
     )
     with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        # provision the edge's signing key and register it, as 'civicwatch keys' does
+        _, public = EdgeKey.generate().save(tmp_path / "keys", "edge-e2e")
+        with server.state.session_factory() as session, session.begin():
+            register_key(
+                session,
+                edge_id="edge-e2e",
+                public_key_text=public.read_text(encoding="ascii"),
+                now=datetime.now(UTC),
+            )
         worker = EdgeWorker(config)
         worker.start()
         try:
@@ -118,5 +131,13 @@ def test_rtsp_stream_to_case_with_verified_evidence(
                 assert len(body.content) == item["byte_size"]
                 kinds.add(item["kind"])
             assert {"frame", "annotated", "crop"} <= kinds
+            chain = _wait_for(
+                lambda: (
+                    http.get(f"/api/v1/cases/{page[0]['id']}").json()["chain"]["status"]
+                    == "verified"
+                ),
+                20,
+            )
+            assert chain, "the case's signed chain record did not verify"
         finally:
             worker.stop()

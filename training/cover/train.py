@@ -130,7 +130,7 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         confusion = _evaluate(net, x_val, y_val)
         accuracy = float(np.trace(confusion)) / max(int(confusion.sum()), 1)
         logger.info(

@@ -29,6 +29,9 @@ MIN_IN_FRAME_FRACTION = 0.4
 MIN_BOX_FRACTION = 0.018
 """Label boxes narrower or shorter than this share of the output width are dropped."""
 
+NIGHT_TARGET_MEAN = 70.0
+"""Mean 8-bit level that a night camera's auto-exposure aims for (before the exposure jitter)."""
+
 _SUBPIXEL_SHIFT = 4
 _SUBPIXEL = float(1 << _SUBPIXEL_SHIFT)
 
@@ -485,6 +488,12 @@ def apply_light(
         )
         halo = cv2.GaussianBlur(glow_mask, (0, 0), max(2.0, camera.width / 150))
         out += 90.0 * halo[..., None] * np.array([0.8, 0.95, 1.0], dtype=np.float32)
+        if light == Light.NIGHT:
+            # Auto-exposure, as every CCTV camera has: gain the dark frame up towards a
+            # mid-grey mean (lights clip and bloom; the sensor noise added later grows
+            # relative to the signal, as it does with real gain).
+            mean = float(out.mean())
+            out = out * min(3.5, max(1.0, NIGHT_TARGET_MEAN * conditions.exposure / max(mean, 1.0)))
         if light == Light.NIGHT_IR:
             grey = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(
                 np.float32
