@@ -43,7 +43,11 @@ if str(REPO) not in sys.path:
 from edge.rules.cover import OnnxCoverClassifier  # noqa: E402
 from edge.tracking import ByteTracker, SimpleTracker  # noqa: E402
 from edge.types import Detections  # noqa: E402
-from training.scenes.rule_scenarios import RuleScenario, ScenarioFrame  # noqa: E402
+from training.scenes.rule_scenarios import (  # noqa: E402
+    RuleScenario,
+    ScenarioFrame,
+    ScenarioOutcome,
+)
 
 logger = logging.getLogger("bench_rules")
 
@@ -194,7 +198,12 @@ def bench_model_scenarios(cover: OnnxCoverClassifier) -> list[str]:
         parse_detector_config({"type": "yolo", "path": str(model), "confidence": 0.1})
     )
     outcomes = [
-        play(build_scenario(n), cover=cover, detect=lambda f: detector.detect(_pixels(f)))
+        play(
+            build_scenario(n),
+            cover=cover,
+            detect=lambda f: detector.detect(_pixels(f)),
+            slack_s=15.0,
+        )
         for n in RULE_SCENARIOS
     ]
     lines = [
@@ -209,12 +218,27 @@ def bench_model_scenarios(cover: OnnxCoverClassifier) -> list[str]:
         )
     lines.append("")
     lines.append(
-        "Per scenario (true positives / false positives / missed): "
-        + ", ".join(
-            f"{o.scenario.name} {o.true_positives}/{o.false_positives}/{o.missed}" for o in outcomes
-        )
+        "A case may start up to 15 s after its truth window here: the detector finds objects "
+        "later than the truth boxes show them. Per scenario: true positives / false "
+        "positives / missed, and start times (s) against the truth window: "
+        + "; ".join(_delays(o) for o in outcomes)
+        + "."
     )
     return lines
+
+
+def _delays(outcome: ScenarioOutcome) -> str:
+    text = (
+        f"{outcome.scenario.name} {outcome.true_positives}/{outcome.false_positives}/"
+        f"{outcome.missed}"
+    )
+    if outcome.scenario.expected or outcome.starts():
+        starts = ", ".join(f"{t:.1f}" for t, _ in outcome.starts()) or "none"
+        windows = ", ".join(
+            f"{c.start_after_s:.1f}-{c.start_before_s:.1f}" for c in outcome.scenario.expected
+        )
+        text += f" (start {starts} vs {windows or 'none'})"
+    return text
 
 
 def _pixels(frame: ScenarioFrame) -> np.ndarray:
@@ -327,6 +351,18 @@ def bench_real_clip(cover: OnnxCoverClassifier) -> list[str]:
         f"**{verdict}**."
         if probs
         else "- The classifier never saw the truck's load region.",
+        "- Why: the classifier has seen rendered trucks only (flat-shaded beds with a "
+        "tarpaulin ridge, or a textured heap of soil). The real load is brown soil heaped in a "
+        "ribbed white tipper bed under an excavator's bucket: close enough to its soil heaps "
+        "to lean towards uncovered on most frames, far enough from anything it trained on "
+        "that single frames swing widely; the 3-of-5 consensus over the first classified "
+        "frames gives the verdict. "
+        + (
+            "Right here, but not yet to be trusted on real trucks: reviewed real crops must "
+            "join its training data."
+            if verdict == "uncovered"
+            else "Wrong here (the load is open): reviewed real crops must join its training data."
+        ),
         f"- Time: detector {1000 * result.seconds_detect / max(result.frames, 1):.1f} ms / "
         f"frame, tracker + rules {1000 * result.seconds_rules / max(result.frames, 1):.2f} "
         f"ms / frame.",

@@ -104,7 +104,15 @@ def _publish(args: argparse.Namespace) -> int:
         return 2
     real = Path(args.real_data) if args.real_data else _shared_data()
     report = publish(
-        config, weights, name=args.name, version=args.version, real_data=real, int8=not args.no_int8
+        config,
+        weights,
+        name=args.name,
+        version=args.version,
+        real_data=real,
+        int8=not args.no_int8,
+        commands=args.command or None,
+        earlier_runs=[Path(p).resolve() for p in args.earlier_run],
+        notes=args.note,
     )
     if args.json:
         Path(args.json).write_text(report.model_dump_json(indent=2) + "\n")
@@ -172,6 +180,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--no-int8", action="store_true", help="skip the int8 copy and its evaluation")
     p.add_argument("--json", default=None, help="also write the full report as JSON here")
+    p.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        help="exact command of a training stage, in order (repeat per stage)",
+    )
+    p.add_argument(
+        "--earlier-run",
+        action="append",
+        default=[],
+        help="run folder of an earlier stage that the checkpoint's run continued from",
+    )
+    p.add_argument("--note", action="append", default=[], help="provenance note for the card")
     p.set_defaults(func=_publish)
 
 

@@ -48,6 +48,16 @@ class RunSummary(BaseModel):
     val_map50_95: float = Field(ge=0.0, le=1.0, description="Validation mAP50-95 of that epoch.")
 
 
+class StageSummary(BaseModel):
+    """One training stage: the command that ran it and its run folder's summary."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: str = Field(min_length=1, description="The exact command line of the stage.")
+    run_dir: str = Field(description="Its ultralytics run folder.")
+    summary: RunSummary = Field(description="Epochs, wall time and best metrics.")
+
+
 class PublishReport(BaseModel):
     """Everything :func:`publish` measured and wrote."""
 
@@ -56,7 +66,8 @@ class PublishReport(BaseModel):
     model: str = Field(description="Published ONNX file.")
     sha256: str = Field(description="Its SHA-256.")
     size_bytes: int = Field(gt=0, description="Its size.")
-    run: RunSummary = Field(description="Training run summary.")
+    stages: list[StageSummary] = Field(min_length=1, description="Training stages, in order.")
+    notes: list[str] = Field(description="Provenance notes for the card.")
     holdout: HoldoutReport = Field(description="Held-out synthetic metrics of the fp32 model.")
     int8: HoldoutReport | None = Field(description="Held-out metrics of the int8 copy, if made.")
     int8_size_bytes: int | None = Field(description="Size of the int8 copy.")
@@ -91,6 +102,9 @@ def publish(
     registry_path: Path = DEFAULT_REGISTRY,
     real_data: Path | None = None,
     int8: bool = True,
+    commands: list[str] | None = None,
+    earlier_runs: list[Path] | None = None,
+    notes: list[str] | None = None,
 ) -> PublishReport:
     """Export, evaluate, register and document a trained checkpoint.
 
@@ -102,12 +116,29 @@ def publish(
         registry_path: The registry file to update.
         real_data: Shared data folder to run the model over; ``None`` or missing: skipped.
         int8: Also make and evaluate an int8 copy (kept in the run folder, not registered).
+        commands: The exact command of each training stage (earlier runs first, then the run
+            of ``weights``); default: :data:`TRAIN_COMMAND` for a single stage.
+        earlier_runs: Run folders of earlier stages that ``weights``' run continued from.
+        notes: Provenance notes to print in the card.
+
+    Raises:
+        ValueError: If the number of commands differs from the number of stages.
 
     Returns:
         The measurements; the card and registry are written.
     """
+    run_dirs = [*(earlier_runs or []), weights.resolve().parent.parent]
+    stage_commands = commands if commands is not None else [TRAIN_COMMAND]
+    if len(stage_commands) != len(run_dirs):
+        raise ValueError(
+            f"{len(stage_commands)} commands given for {len(run_dirs)} training stages "
+            f"({', '.join(str(d) for d in run_dirs)})"
+        )
+    stages = [
+        StageSummary(command=c, run_dir=str(d), summary=summarize_run(d))
+        for c, d in zip(stage_commands, run_dirs, strict=True)
+    ]
     out = export_onnx(config, weights, config.export.output)
-    run = summarize_run(weights.parent.parent)
     holdout = evaluate_holdout(config, out, name=f"eval-{out.stem}")
     logger.info("held-out mAP50 %.3f mAP50-95 %.3f", holdout.map50, holdout.map50_95)
     int8_report: HoldoutReport | None = None
@@ -138,7 +169,8 @@ def publish(
         model=str(out),
         sha256=sha256_file(out),
         size_bytes=out.stat().st_size,
-        run=run,
+        stages=stages,
+        notes=notes or [],
         holdout=holdout,
         int8=int8_report,
         int8_size_bytes=int8_size,
@@ -155,7 +187,16 @@ def publish(
 def render_card(report: PublishReport, config: TrainConfig, *, name: str, version: str) -> str:
     """The model card (Markdown) of a published model."""
     d, t, h = config.dataset, config.train, config.holdout
-    run = report.run
+    stage_lines = []
+    for k, stage in enumerate(report.stages, start=1):
+        s = stage.summary
+        stage_lines.append(
+            f"{k}. `{stage.command}`: {s.epochs} epochs, {s.wall_s / 60:.1f} min; best epoch "
+            f"{s.best_epoch}: validation mAP50 {s.val_map50:.3f}, mAP50-95 {s.val_map50_95:.3f}"
+        )
+    total_min = sum(stage.summary.wall_s for stage in report.stages) / 60
+    stages_text = "\n".join(stage_lines)
+    notes_text = "\n".join(f"* {n}" for n in report.notes) or "* none"
     int8_line = "not made"
     if report.int8 is not None and report.int8_size_bytes is not None:
         int8_line = (
@@ -209,14 +250,16 @@ ground regions and heaps in the site.
 
 ## Training
 
-```
-{TRAIN_COMMAND}
-```
+{stages_text}
 
-{run.epochs} epochs at {t.imgsz} px, batch {t.batch}, {t.optimizer} lr0 {t.lr0}, seed {t.seed},
-device `{t.device}`, fully offline (`training.offline`); wall time {run.wall_s / 60:.1f} min on
-the machine above. Best epoch {run.best_epoch}: validation mAP50 {run.val_map50:.3f},
-mAP50-95 {run.val_map50_95:.3f}.
+At {t.imgsz} px, batch {t.batch}, {t.optimizer}, seed {t.seed}, device `{t.device}`, fully
+offline (`training.offline`); {total_min:.1f} min of training wall time in all, on the machine
+above (2 shared CPU cores). The published file is the last stage's `best.pt`, exported with
+`civicwatch publish` (which also evaluated, registered and wrote this card).
+
+Provenance notes:
+
+{notes_text}
 
 ## Held-out synthetic evaluation (`civicwatch evaluate`)
 

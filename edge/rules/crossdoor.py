@@ -3,7 +3,8 @@
 A ``shop_frontage`` zone names its shop (id and name: the party that signed the frontage
 commitment) and a door line with its street side. An object of the zone's classes (goods,
 racks, tables, stalls) *counts* when its anchor (bottom centre, where it stands) is in the
-zone and on the street side of the line, on ``inertia`` consecutive frames
+zone and on the street side of the line by at least ``line_margin`` of its box height (so a
+box jittering across the line does not count), on ``inertia`` consecutive frames
 (:class:`~edge.rules.presence.PresenceBook`; held stationary tracks keep counting).
 
 The whole frontage is one violation: once something has stood beyond the line for the
@@ -109,9 +110,16 @@ class CrossDoorRule:
 
     def _beyond(self, detections: Detections) -> BoolArray:
         mask = self.geometry.trigger(detections)
-        if mask.any():
-            mask &= self.geometry.beyond_door(detections)
-        return mask
+        line = self.geometry.door_line
+        if not mask.any() or line is None:
+            return mask
+        value = line.side_value(detections.bottom_center)
+        if self.zone.door_line is not None and self.zone.door_line.street_side in ("above", "left"):
+            value = -value
+        xyxy = detections.xyxy.astype(np.float64)
+        size = (xyxy[:, 3] - xyxy[:, 1]) if line.flat else (xyxy[:, 2] - xyxy[:, 0])
+        out: BoolArray = mask & (value > self.cfg.line_margin * size)
+        return out
 
     def update(self, frame: RuleFrame) -> list[RuleEvent]:
         """Feed one analysed frame; return the events it produced (usually none)."""

@@ -67,6 +67,15 @@ class CrossDoorSettings(BaseModel):
     cooldown_s: float = Field(
         default=120.0, ge=0.0, le=86_400.0, allow_inf_nan=False, description=_COOLDOWN
     )
+    line_margin: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=2.0,
+        allow_inf_nan=False,
+        description="An object counts as beyond the door line when its anchor is past the "
+        "line by at least this fraction of its box height (width, for a steep line), so "
+        "boxes that jitter across the line do not count.",
+    )
 
 
 class MuckTruckSettings(BaseModel):

@@ -77,6 +77,14 @@ def plate_region(
     )
 
 
+def _overlap_of_smaller(a: FloatArray, b: FloatArray) -> float:
+    """Intersection of two boxes over the area of the smaller one."""
+    ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    smaller = min(float((a[2] - a[0]) * (a[3] - a[1])), float((b[2] - b[0]) * (b[3] - b[1])))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
 @dataclass(slots=True, eq=False)
 class _Pass:
     """One truck's way through the zone."""
@@ -187,13 +195,21 @@ class MuckTruckRule:
         present: list[tuple[_Pass, int]] = []
         tracked = in_zone & (detections.tracker_id >= 0)
         here = {int(t) for t in detections.tracker_id[tracked].tolist()}
-        for i in np.flatnonzero(tracked).tolist():
+        # largest boxes first: a second, smaller box on the same truck joins its pass
+        order = sorted(
+            np.flatnonzero(tracked).tolist(),
+            key=lambda i: -float(np.prod(detections.xyxy[i, 2:] - detections.xyxy[i, :2])),
+        )
+        for i in order:
             tid = int(detections.tracker_id[i])
             box = detections.xyxy[i].copy()
             truck = self._pass_of(tid, box, ts, here)
-            self._move(truck, box, ts, tid)
             truck.confidence = max(truck.confidence, float(detections.confidence[i]))
+            if any(t is truck for t, _ in present):
+                continue  # one box per truck and frame: the largest
+            self._move(truck, box, ts, tid)
             present.append((truck, i))
+        present.sort(key=lambda p: p[0].key)
         self._classify(frame, present)
         legal = in_any_window(self.zone.legal_hours, ts, self._tz)
         for truck, _ in present:
@@ -215,6 +231,12 @@ class MuckTruckRule:
             if tid in truck.tracks:
                 return truck
         anchor = np.array([(box[0] + box[2]) / 2.0, box[3]], dtype=np.float32)
+        # a second box on a truck already passing (its bed apart from its cab, a box as
+        # "bus" and one as "truck"): the same truck
+        for truck in self._passes:
+            if truck.last_seen == ts and _overlap_of_smaller(truck.xyxy, box) >= 0.6:
+                truck.tracks.add(tid)
+                return truck
         # passes none of whose tracks is in this frame: the truck may be back under a new id
         waiting = [p for p in self._passes if not p.tracks & here and p.last_seen < ts]
         if waiting:
@@ -281,8 +303,8 @@ class MuckTruckRule:
         wh = (int(image.shape[1]), int(image.shape[0]))
         todo: list[tuple[_Pass, FloatArray, ImageArray]] = []
         for truck, i in present:
-            if truck.verdict is not None and truck.event_id is None:
-                continue  # judged covered: nothing more to learn
+            if truck.verdict is not None:
+                continue  # judged once: nothing more to learn
             box = load_region(frame.detections.xyxy[i], wh)
             if min(box[2] - box[0], box[3] - box[1]) < self.cfg.min_load_px:
                 continue

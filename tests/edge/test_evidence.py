@@ -40,6 +40,7 @@ def test_snapshot_set_hashes_and_decodes() -> None:
         assert decoded is not None
     frame = cv2.imdecode(np.frombuffer(items[0].data, np.uint8), cv2.IMREAD_COLOR)
     marked = cv2.imdecode(np.frombuffer(items[1].data, np.uint8), cv2.IMREAD_COLOR)
+    assert frame is not None and marked is not None
     assert frame.shape == marked.shape == (360, 640, 3)
     assert items[0].sha256 != items[1].sha256  # the annotation changed pixels
 

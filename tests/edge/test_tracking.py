@@ -264,7 +264,7 @@ BCASES: list[tuple[str, list[list[Row]], list[list[int]], dict[str, object]]] = 
     ),
     (
         "a low score continues a track but starts none",
-        [[_row(100)], [_row(100)], [_row(105, score=0.3)], [_row(600, score=0.3)]],
+        [[_row(100)], [_row(100)], [_row(105, score=0.2)], [_row(600, score=0.2)]],
         [[-1], [1], [1], [-1]],
         {},
     ),
@@ -276,7 +276,7 @@ BCASES: list[tuple[str, list[list[Row]], list[list[int]], dict[str, object]]] = 
     ),
     (
         "a new track needs new_track_score",
-        [[_row(100, score=0.55)], [_row(100, score=0.55)]],
+        [[_row(100, score=0.32)], [_row(100, score=0.32)]],
         [[-1], [-1]],
         {},
     ),
@@ -355,7 +355,7 @@ def test_stationary_track_is_held_and_survives_beyond_max_missed() -> None:
         assert snap.held.tracker_id.tolist() == [1]
         assert snap.held.class_name == ["stall"]
         assert snap.held.xyxy[0, 0] == pytest.approx(101, abs=2)  # no drift while hidden
-    assert tracker.update(_bd(_row(101, score=0.3)), ts[k]).tracker_id.tolist() == [1]
+    assert tracker.update(_bd(_row(101, score=0.2)), ts[k]).tracker_id.tolist() == [1]
     assert len(tracker.snapshot().held) == 0
 
 
@@ -432,7 +432,7 @@ def test_bytetrack_deterministic_and_ids_never_reused() -> None:
 
 
 def test_bytetrack_output_keeps_everything_but_the_ids() -> None:
-    d = _bd(_row(100), _row(500, score=0.2))
+    d = _bd(_row(100), _row(500, score=0.15))
     tracked = ByteTracker().update(d, T0)
     assert np.array_equal(tracked.xyxy, d.xyxy)
     assert np.array_equal(tracked.confidence, d.confidence)
@@ -448,7 +448,7 @@ def test_bytetrack_naive_time_is_refused() -> None:
     "settings",
     [
         {"low_score": 0.6, "high_score": 0.5},
-        {"new_track_score": 0.4},
+        {"new_track_score": 0.25},
         {"match_iou": 0},
         {"reverify_every": 0},
         {"max_missed": -1},

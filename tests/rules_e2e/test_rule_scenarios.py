@@ -99,3 +99,5 @@ def test_matching_counts_late_and_extra_cases() -> None:
     assert (outcome.true_positives, outcome.false_positives, outcome.missed) == (1, 1, 0)
     outcome = _match(scenario, (late,), 10)
     assert (outcome.true_positives, outcome.false_positives, outcome.missed) == (0, 1, 1)
+    outcome = _match(scenario, (late,), 10, slack_s=5.0)  # late, but within the slack
+    assert (outcome.true_positives, outcome.false_positives, outcome.missed) == (1, 0, 0)

@@ -46,7 +46,10 @@ def test_rules_with_the_project_detector(detector) -> None:  # type: ignore[no-u
         assert frame.image is not None
         return detector.detect(frame.image)
 
-    outcomes = [play(build_scenario(name), detect=detect, cover=cover) for name in SUBSET]
+    # a detector sees objects later than the truth: a case may start up to 15 s late
+    outcomes = [
+        play(build_scenario(name), detect=detect, cover=cover, slack_s=15.0) for name in SUBSET
+    ]
     report = {o.scenario.name: (o.true_positives, o.false_positives, o.missed) for o in outcomes}
     for rule_score in score(outcomes).values():
         assert (rule_score.precision, rule_score.recall) == (1.0, 1.0), (rule_score, report)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from training.config import DEFAULT_CONFIG, load_config
 from training.evaluate import ClassHits, ClassMetrics, HoldoutReport, RealFileResult
-from training.publish import TRAIN_COMMAND, PublishReport, RunSummary, render_card, summarize_run
+from training.publish import PublishReport, RunSummary, StageSummary, render_card, summarize_run
 from training.scenes.classes import CLASSES
 
 HEADER = (
@@ -50,7 +50,19 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
         model=str(tmp_path / "civicwatch-street-v1.onnx"),
         sha256="a" * 64,
         size_bytes=7_000_000,
-        run=summarize_run_stub(),
+        stages=[
+            StageSummary(
+                command="civicwatch train --config configs/train.yaml",
+                run_dir="r1",
+                summary=summarize_run_stub(),
+            ),
+            StageSummary(
+                command="civicwatch train --from r1/weights/best.pt",
+                run_dir="r2",
+                summary=summarize_run_stub(),
+            ),
+        ],
+        notes=["stage 1 data came from an earlier generator"],
         holdout=holdout,
         int8=None,
         int8_size_bytes=None,
@@ -66,7 +78,10 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
         registry="r.yaml",
     )
     card = render_card(report, load_config(DEFAULT_CONFIG), name="civicwatch-street", version="1")
-    assert TRAIN_COMMAND in card
+    assert "1. `civicwatch train --config configs/train.yaml`: 30 epochs, 41.7 min" in card
+    assert "2. `civicwatch train --from r1/weights/best.pt`" in card
+    assert "83.3 min of training wall time" in card
+    assert "* stage 1 data came from an earlier generator" in card
     assert "a" * 64 in card
     assert "| stall | 10 | 0.900 | 0.800 | 0.910 | 0.600 |" in card
     assert "images/street.png | 1 | stall 1/0.40" in card
@@ -75,3 +90,13 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
 
 def summarize_run_stub() -> RunSummary:
     return RunSummary(epochs=30, wall_s=2500.0, best_epoch=29, val_map50=0.92, val_map50_95=0.61)
+
+
+def test_publish_refuses_commands_that_do_not_match_the_stages(tmp_path: Path) -> None:
+    import pytest
+
+    from training.publish import publish
+
+    weights = tmp_path / "run" / "weights" / "best.pt"
+    with pytest.raises(ValueError, match="2 commands given for 1 training stages"):
+        publish(load_config(DEFAULT_CONFIG), weights, commands=["a", "b"])

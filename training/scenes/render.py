@@ -204,8 +204,12 @@ class Canvas:
             depths.append(float(cam.to_camera(face.points.mean(axis=0, keepdims=True))[0, 2]))
         if not polys:
             return
-        if solid.layer != Layer.GROUND:
-            order: list[int] = np.argsort(-np.asarray(depths), kind="stable").tolist()
+        if solid.layer in (Layer.BACKDROP, Layer.FENCE):
+            # Facades and hoardings are layered parallel planes (wall, shopfront, door, sign):
+            # their list order is their drawing order; centroid depth of a 300 m wall is not.
+            order: list[int] = list(range(len(polys)))
+        elif solid.layer != Layer.GROUND:
+            order = np.argsort(-np.asarray(depths), kind="stable").tolist()
         elif solid.name and len(polys) > 1:
             order = [0, *(1 + np.argsort(-np.asarray(depths[1:]), kind="stable")).tolist()]
         else:

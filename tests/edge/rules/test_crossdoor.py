@@ -117,3 +117,10 @@ def test_only_for_shop_frontages() -> None:
     z = zone()
     with pytest.raises(ValueError, match="needs a shop_frontage zone"):
         CrossDoorRule(z, ZoneGeometry(z, RES), "cam1", settings())
+
+
+@pytest.mark.parametrize(("margin", "counted"), [(0.1, False), (0.0, True)])
+def test_a_box_jittering_at_the_line_needs_the_margin(margin: float, counted: bool) -> None:
+    at_line = (100.0, 255.0, 200.0, 355.0)  # anchor 5 px past the line, box 100 px high
+    events = run(door_rule(line_margin=margin), [[goods(1, at_line)]] * 12)
+    assert bool(events) is counted

@@ -227,3 +227,24 @@ def test_needs_a_road_with_trucks_and_a_classifier() -> None:
 def test_bad_settings() -> None:
     with pytest.raises(ValueError, match=r"votes .* cannot exceed window"):
         settings().muck_truck.model_validate({"window": 3, "votes": 4})
+
+
+def test_two_boxes_on_one_truck_are_one_pass() -> None:
+    # the detector boxes the whole truck and, as another track, its bed
+    frames = []
+    for k in range(20):
+        x = 40.0 * k
+        frames.append([(1, x, OPEN), (2, x + 20, OPEN)])
+    cover = BrightnessCover()
+    r = truck_rule(cover=cover)
+    out = []
+    for k, row in enumerate(frames):
+        image = np.full((RES[1], RES[0], 3), 128, dtype=np.uint8)
+        image[300:420, :] = OPEN
+        objs = [
+            Obj(1, truck_box(row[0][1]), "truck"),
+            Obj(2, (row[1][1], 310.0, row[1][1] + 120, 410.0), "truck"),
+        ]
+        out.extend(r.update(RuleFrame(detections(*objs), T0 + timedelta(seconds=0.5 * k), image)))
+    assert [e.phase.value for e in out] == ["start"]
+    assert cover.calls == 3  # one crop per frame until the verdict
