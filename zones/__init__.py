@@ -2,6 +2,9 @@
 
 from zones.config import (
     CameraZones,
+    CrossingLine,
+    DoorLine,
+    ShopRef,
     Zone,
     ZoneFileCheck,
     ZoneFileError,
@@ -16,7 +19,10 @@ from zones.schedule import DailyWindow
 __all__ = [
     "KNOWN_OBJECTS",
     "CameraZones",
+    "CrossingLine",
     "DailyWindow",
+    "DoorLine",
+    "ShopRef",
     "Zone",
     "ZoneFileCheck",
     "ZoneFileError",
