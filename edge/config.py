@@ -15,8 +15,9 @@ from edge.detectors.labels import LabelMapConfig
 from edge.evidence import EvidenceConfig
 from edge.mqtt import MqttConfig
 from edge.rules.settings import RulesSettings
+from edge.sensors import SensorsConfig
 from edge.sources import SourceConfig
-from edge.tracking import SimpleTrackerSettings
+from edge.tracking import ByteTrackSettings, TrackerSettings
 
 
 class CameraConfig(BaseModel):
@@ -51,8 +52,12 @@ class EdgeConfig(BaseModel):
         description="Registry the model file must be listed in (sha256 checked before "
         "loading); null to skip the check for a model from elsewhere.",
     )
-    tracker: SimpleTrackerSettings = Field(
-        default_factory=SimpleTrackerSettings, description="Object tracker."
+    tracker: TrackerSettings = Field(
+        default_factory=ByteTrackSettings,
+        description="Object tracker: type bytetrack (default) or simple.",
+    )
+    sensors: SensorsConfig = Field(
+        default_factory=SensorsConfig, description="IoT sensor readings over MQTT."
     )
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule settings.")
     evidence: EvidenceConfig = Field(

@@ -25,9 +25,10 @@ from edge.detectors.labels import resolve_label_map
 from edge.evidence import Annotation, EvidenceItem, snapshot_set
 from edge.mqtt import Publisher
 from edge.outbox import Outbox, PendingMessage
-from edge.rules import RuleEngine, RuleEvent
+from edge.rules import RuleEngine, RuleEvent, RuleResources, attachment_items
+from edge.sensors import SensorHub, SensorInbox, SensorSubscriber
 from edge.sources import FrameReader, open_source
-from edge.tracking import SimpleTracker
+from edge.tracking import create_tracker
 from edge.types import Detections, Frame
 from zones.config import CameraZones, load_zone_file
 from zones.geometry import ZoneGeometry
@@ -61,6 +62,8 @@ class CameraPipeline:
         detector: Detector,
         outbox: Outbox,
         chain: EdgeChain | None = None,
+        resources: RuleResources | None = None,
+        sensor_inbox: SensorInbox | None = None,
     ) -> None:
         if zones.camera_id != camera.id:
             raise ValueError(
@@ -73,7 +76,9 @@ class CameraPipeline:
         self.outbox = outbox
         self.chain = chain
         self.labels = resolve_label_map(config.label_map, detector.names)
-        self.tracker = SimpleTracker(config.tracker)
+        self.tracker = create_tracker(config.tracker)
+        self.resources = resources
+        self.sensor_inbox = sensor_inbox
         self.times = StageTimes()
         self._engine: RuleEngine | None = None
         self._geometry: dict[str, ZoneGeometry] = {}
@@ -89,7 +94,10 @@ class CameraPipeline:
                     resolution_wh,
                 )
             self._engine = RuleEngine(
-                self.zones, resolution_wh=resolution_wh, settings=self.config.rules
+                self.zones,
+                resolution_wh=resolution_wh,
+                settings=self.config.rules,
+                resources=self.resources,
             )
             self._geometry = {z.id: ZoneGeometry(z, resolution_wh) for z in self.zones.zones}
             self._resolution = resolution_wh
@@ -106,7 +114,14 @@ class CameraPipeline:
         t1 = time.perf_counter()
         tracked = self.tracker.update(detections, frame.ts)
         t2 = time.perf_counter()
-        rule_events = engine.update(tracked, frame.ts)
+        readings = self.sensor_inbox.drain() if self.sensor_inbox is not None else ()
+        rule_events = engine.update(
+            tracked,
+            frame.ts,
+            image=frame.image,
+            tracks=self.tracker.snapshot(),
+            readings=readings,
+        )
         t3 = time.perf_counter()
         events = self.emit(rule_events, frame)
         t4 = time.perf_counter()
@@ -176,6 +191,8 @@ class CameraPipeline:
             items = snapshot_set(
                 frame.image, self._annotation(rule_event), frame.ts, self.config.evidence
             )[1:]
+        # rule-specific evidence: a truck's load and plate crops, a sensor series (JSON)
+        items += attachment_items(rule_event, self.config.evidence.jpeg_quality)
         x1, y1, x2, y2 = (float(v) for v in rule_event.xyxyn(frame.resolution_wh))
         event = ZoneEvent(
             event_id=rule_event.event_id,
@@ -193,6 +210,7 @@ class CameraPipeline:
             dwell_s=rule_event.dwell_s,
             model=self.detector.model,
             evidence=[item.ref() for item in items],
+            details=dict(rule_event.details),
             sent_at=datetime.now(UTC),
         )
         return event, items
@@ -236,11 +254,26 @@ class EdgeWorker:
         self.publisher = Publisher(edge_id=config.edge_id, config=config.mqtt, outbox=self.outbox)
         self.pipelines: list[CameraPipeline] = []
         self.readers: list[FrameReader] = []
+        cameras = [c for c in config.cameras if c.enabled]
         for camera in config.cameras:
             if not camera.enabled:
                 logger.info("camera %s is disabled", camera.id)
-                continue
-            zones = load_zone_file(camera.zones)
+        all_zones = {camera.id: load_zone_file(camera.zones) for camera in cameras}
+        # One cover classifier for every camera with a road zone (loaded once).
+        self.resources = RuleResources()
+        if any(z.kind.value == "road" for zs in all_zones.values() for z in zs.zones):
+            from edge.rules.cover import OnnxCoverClassifier
+
+            try:
+                self.resources = RuleResources(
+                    cover_classifier=OnnxCoverClassifier(config.rules.muck_truck.cover_model)
+                )
+            except (OSError, ValueError) as exc:
+                logger.error("cover classifier not loaded, truck rules will not run: %s", exc)
+        self.sensor_hub = SensorHub(config.sensors.inbox_capacity)
+        for camera in cameras:
+            zones = all_zones[camera.id]
+            sites = {z.site_id for z in zones.zones if z.site_id is not None}
             self.pipelines.append(
                 CameraPipeline(
                     config=config,
@@ -249,12 +282,24 @@ class EdgeWorker:
                     detector=self.detector,
                     outbox=self.outbox,
                     chain=self.chain,
+                    resources=self.resources,
+                    sensor_inbox=self.sensor_hub.register(camera.id, sites) if sites else None,
                 )
+            )
+        self.sensors: SensorSubscriber | None = None
+        if config.sensors.enabled and self.sensor_hub.sites:
+            self.sensors = SensorSubscriber(
+                edge_id=config.edge_id,
+                mqtt_config=config.mqtt,
+                config=config.sensors,
+                hub=self.sensor_hub,
             )
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         self.publisher.start()
+        if self.sensors is not None:
+            self.sensors.start()
         for pipeline in self.pipelines:
             source = open_source(pipeline.camera.id, pipeline.camera.source)
             reader = FrameReader(
@@ -310,6 +355,8 @@ class EdgeWorker:
             reader.stop()
         for thread in self._threads:
             thread.join(timeout=timeout_s)
+        if self.sensors is not None:
+            self.sensors.stop()
         self.publisher.stop()
         if self.chain is not None:
             self.chain.close()
