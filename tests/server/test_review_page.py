@@ -116,7 +116,7 @@ def test_review_page_shows_a_case_and_confirms_it(live: LiveServer, browser: Any
         assert image.evaluate("img => img.naturalWidth") == width, kind
 
     card.locator("button[data-verdict='confirm']").click()
-    card.wait_for(state="detached", timeout=10_000)  # confirmed cases leave the queue
+    card.wait_for(state="detached", timeout=30_000)  # confirmed cases leave the queue
     page.select_option("#status-filter", "")
     status = page.locator("article.case[data-case-id='1'] .status")
     status.wait_for(timeout=10_000)

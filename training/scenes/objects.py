@@ -615,62 +615,116 @@ def goods(
     variant: int | None = None,
     key: str = "",
 ) -> Solid:
-    """Goods put out in front of a shop door: a rack, a stack of cartons, or produce crates.
+    """Goods put out in front of a shop door (cross-door trading).
 
-    The cluster lies along the facade (the ``x`` axis), centred at ``(x, y)``.
+    A cluster 1.8-3.6 m long along the facade (the ``x`` axis), centred at ``(x, y)``, of two
+    to four pieces side by side: shelving racks full of packets, stacks of printed cartons,
+    crates of produce, a table of goods, or a rail of hanging clothes. ``variant`` 0 starts
+    the cluster with a rack, 1 with cartons, 2 with produce crates; ``None`` mixes freely.
     """
     f = Frame2D(x, y, 0.0)
-    kind = int(rng.integers(0, 3)) if variant is None else variant
+    pieces = int(rng.integers(2, 5))
+    kinds = [int(rng.integers(0, 5)) for _ in range(pieces)]
+    if variant is not None:
+        kinds[0] = variant
+    widths = [float(rng.uniform(0.7, 1.1)) for _ in kinds]
+    gap = 0.1
+    u = -(sum(widths) + gap * (len(widths) - 1)) / 2
     faces: list[Face] = []
-    if kind == 0:
-        w, d, h = (
-            float(rng.uniform(1.0, 1.8)),
-            float(rng.uniform(0.4, 0.6)),
-            float(rng.uniform(1.3, 1.8)),
-        )
-        metal = pick(rng, [(170, 170, 170), (60, 60, 60), (190, 190, 200)])
-        for u in (-w / 2, w / 2 - 0.05):
+    for kind, w in zip(kinds, widths, strict=True):
+        faces += _goods_piece(rng, f, kind, u, u + w)
+        u += w + gap
+    return Solid("goods", tuple(faces), (x, y, 0.0), key=key)
+
+
+def _goods_piece(
+    rng: np.random.Generator, f: Frame2D, kind: int, u0: float, u1: float
+) -> list[Face]:
+    faces: list[Face] = []
+    if kind == 0:  # shelving rack full of packets
+        d, h = float(rng.uniform(0.4, 0.6)), float(rng.uniform(1.3, 1.9))
+        metal = pick(rng, [(170, 170, 170), (60, 60, 60), (190, 190, 200), (40, 120, 200)])
+        for u in (u0, u1 - 0.05):
             for v in (-d / 2, d / 2 - 0.05):
                 faces += f.box(u, u + 0.05, v, v + 0.05, 0.0, h, metal)
-        shelves = int(rng.integers(3, 5))
+        shelves = int(rng.integers(3, 6))
         for k in range(shelves):
             z = 0.1 + k * (h - 0.15) / shelves
-            faces += f.box(-w / 2, w / 2, -d / 2, d / 2, z, z + 0.03, metal)
+            faces += f.box(u0, u1, -d / 2, d / 2, z, z + 0.03, metal)
             faces += _goods_on(
-                rng, f, -w / 2, w / 2, -d / 2, d / 2, z + 0.03, int(rng.integers(3, 7)), 0.2
+                rng, f, u0, u1, -d / 2, d / 2, z + 0.03, int(rng.integers(4, 8)), 0.2
             )
-    elif kind == 1:
-        for _ in range(int(rng.integers(3, 8))):
-            s = float(rng.uniform(0.35, 0.6))
-            u = float(rng.uniform(-0.9, 0.9 - s))
-            v = float(rng.uniform(-0.35, 0.35 - s / 2))
-            level = int(rng.integers(0, 3))
+    elif kind == 1:  # stack of printed cartons
+        cols = max(1, int((u1 - u0) / 0.45))
+        for c in range(cols):
+            for level in range(int(rng.integers(1, 4))):
+                cu = u0 + c * (u1 - u0) / cols
+                carton = jitter_color(rng, pick(rng, CARTON), 10)
+                faces += f.box(
+                    cu,
+                    cu + (u1 - u0) / cols - 0.03,
+                    -0.3,
+                    0.25,
+                    level * 0.42,
+                    level * 0.42 + 0.4,
+                    carton,
+                )
+                print_color = pick(rng, GOODS)
+                faces.append(
+                    Face(
+                        f.quad(
+                            (cu + 0.08, 0.26, level * 0.42 + 0.1),
+                            (cu + 0.3, 0.26, level * 0.42 + 0.1),
+                            (cu + 0.3, 0.26, level * 0.42 + 0.3),
+                            (cu + 0.08, 0.26, level * 0.42 + 0.3),
+                        ),
+                        print_color,
+                    )
+                )
+    elif kind == 2:  # crates of produce
+        crate = pick(rng, [(40, 40, 170), (60, 140, 60), (40, 150, 220), (150, 90, 40)])
+        for level in range(int(rng.integers(1, 3))):
+            z = level * 0.32
+            faces += f.box(u0, u1, -0.3 + level * 0.05, 0.2, z, z + 0.3, crate)
+            produce = pick(
+                rng, [(40, 60, 220), (30, 160, 240), (50, 180, 80), (60, 200, 230), (40, 40, 180)]
+            )
             faces += f.box(
-                u,
-                u + s,
-                v,
-                v + s * 0.8,
-                level * 0.4,
-                level * 0.4 + 0.4,
-                jitter_color(rng, pick(rng, CARTON), 10),
+                u0 + 0.04,
+                u1 - 0.04,
+                -0.26 + level * 0.05,
+                0.16,
+                z + 0.3,
+                z + 0.36,
+                produce,
+                top_texture=Texture.SOIL,
             )
-    else:
-        for k in range(int(rng.integers(2, 5))):
-            u = -0.9 + k * 0.6
-            faces += f.box(
-                u,
-                u + 0.55,
-                -0.3,
-                0.1,
-                0.0,
-                0.3,
-                pick(rng, [(40, 40, 170), (60, 140, 60), (40, 150, 220)]),
+    elif kind == 3:  # table of goods
+        cloth = jitter_color(rng, pick(rng, [(200, 200, 200), (40, 40, 170), (170, 120, 40)]), 15)
+        faces += f.box(u0, u1, -0.35, 0.35, 0.0, 0.75, cloth)
+        faces += _goods_on(rng, f, u0, u1, -0.35, 0.35, 0.75, int(rng.integers(6, 12)), 0.2)
+    else:  # rail of hanging clothes
+        metal = (150, 150, 150)
+        faces += f.box(u0, u0 + 0.04, -0.02, 0.02, 0.0, 1.6, metal)
+        faces += f.box(u1 - 0.04, u1, -0.02, 0.02, 0.0, 1.6, metal)
+        faces += f.box(u0, u1, -0.02, 0.02, 1.56, 1.6, metal)
+        n = int(rng.integers(5, 10))
+        for k in range(n):
+            cu = u0 + 0.05 + k * (u1 - u0 - 0.1) / n
+            garment = jitter_color(rng, pick(rng, CLOTHES + GOODS), 20)
+            length = float(rng.uniform(0.6, 1.1))
+            faces.append(
+                Face(
+                    f.quad(
+                        (cu, -0.15 + 0.03 * (k % 3), 1.55 - length),
+                        (cu + 0.09, -0.15 + 0.03 * (k % 3), 1.55 - length),
+                        (cu + 0.09, 0.15, 1.55),
+                        (cu, 0.15, 1.55),
+                    ),
+                    garment,
+                )
             )
-            faces += _goods_on(rng, f, u, u + 0.55, -0.3, 0.1, 0.3, 4, 0.18)
-        if rng.random() < 0.5:
-            faces += f.box(-1.0, 1.0, 0.2, 0.7, 0.0, 0.75, (170, 170, 170))
-            faces += _goods_on(rng, f, -1.0, 1.0, 0.2, 0.7, 0.75, 6, 0.2)
-    return Solid("goods", tuple(faces), (x, y, 0.0), key=key)
+    return faces
 
 
 def soil_patch(

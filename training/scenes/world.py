@@ -172,17 +172,17 @@ def sample_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
                     float(rng.uniform(-0.3, 0.3)) + (math.pi / 2 if rng.random() < 0.3 else 0.0),
                 )
             )
-    visible_shops = [s for s in street.shops if _visible(camera, (s.door_x, 0.0, 1.3), 50.0)]
+    visible_shops = [s for s in street.shops if _visible(camera, (s.door_x, 0.0, 1.3), 40.0)]
     rng.shuffle(visible_shops)
     for shop in visible_shops[: int(rng.integers(0, 4))]:
         side = -1.0 if rng.random() < 0.5 else 1.0
-        gx = shop.door_x + side * (shop.door_w / 2 + float(rng.uniform(0.7, 1.3)))
+        gx = shop.door_x + side * (shop.door_w / 2 + float(rng.uniform(1.0, 1.8)))
         if rng.random() < 0.3:
             gx = shop.door_x
         gy = float(rng.uniform(0.45, 1.6))
-        if any(math.hypot(gx - tx, gy - ty) < 1.0 + tr for tx, ty, tr in placer.taken):
+        if any(math.hypot(gx - tx, gy - ty) < 1.6 + tr for tx, ty, tr in placer.taken):
             continue
-        placer.claim(gx, gy, 1.0)
+        placer.claim(gx, gy, 1.6)
         solids.append(objects.goods(rng, gx, gy))
     for _ in range(int(rng.integers(0, 7))):
         spot = placer.spot(walkable, 0.4, 50)
