@@ -133,7 +133,7 @@ def test_reject_asks_for_a_reason(live: LiveServer, browser: Any) -> None:
     card = page.locator("article.case[data-case-id='1']")
     card.wait_for(timeout=10_000)
     card.locator("button[data-verdict='reject']").click()
-    card.wait_for(state="detached", timeout=10_000)
+    card.wait_for(state="detached", timeout=30_000)
     case = httpx.get(f"{live.url}/api/v1/cases/1").json()
     assert (case["status"], case["review_reason"]) == ("rejected", "pedestrian with umbrella")
 
