@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import FrameType
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -210,7 +211,7 @@ class Demo:
     def stop(self) -> None:
         for proc in reversed(self.children):
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signal.SIGTERM)
         for proc in reversed(self.children):
             try:
                 proc.wait(timeout=10)
@@ -240,6 +241,14 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.port is not None:
         config = config.model_copy(update={"http_port": args.port})
     demo = Demo(config)
+
+    def _interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C, and SIGTERM from a supervisor, both stop the children cleanly (explicit, since
+    # a shell that starts the demo in the background leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return demo.run()
     except KeyboardInterrupt:
