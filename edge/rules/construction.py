@@ -34,7 +34,6 @@ import logging
 import math
 import statistics
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,14 +42,13 @@ import numpy as np
 
 from contracts.events import EventPhase, EvidenceKind, ViolationType
 from contracts.sensors import UNITS, SensorSeries, SeriesPoint
-from edge.rules.base import RuleFrame, RuleResources
+from edge.rules.base import CaseTimes, RuleFrame, RuleResources, Subject, ZoneRule
 from edge.rules.events import Attachment, JsonAttachment, RuleEvent
-from edge.rules.settings import RulesSettings, SensorLimit
-from edge.rules.stall import new_event_id
+from edge.rules.settings import SensorLimit
 from edge.sensors.samples import SensorSample
 from edge.sensors.window import RollingWindow, is_energy_quantity
 from edge.types import Detections, FloatArray
-from zones.config import Zone, ZoneKind
+from zones.config import ZoneKind
 from zones.geometry import ZoneGeometry
 from zones.schedule import in_any_window
 
@@ -159,7 +157,7 @@ class _Condition:
     reported: bool = False  # already in the current case
 
 
-class ConstructionSiteRule:
+class ConstructionSiteRule(ZoneRule):
     """Raises ``construction`` cases for bare soil above a share and sensor means above limits.
 
     Args:
@@ -175,39 +173,18 @@ class ConstructionSiteRule:
             another zone.
     """
 
-    def __init__(
-        self,
-        zone: Zone,
-        geometry: ZoneGeometry,
-        camera_id: str,
-        settings: RulesSettings,
-        resources: RuleResources | None = None,
-        *,
-        id_factory: Callable[[], str] = new_event_id,
-    ) -> None:
-        if zone.kind is not ZoneKind.CONSTRUCTION_SITE:
-            raise ValueError(
-                f"{RULE_NAME} needs a construction_site zone, zone {zone.id!r} is {zone.kind.value}"
-            )
-        if geometry.zone.id != zone.id:
-            raise ValueError(f"geometry is of zone {geometry.zone.id!r}, not {zone.id!r}")
+    rule_name = RULE_NAME
+    violation_type = ViolationType.CONSTRUCTION
+    zone_kind = ZoneKind.CONSTRUCTION_SITE
+    needs = "a construction_site zone"
+
+    def _setup(self, resources: RuleResources | None) -> None:
         del resources
-        self.zone = zone
-        self.geometry = geometry
-        self.camera_id = camera_id
-        self.settings = settings
-        self.cfg = settings.construction
-        self._tz = settings.tzinfo()
-        self._id_factory = id_factory
-        self._raster = ZoneRaster(geometry, self.cfg.raster_px)
-        self._measures_soil = BARE_SOIL in zone.objects
+        self.cfg = self.settings.construction
+        self._raster = ZoneRaster(self.geometry, self.cfg.raster_px)
+        self._measures_soil = BARE_SOIL in self.zone.objects
         if not self._measures_soil:
-            logger.info(
-                "%s %s/%s: bare_soil is not among the zone's objects; only sensors count",
-                RULE_NAME,
-                camera_id,
-                zone.id,
-            )
+            self._log(logging.INFO, "bare_soil is not among the zone's objects; only sensors count")
         self._shares: deque[tuple[datetime, float]] = deque()
         self._soil = _Condition(BARE_SOIL)
         self._soil_measure = ShareMeasure(0.0, None, 0.0)
@@ -216,24 +193,10 @@ class ConstructionSiteRule:
             (k, limit, _Condition(limit.quantity.value))
             for k, limit in enumerate(self.cfg.sensor_limits)
         ]
-        self._last_ts: datetime | None = None
         self._ignored_sites: set[str] = set()
         # the case
-        self._event_id: str | None = None
-        self._first_seen: datetime | None = None
-        self._last_seen: datetime | None = None
-        self._last_emit: datetime | None = None
+        self._case = CaseTimes()
         self._label = BARE_SOIL
-
-    @property
-    def name(self) -> str:
-        """The rule's name, as in its events."""
-        return RULE_NAME
-
-    @property
-    def zone_id(self) -> str:
-        """The zone the rule watches."""
-        return self.zone.id
 
     # -- measuring -----------------------------------------------------------------------------
 
@@ -272,13 +235,7 @@ class ConstructionSiteRule:
             if sample.site_id != self.zone.site_id:
                 if sample.site_id not in self._ignored_sites:
                     self._ignored_sites.add(sample.site_id)
-                    logger.debug(
-                        "%s %s/%s: ignoring samples of site %s",
-                        RULE_NAME,
-                        self.camera_id,
-                        self.zone.id,
-                        sample.site_id,
-                    )
+                    self._log(logging.DEBUG, "ignoring samples of site %s", sample.site_id)
                 continue
             for k, limit, _ in self._limits:
                 if limit.quantity is not sample.quantity:
@@ -333,16 +290,8 @@ class ConstructionSiteRule:
     def update(self, frame: RuleFrame) -> list[RuleEvent]:
         """Feed one analysed frame (detections and new sensor samples)."""
         ts = frame.ts
-        if self._last_ts is not None and ts < self._last_ts:
-            logger.warning(
-                "%s %s/%s: frame at %s is older than the last one; ignored",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
-                ts.isoformat(),
-            )
+        if self._out_of_order(ts):
             return []
-        self._last_ts = ts
         if self._measures_soil:
             self._update_soil(frame)
         if self.zone.site_id is not None:
@@ -350,39 +299,29 @@ class ConstructionSiteRule:
         holding = [c for c in self._conditions() if c.last_true == ts]
         if in_any_window(self.zone.legal_hours, ts, self._tz):
             holding = []
+        case = self._case
         if not holding:
-            if self._event_id is not None:
-                assert self._last_seen is not None
-                if (ts - self._last_seen).total_seconds() >= self.cfg.cooldown_s:
-                    return [self._end("no condition holds")]
+            if case.event_id is not None and case.cooled_down(ts, self.cfg.cooldown_s):
+                return [self._end("no condition holds")]
             return []
-        self._last_seen = ts
+        case.last_seen = ts
         new = [c for c in holding if not c.reported]
         for cond in new:
             cond.reported = True
-        if self._event_id is None:
-            self._event_id = self._id_factory()
-            self._first_seen = min(c.since or ts for c in holding)
-            self._last_emit = ts
+        if case.event_id is None:
+            case.open(self._id_factory(), min(c.since or ts for c in holding), ts)
             self._label = holding[0].name
-            logger.info(
-                "%s %s/%s: %s",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
-                ", ".join(f"{c.name} = {c.value:.3g}" for c in holding),
-            )
+            self._log(logging.INFO, "%s", ", ".join(f"{c.name} = {c.value:.3g}" for c in holding))
             return [self._event(EventPhase.START, ts, holding, new)]
-        assert self._last_emit is not None and self._first_seen is not None
-        self._first_seen = min([self._first_seen, *(c.since or ts for c in new)])
-        if new or (ts - self._last_emit).total_seconds() >= self.cfg.update_interval_s:
-            self._last_emit = ts
+        assert case.first_seen is not None
+        case.first_seen = min([case.first_seen, *(c.since or ts for c in new)])
+        if case.update_due(ts, self.cfg.update_interval_s, now=bool(new)):
             return [self._event(EventPhase.UPDATE, ts, holding, new)]
         return []
 
     def close(self, ts: datetime) -> list[RuleEvent]:
         """End the open case, if any (the worker is stopping)."""
-        if self._event_id is None:
+        if self._case.event_id is None:
             return []
         return [self._end(f"closed at {ts.isoformat()}")]
 
@@ -390,12 +329,10 @@ class ConstructionSiteRule:
         return [self._soil, *(cond for _, _, cond in self._limits)]
 
     def _end(self, why: str) -> RuleEvent:
-        assert self._last_seen is not None
-        logger.debug("%s %s/%s: case ends (%s)", RULE_NAME, self.camera_id, self.zone.id, why)
-        event = self._event(EventPhase.END, self._last_seen, [], [])
-        self._event_id = None
-        self._first_seen = None
-        self._last_emit = None
+        assert self._case.last_seen is not None
+        self._log(logging.DEBUG, "case ends (%s)", why)
+        event = self._event(EventPhase.END, self._case.last_seen, [], [])
+        self._case.reset()
         for cond in self._conditions():
             cond.reported = False
         return event
@@ -407,8 +344,8 @@ class ConstructionSiteRule:
         holding: list[_Condition],
         new: list[_Condition],
     ) -> RuleEvent:
-        assert self._event_id is not None and self._first_seen is not None
-        first_seen = min(self._first_seen, last_seen)
+        assert self._case.first_seen is not None
+        first_seen = min(self._case.first_seen, last_seen)
         details: dict[str, str | float | int] = {
             "conditions": ",".join(c.name for c in holding) or "none",
         }
@@ -435,22 +372,14 @@ class ConstructionSiteRule:
                 dtype=np.float32,
             )
             confidence = 1.0 if holding and self._soil not in holding else 0.0
-        return RuleEvent(
-            event_id=self._event_id,
-            phase=phase,
-            camera_id=self.camera_id,
-            zone_id=self.zone.id,
-            rule=RULE_NAME,
-            violation_type=ViolationType.CONSTRUCTION,
-            label=self._label,
-            confidence=min(max(confidence, 0.0), 1.0),
-            xyxy=xyxy,
-            tracker_id=-1,
-            first_seen=first_seen,
-            last_seen=last_seen,
-            dwell_s=(last_seen - first_seen).total_seconds(),
-            details=details,
-            attachments=tuple(self._evidence(c, last_seen) for c in new),
+        return self._rule_event(
+            self._case.event_id,
+            phase,
+            first_seen,
+            last_seen,
+            Subject(self._label, min(max(confidence, 0.0), 1.0), xyxy, -1),
+            details,
+            tuple(self._evidence(c, last_seen) for c in new),
         )
 
     def _evidence(self, cond: _Condition, now: datetime) -> Attachment:

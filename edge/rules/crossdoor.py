@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
 
 from contracts.events import EventPhase, ViolationType
-from edge.rules.base import RuleFrame, RuleResources
+from edge.rules.base import CaseTimes, RuleFrame, RuleResources, Subject, ZoneRule
 from edge.rules.events import RuleEvent
 from edge.rules.presence import PresenceBook, union_box
-from edge.rules.settings import RulesSettings
-from edge.rules.stall import new_event_id
 from edge.types import Detections, FloatArray
 from zones.config import Zone, ZoneKind
-from zones.geometry import BoolArray, ZoneGeometry
+from zones.geometry import BoolArray
 from zones.schedule import in_any_window
 
 logger = logging.getLogger(__name__)
@@ -41,7 +38,7 @@ logger = logging.getLogger(__name__)
 RULE_NAME = "cross_door"
 
 
-class CrossDoorRule:
+class CrossDoorRule(ZoneRule):
     """Raises ``cross_door`` cases naming the shop whose goods stand beyond its door line.
 
     Args:
@@ -57,56 +54,29 @@ class CrossDoorRule:
             or ``geometry`` is of another zone.
     """
 
-    def __init__(
-        self,
-        zone: Zone,
-        geometry: ZoneGeometry,
-        camera_id: str,
-        settings: RulesSettings,
-        resources: RuleResources | None = None,
-        *,
-        id_factory: Callable[[], str] = new_event_id,
-    ) -> None:
-        if zone.kind is not ZoneKind.SHOP_FRONTAGE or zone.shop is None or zone.door_line is None:
-            raise ValueError(
-                f"{RULE_NAME} needs a shop_frontage zone with a shop and a door_line, "
-                f"zone {zone.id!r} is {zone.kind.value}"
-            )
-        if geometry.zone.id != zone.id:
-            raise ValueError(f"geometry is of zone {geometry.zone.id!r}, not {zone.id!r}")
+    rule_name = RULE_NAME
+    violation_type = ViolationType.CROSS_DOOR
+    zone_kind = ZoneKind.SHOP_FRONTAGE
+    needs = "a shop_frontage zone with a shop and a door_line"
+
+    def _fits(self, zone: Zone) -> bool:
+        return zone.kind is self.zone_kind and zone.shop is not None and zone.door_line is not None
+
+    def _setup(self, resources: RuleResources | None) -> None:
+        assert self.zone.shop is not None
         del resources
-        self.zone = zone
-        self.shop = zone.shop
-        self.geometry = geometry
-        self.camera_id = camera_id
-        self.settings = settings
-        self.cfg = settings.cross_door
-        self._tz = settings.tzinfo()
-        self._id_factory = id_factory
-        self._book = PresenceBook(zone.inertia, self.cfg.lost_grace_s)
-        self._last_ts: datetime | None = None
+        self.shop = self.zone.shop
+        self.cfg = self.settings.cross_door
+        self._book = PresenceBook(self.zone.inertia, self.cfg.lost_grace_s)
         self._active_since: datetime | None = None  # None: active since the start
         self._was_active = True
         # the case
-        self._event_id: str | None = None
-        self._first_seen: datetime | None = None
-        self._last_seen: datetime | None = None
-        self._last_emit: datetime | None = None
+        self._case = CaseTimes()
         self._xyxy: FloatArray = np.zeros(4, dtype=np.float32)
         self._label = "goods"
         self._tracker_id = -1
         self._confidence = 0.0
         self._counts: dict[str, int] = {}
-
-    @property
-    def name(self) -> str:
-        """The rule's name, as in its events."""
-        return RULE_NAME
-
-    @property
-    def zone_id(self) -> str:
-        """The zone the rule watches."""
-        return self.zone.id
 
     def _beyond(self, detections: Detections) -> BoolArray:
         mask = self.geometry.trigger(detections)
@@ -124,16 +94,8 @@ class CrossDoorRule:
     def update(self, frame: RuleFrame) -> list[RuleEvent]:
         """Feed one analysed frame; return the events it produced (usually none)."""
         ts = frame.ts
-        if self._last_ts is not None and ts < self._last_ts:
-            logger.warning(
-                "%s %s/%s: frame at %s is older than the last one; ignored",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
-                ts.isoformat(),
-            )
+        if self._out_of_order(ts):
             return []
-        self._last_ts = ts
         held = frame.held
         held_ids = frozenset(int(t) for t in held.tracker_id[self._beyond(held)].tolist())
         self._book.update(frame.detections, self._beyond(frame.detections), ts, held_ids)
@@ -158,77 +120,60 @@ class CrossDoorRule:
             self._confidence = max(p.confidence for p in out)
             seen = [p.last_in for p in out if p.last_in is not None]
             if seen and active:
-                self._last_seen = max(seen)
+                self._case.last_seen = max(seen)
+        case = self._case
         if not active:
-            if self._event_id is not None:
+            if case.event_id is not None:
                 return [self._end("business hours ended")]
             return []
         if not out:
-            if self._event_id is not None:
-                assert self._last_seen is not None
-                if (ts - self._last_seen).total_seconds() >= self.cfg.cooldown_s:
-                    return [self._end("goods back behind the line")]
+            if case.event_id is not None and case.cooled_down(ts, self.cfg.cooldown_s):
+                return [self._end("goods back behind the line")]
             return []
         since = min(p.entered_at or ts for p in out)
         if self._active_since is not None:
             since = max(since, self._active_since)
-        if self._event_id is None:
+        if case.event_id is None:
             if (ts - since).total_seconds() < self.zone.dwell_s:
                 return []
-            self._event_id = self._id_factory()
-            self._first_seen = since
-            self._last_emit = ts
-            self._last_seen = ts
-            logger.info(
-                "%s %s/%s: %d object(s) of shop %s (%s) beyond the door line for %.0f s",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
+            case.open(self._id_factory(), since, ts)
+            case.last_seen = ts
+            self._log(
+                logging.INFO,
+                "%d object(s) of shop %s (%s) beyond the door line for %.0f s",
                 len(out),
                 self.shop.id,
                 self.shop.name,
                 (ts - since).total_seconds(),
             )
             return [self._event(EventPhase.START, ts)]
-        assert self._last_emit is not None
-        if (ts - self._last_emit).total_seconds() >= self.cfg.update_interval_s:
-            self._last_emit = ts
+        if case.update_due(ts, self.cfg.update_interval_s):
             return [self._event(EventPhase.UPDATE, ts)]
         return []
 
     def close(self, ts: datetime) -> list[RuleEvent]:
         """End the open case, if any (the worker is stopping); forget every object."""
         self._book.clear()
-        if self._event_id is None:
+        if self._case.event_id is None:
             return []
         return [self._end(f"closed at {ts.isoformat()}")]
 
     def _end(self, why: str) -> RuleEvent:
-        assert self._last_seen is not None and self._first_seen is not None
-        logger.debug("%s %s/%s: case ends (%s)", RULE_NAME, self.camera_id, self.zone.id, why)
-        event = self._event(EventPhase.END, max(self._last_seen, self._first_seen))
-        self._event_id = None
-        self._first_seen = None
-        self._last_emit = None
+        case = self._case
+        assert case.last_seen is not None and case.first_seen is not None
+        self._log(logging.DEBUG, "case ends (%s)", why)
+        event = self._event(EventPhase.END, max(case.last_seen, case.first_seen))
+        case.reset()
         return event
 
     def _event(self, phase: EventPhase, last_seen: datetime) -> RuleEvent:
-        assert self._event_id is not None and self._first_seen is not None
-        return RuleEvent(
-            event_id=self._event_id,
-            phase=phase,
-            camera_id=self.camera_id,
-            zone_id=self.zone.id,
-            rule=RULE_NAME,
-            violation_type=ViolationType.CROSS_DOOR,
-            label=self._label,
-            confidence=self._confidence,
-            xyxy=self._xyxy,
-            tracker_id=self._tracker_id,
-            first_seen=self._first_seen,
-            last_seen=last_seen,
-            dwell_s=(last_seen - self._first_seen).total_seconds(),
-            details={
+        return self._rule_event(
+            self._case.event_id,
+            phase,
+            self._case.first_seen,
+            last_seen,
+            Subject(self._label, self._confidence, self._xyxy, self._tracker_id),
+            {
                 "shop_id": self.shop.id,
                 "shop_name": self.shop.name,
                 "objects": sum(self._counts.values()),

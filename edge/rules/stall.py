@@ -24,23 +24,25 @@ Life of a stall (a group):
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
 from contracts.events import EventPhase, ViolationType
-from edge.rules.base import RuleFrame, RuleResources
+from edge.rules.base import (
+    CaseTimes,
+    RuleFrame,
+    RuleResources,
+    Subject,
+    ZoneRule,
+)
 from edge.rules.events import RuleEvent
 from edge.rules.presence import Presence, PresenceBook, union_box
-from edge.rules.settings import RulesSettings
 from edge.tracking import box_iou
 from edge.types import FloatArray
-from zones.config import Zone, ZoneKind
-from zones.geometry import ZoneGeometry
+from zones.config import ZoneKind
 from zones.schedule import in_any_window
 
 logger = logging.getLogger(__name__)
@@ -48,11 +50,6 @@ logger = logging.getLogger(__name__)
 RULE_NAME = "stall_dwell"
 PERSON = "person"
 _UNTRACKED_WARN_FRAMES = 10
-
-
-def new_event_id() -> str:
-    """A fresh event id: uuid4 as 32 lowercase hex characters."""
-    return uuid.uuid4().hex
 
 
 @dataclass(slots=True, eq=False)
@@ -67,15 +64,12 @@ class _Group:
     label: str = "stall"
     confidence: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
-    last_seen: datetime | None = None
     saw_legal: bool = False
     illegal_since: datetime | None = None
-    event_id: str | None = None
-    event_first_seen: datetime | None = None
-    last_emit: datetime | None = None
+    case: CaseTimes = field(default_factory=CaseTimes)  # its last_seen: the group's
 
 
-class StallDwellRule:
+class StallDwellRule(ZoneRule):
     """Raises ``street_stall`` cases for stalls that stay in one ``no_vending`` zone.
 
     Args:
@@ -91,45 +85,18 @@ class StallDwellRule:
             zone.
     """
 
-    def __init__(
-        self,
-        zone: Zone,
-        geometry: ZoneGeometry,
-        camera_id: str,
-        settings: RulesSettings,
-        resources: RuleResources | None = None,
-        *,
-        id_factory: Callable[[], str] = new_event_id,
-    ) -> None:
-        if zone.kind is not ZoneKind.NO_VENDING:
-            raise ValueError(
-                f"{RULE_NAME} needs a no_vending zone, zone {zone.id!r} is {zone.kind}"
-            )
-        if geometry.zone.id != zone.id:
-            raise ValueError(f"geometry is of zone {geometry.zone.id!r}, not {zone.id!r}")
+    rule_name = RULE_NAME
+    violation_type = ViolationType.STREET_STALL
+    zone_kind = ZoneKind.NO_VENDING
+    needs = "a no_vending zone"
+
+    def _setup(self, resources: RuleResources | None) -> None:
         del resources
-        self.zone = zone
-        self.geometry = geometry
-        self.camera_id = camera_id
-        self.settings = settings
-        self.cfg = settings.stall_dwell
-        self._tz = settings.tzinfo()
-        self._id_factory = id_factory
-        self._book = PresenceBook(zone.inertia, self.cfg.lost_grace_s)
+        self.cfg = self.settings.stall_dwell
+        self._book = PresenceBook(self.zone.inertia, self.cfg.lost_grace_s)
         self._groups: list[_Group] = []
         self._next_key = 1
-        self._last_ts: datetime | None = None
         self._untracked_frames = 0
-
-    @property
-    def name(self) -> str:
-        """The rule's name, as in its events."""
-        return RULE_NAME
-
-    @property
-    def zone_id(self) -> str:
-        """The zone the rule watches."""
-        return self.zone.id
 
     def update(self, frame: RuleFrame) -> list[RuleEvent]:
         """Feed one analysed frame.
@@ -142,29 +109,18 @@ class StallDwellRule:
             updates, each in group order.
         """
         ts = frame.ts
-        if self._last_ts is not None and ts < self._last_ts:
-            logger.warning(
-                "%s %s/%s: frame at %s is older than the last one (%s); ignored",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
-                ts.isoformat(),
-                self._last_ts.isoformat(),
-            )
+        if self._out_of_order(ts):
             return []
-        self._last_ts = ts
         detections = frame.detections
         in_zone = self.geometry.trigger(detections)
         tracked = detections.tracker_id >= 0
         if in_zone.any() and not tracked.any():
             self._untracked_frames += 1
             if self._untracked_frames == _UNTRACKED_WARN_FRAMES:
-                logger.warning(
-                    "%s %s/%s: %d frames of detections in the zone, none with a tracker_id; "
+                self._log(
+                    logging.WARNING,
+                    "%d frames of detections in the zone, none with a tracker_id; "
                     "untracked detections are ignored: is a tracker configured?",
-                    RULE_NAME,
-                    self.camera_id,
-                    self.zone.id,
                     _UNTRACKED_WARN_FRAMES,
                 )
         elif tracked.any():
@@ -185,13 +141,11 @@ class StallDwellRule:
             if group in active:
                 continue
             group.members = set()
-            if group.event_id is None:
+            if group.case.event_id is None:
                 self._groups.remove(group)
-            else:
-                assert group.last_seen is not None
-                if (ts - group.last_seen).total_seconds() >= self.cfg.cooldown_s:
-                    self._groups.remove(group)
-                    ends.append(self._close_event(group, "gone"))
+            elif group.case.cooled_down(ts, self.cfg.cooldown_s):
+                self._groups.remove(group)
+                ends.append(self._close_event(group, "gone"))
         others: list[RuleEvent] = []
         for group in sorted(active, key=lambda g: g.key):
             self._refresh(group, ts)
@@ -207,7 +161,7 @@ class StallDwellRule:
         events = [
             self._close_event(g, f"closed at {ts.isoformat()}")
             for g in sorted(self._groups, key=lambda g: g.key)
-            if g.event_id is not None
+            if g.case.event_id is not None
         ]
         self._groups.clear()
         self._book.clear()
@@ -259,13 +213,13 @@ class StallDwellRule:
             owners = self._revivable(box)
         if owners:
             # The oldest case goes on; a younger open case of the same stall ends.
-            with_case = [g for g in owners if g.event_id is not None]
+            with_case = [g for g in owners if g.case.event_id is not None]
             keep = with_case[0] if with_case else owners[0]
             for other in owners:
                 if other is keep:
                     continue
                 keep.entered_at = min(keep.entered_at, other.entered_at)
-                if other.event_id is not None:
+                if other.case.event_id is not None:
                     closed.append(self._close_event(other, f"merged into group {keep.key}"))
                 self._groups.remove(other)
             keep.members = ids
@@ -280,7 +234,7 @@ class StallDwellRule:
 
     def _revivable(self, box: FloatArray) -> list[_Group]:
         """A memberless group in cool-down whose last box overlaps ``box``."""
-        waiting = [g for g in self._groups if not g.members and g.event_id is not None]
+        waiting = [g for g in self._groups if not g.members and g.case.event_id is not None]
         if not waiting:
             return []
         iou = box_iou(np.stack([g.xyxy for g in waiting]), box.reshape(1, 4))[:, 0]
@@ -301,55 +255,41 @@ class StallDwellRule:
         )
         group.confidence = max([group.confidence, *(p.confidence for p in stalls)])
         seen = [p.last_in for p in members if p.last_in is not None]
-        group.last_seen = max(seen) if seen else (group.last_seen or ts)
+        group.case.last_seen = max(seen) if seen else (group.case.last_seen or ts)
 
     def _judge(self, group: _Group, ts: datetime, legal: bool) -> list[RuleEvent]:
         """Start, update or (as legal hours begin) end the case of a stall in the zone."""
         if legal:
             group.saw_legal = True
             group.illegal_since = None
-            if group.event_id is not None:
+            if group.case.event_id is not None:
                 return [self._close_event(group, "legal hours began")]
             return []
         if group.illegal_since is None:
             group.illegal_since = ts if group.saw_legal else group.entered_at
         dwell = (ts - group.illegal_since).total_seconds()
-        if group.event_id is None:
+        if group.case.event_id is None:
             if dwell < self.zone.dwell_s:
                 return []
-            group.event_id = self._id_factory()
-            group.event_first_seen = group.illegal_since
-            group.last_emit = ts
-            logger.info(
-                "%s %s/%s: stall (group %d, %s) in the zone for %.0f s",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
+            group.case.open(self._id_factory(), group.illegal_since, ts)
+            self._log(
+                logging.INFO,
+                "stall (group %d, %s) in the zone for %.0f s",
                 group.key,
                 self._describe(group),
                 dwell,
             )
             return [self._event(group, EventPhase.START, ts)]
-        assert group.last_emit is not None
-        if (ts - group.last_emit).total_seconds() >= self.cfg.update_interval_s:
-            group.last_emit = ts
+        if group.case.update_due(ts, self.cfg.update_interval_s):
             return [self._event(group, EventPhase.UPDATE, ts)]
         return []
 
     def _close_event(self, group: _Group, why: str) -> RuleEvent:
-        assert group.last_seen is not None and group.event_first_seen is not None
-        logger.debug(
-            "%s %s/%s: group %d case ends (%s)",
-            RULE_NAME,
-            self.camera_id,
-            self.zone.id,
-            group.key,
-            why,
-        )
-        event = self._event(group, EventPhase.END, max(group.last_seen, group.event_first_seen))
-        group.event_id = None
-        group.event_first_seen = None
-        group.last_emit = None
+        case = group.case
+        assert case.last_seen is not None and case.first_seen is not None
+        self._log(logging.DEBUG, "group %d case ends (%s)", group.key, why)
+        event = self._event(group, EventPhase.END, max(case.last_seen, case.first_seen))
+        case.reset()
         return event
 
     @staticmethod
@@ -357,24 +297,11 @@ class StallDwellRule:
         return ",".join(f"{label}:{n}" for label, n in sorted(group.counts.items()))
 
     def _event(self, group: _Group, phase: EventPhase, last_seen: datetime) -> RuleEvent:
-        assert group.event_id is not None and group.event_first_seen is not None
-        details: dict[str, str | float | int] = {
-            "objects": sum(group.counts.values()),
-            "labels": self._describe(group),
-        }
-        return RuleEvent(
-            event_id=group.event_id,
-            phase=phase,
-            camera_id=self.camera_id,
-            zone_id=self.zone.id,
-            rule=RULE_NAME,
-            violation_type=ViolationType.STREET_STALL,
-            label=group.label,
-            confidence=group.confidence,
-            xyxy=group.xyxy,
-            tracker_id=group.anchor,
-            first_seen=group.event_first_seen,
-            last_seen=last_seen,
-            dwell_s=(last_seen - group.event_first_seen).total_seconds(),
-            details=details,
+        return self._rule_event(
+            group.case.event_id,
+            phase,
+            group.case.first_seen,
+            last_seen,
+            Subject(group.label, group.confidence, group.xyxy, group.anchor),
+            {"objects": sum(group.counts.values()), "labels": self._describe(group)},
         )

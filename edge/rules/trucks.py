@@ -22,23 +22,19 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
 from contracts.events import EventPhase, EvidenceKind, ViolationType
-from edge.rules.base import RuleFrame, RuleResources
+from edge.rules.base import RuleFrame, RuleResources, Subject, ZoneRule
 from edge.rules.cover import CoverClassifier, crop, load_region
 from edge.rules.events import ImageAttachment, RuleEvent
 from edge.rules.presence import PresenceBook
-from edge.rules.settings import RulesSettings
-from edge.rules.stall import new_event_id
 from edge.tracking import centre_distance
 from edge.types import FloatArray, ImageArray
 from zones.config import Zone, ZoneKind
-from zones.geometry import ZoneGeometry
 from zones.schedule import in_any_window
 
 logger = logging.getLogger(__name__)
@@ -111,7 +107,7 @@ class _Pass:
     event_id: str | None = None
 
 
-class MuckTruckRule:
+class MuckTruckRule(ZoneRule):
     """Raises ``muck_truck`` cases for trucks passing a road zone with an uncovered load.
 
     Args:
@@ -127,67 +123,37 @@ class MuckTruckRule:
             ``geometry`` is of another zone, or there is no cover classifier.
     """
 
-    def __init__(
-        self,
-        zone: Zone,
-        geometry: ZoneGeometry,
-        camera_id: str,
-        settings: RulesSettings,
-        resources: RuleResources | None = None,
-        *,
-        id_factory: Callable[[], str] = new_event_id,
-    ) -> None:
-        if zone.kind is not ZoneKind.ROAD or TRUCK not in zone.objects:
-            raise ValueError(
-                f"{RULE_NAME} needs a road zone with 'truck' among its objects, zone "
-                f"{zone.id!r} is {zone.kind.value} with {zone.objects}"
-            )
-        if geometry.zone.id != zone.id:
-            raise ValueError(f"geometry is of zone {geometry.zone.id!r}, not {zone.id!r}")
+    rule_name = RULE_NAME
+    violation_type = ViolationType.MUCK_TRUCK
+    zone_kind = ZoneKind.ROAD
+    needs = "a road zone with 'truck' among its objects"
+
+    def _fits(self, zone: Zone) -> bool:
+        return zone.kind is self.zone_kind and TRUCK in zone.objects
+
+    def _zone_state(self, zone: Zone) -> str:
+        return f"{zone.kind.value} with {zone.objects}"
+
+    def _setup(self, resources: RuleResources | None) -> None:
         if resources is None or resources.cover_classifier is None:
             raise ValueError(
-                "no cover classifier (settings.muck_truck.cover_model did not load); "
+                "no cover classifier (self.settings.muck_truck.cover_model did not load); "
                 "trucks cannot be judged"
             )
         self.classifier: CoverClassifier = resources.cover_classifier
-        self.zone = zone
-        self.geometry = geometry
-        self.camera_id = camera_id
-        self.settings = settings
-        self.cfg = settings.muck_truck
-        self._tz = settings.tzinfo()
-        self._id_factory = id_factory
-        self._book = PresenceBook(zone.inertia, self.cfg.lost_grace_s)
+        self.cfg = self.settings.muck_truck
+        self._book = PresenceBook(self.zone.inertia, self.cfg.lost_grace_s)
         self._passes: list[_Pass] = []
         self._next_key = 1
-        self._last_ts: datetime | None = None
         self._warned_no_image = False
         self.verdicts: dict[str, int] = {"covered": 0, "uncovered": 0, "undecided": 0}
         """Passes judged so far, by verdict (``undecided``: left before a consensus)."""
 
-    @property
-    def name(self) -> str:
-        """The rule's name, as in its events."""
-        return RULE_NAME
-
-    @property
-    def zone_id(self) -> str:
-        """The zone the rule watches."""
-        return self.zone.id
-
     def update(self, frame: RuleFrame) -> list[RuleEvent]:
         """Feed one analysed frame (detections and pixels)."""
         ts = frame.ts
-        if self._last_ts is not None and ts < self._last_ts:
-            logger.warning(
-                "%s %s/%s: frame at %s is older than the last one; ignored",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
-                ts.isoformat(),
-            )
+        if self._out_of_order(ts):
             return []
-        self._last_ts = ts
         detections = frame.detections
         in_zone = self.geometry.trigger(detections)
         self._book.update(detections, in_zone, ts)
@@ -246,11 +212,9 @@ class MuckTruckRule:
                 truck = waiting[best]
                 truck.tracks.add(tid)
                 truck.gone_since = None
-                logger.debug(
-                    "%s %s/%s: track %d continues the pass of track %d",
-                    RULE_NAME,
-                    self.camera_id,
-                    self.zone.id,
+                self._log(
+                    logging.DEBUG,
+                    "track %d continues the pass of track %d",
                     tid,
                     truck.tracker_id,
                 )
@@ -292,11 +256,8 @@ class MuckTruckRule:
         if frame.image is None:
             if not self._warned_no_image:
                 self._warned_no_image = True
-                logger.warning(
-                    "%s %s/%s: frames come without pixels; truck loads cannot be classified",
-                    RULE_NAME,
-                    self.camera_id,
-                    self.zone.id,
+                self._log(
+                    logging.WARNING, "frames come without pixels; truck loads cannot be classified"
                 )
             return
         image = frame.image
@@ -336,11 +297,9 @@ class MuckTruckRule:
             else:
                 return []
             self.verdicts[truck.verdict] += 1
-            logger.info(
-                "%s %s/%s: truck %d load %s (%d of %d frames)",
-                RULE_NAME,
-                self.camera_id,
-                self.zone.id,
+            self._log(
+                logging.INFO,
+                "truck %d load %s (%d of %d frames)",
                 truck.tracker_id,
                 truck.verdict,
                 max(yes, no),
@@ -367,11 +326,9 @@ class MuckTruckRule:
             self._passes.remove(truck)
             if truck.verdict is None:
                 self.verdicts["undecided"] += 1
-                logger.info(
-                    "%s %s/%s: truck %d left before a verdict (%d frame(s) classified)",
-                    RULE_NAME,
-                    self.camera_id,
-                    self.zone.id,
+                self._log(
+                    logging.INFO,
+                    "truck %d left before a verdict (%d frame(s) classified)",
                     truck.tracker_id,
                     len(truck.probs),
                 )
@@ -380,14 +337,7 @@ class MuckTruckRule:
         return events
 
     def _end(self, truck: _Pass, why: str) -> RuleEvent:
-        logger.debug(
-            "%s %s/%s: pass of truck %d ends (%s)",
-            RULE_NAME,
-            self.camera_id,
-            self.zone.id,
-            truck.tracker_id,
-            why,
-        )
+        self._log(logging.DEBUG, "pass of truck %d ends (%s)", truck.tracker_id, why)
         event = self._event(truck, EventPhase.END, truck.last_seen)
         truck.event_id = None
         return event
@@ -402,7 +352,6 @@ class MuckTruckRule:
         return "downward" if dy > 0 else "upward"
 
     def _event(self, truck: _Pass, phase: EventPhase, last_seen: datetime) -> RuleEvent:
-        assert truck.event_id is not None
         yes = sum(truck.votes)
         attachments: tuple[ImageAttachment, ...] = ()
         if phase is EventPhase.START and truck.best_load is not None:
@@ -412,22 +361,16 @@ class MuckTruckRule:
                 ImageAttachment(EvidenceKind.PLATE, truck.best_plate, truck.best_at),
             )
         probs = truck.probs or [0.0]
-        xyxy = truck.best_xyxy if truck.best_xyxy is not None else truck.xyxy
-        return RuleEvent(
-            event_id=truck.event_id,
-            phase=phase,
-            camera_id=self.camera_id,
-            zone_id=self.zone.id,
-            rule=RULE_NAME,
-            violation_type=ViolationType.MUCK_TRUCK,
-            label=TRUCK,
-            confidence=truck.confidence,
-            xyxy=xyxy if phase is EventPhase.START else truck.xyxy,
-            tracker_id=truck.tracker_id,
-            first_seen=truck.first_seen,
-            last_seen=max(last_seen, truck.first_seen),
-            dwell_s=(max(last_seen, truck.first_seen) - truck.first_seen).total_seconds(),
-            details={
+        xyxy = truck.xyxy
+        if phase is EventPhase.START and truck.best_xyxy is not None:
+            xyxy = truck.best_xyxy
+        return self._rule_event(
+            truck.event_id,
+            phase,
+            truck.first_seen,
+            max(last_seen, truck.first_seen),
+            Subject(TRUCK, truck.confidence, xyxy, truck.tracker_id),
+            {
                 "cover": truck.verdict or "undecided",
                 "votes": f"{yes}/{len(truck.votes)}",
                 "p_uncovered_mean": round(float(np.mean(probs)), 3),
@@ -435,5 +378,5 @@ class MuckTruckRule:
                 "direction": self._direction(truck),
                 "cover_model": self.classifier.name,
             },
-            attachments=attachments,
+            attachments,
         )
