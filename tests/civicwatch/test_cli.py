@@ -48,7 +48,8 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_example_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)  # example configs use paths relative to the repository
-    assert main(["edge", "--config", str(REPO / "configs/edge.yaml"), "--check"]) == 0
+    for edge_config in ("configs/edge.yaml", "configs/edge-gpu.yaml"):
+        assert main(["edge", "--config", str(REPO / edge_config), "--check"]) == 0
     assert main(["server", "--config", str(REPO / "configs/server.yaml"), "--check"]) == 0
     zone_files = sorted(str(p) for p in (REPO / "configs/zones").glob("*.yaml"))
     assert main(["zones", "validate", *zone_files]) == 0
