@@ -55,6 +55,12 @@ class OptimConfig(BaseModel):
     mosaic: float = Field(default=1.0, ge=0.0, le=1.0, description="Mosaic probability.")
     scale: float = Field(default=0.4, ge=0.0, le=0.95, description="Random scale gain.")
     fliplr: float = Field(default=0.5, ge=0.0, le=1.0, description="Horizontal flip probability.")
+    cls_pw: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Class-loss weights: inverse class frequency to this power (0 = off).",
+    )
     cache: Literal["ram", "disk", "none"] = Field(default="ram", description="Image cache.")
     plots: bool = Field(default=False, description="Write training plots (slow on a CPU).")
     threads: int = Field(default=2, ge=1, le=256, description="torch CPU threads.")

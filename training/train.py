@@ -161,6 +161,7 @@ def train(
                 mosaic=opt.mosaic,
                 scale=opt.scale,
                 fliplr=opt.fliplr,
+                cls_pw=opt.cls_pw,
                 cache=False if opt.cache == "none" else opt.cache,
                 plots=opt.plots,
                 amp=False,
