@@ -59,12 +59,13 @@ def test_a_rule_per_zone_kind(caplog: pytest.LogCaptureFixture) -> None:
     ]
     assert set(engine.geometries) == {"west", "east", "road"}
     assert engine.failures == []
-    assert {
+    expected: dict[ZoneKind, tuple[object, ...]] = {
         ZoneKind.NO_VENDING: (StallDwellRule,),
         ZoneKind.SHOP_FRONTAGE: (CrossDoorRule,),
         ZoneKind.ROAD: (MuckTruckRule,),
         ZoneKind.CONSTRUCTION_SITE: (ConstructionSiteRule,),
-    } == DEFAULT_RULES
+    }
+    assert dict(DEFAULT_RULES) == expected
 
 
 def test_a_rule_that_cannot_start_is_reported_and_the_others_run(
