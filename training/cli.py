@@ -145,7 +145,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--from",
         dest="init",
         default=None,
-        help="start from this checkpoint's weights (continued training, no warm-up)",
+        help="start from this checkpoint's weights, a .pt or a deployed .onnx model "
+        "(continued training, no warm-up)",
     )
     t.add_argument("--lr0", type=float, default=None, help="override the initial learning rate")
     t.add_argument("--name", default=None, help="override the run name")

@@ -28,6 +28,8 @@ from training.evaluate import (
 )
 from training.registry import DEFAULT_REGISTRY, entry_for, sha256_file, upsert_entry
 from training.scenes.classes import CLASSES
+from training.scenes.dataset import GENERATOR_VERSION
+from training.scenes.render import MIN_BOX_FRACTION, MIN_CONTRAST, MIN_VISIBLE_FRACTION
 from training.train import export_onnx
 
 logger = logging.getLogger(__name__)
@@ -244,9 +246,11 @@ cartons and crates in front of shop doors; `truck` covers muck trucks with cover
 loads (the cover flag is in the dataset's `meta/*.jsonl`); `bare_soil` and `dust_net` are
 ground regions and heaps in the site.
 
-* training: {d.count} images, base seed {d.seed}, {d.imgsz} px wide,
+* training (last stage): {d.count} images of generator version {GENERATOR_VERSION}, base seed
+  {d.seed}, {d.imgsz} px wide,
   {d.val_fraction:.0%} of them for validation
-* held-out test: {h.count} images, base seed {h.seed} (never used in training)
+* held-out test: {h.count} images of generator version {GENERATOR_VERSION}, base seed {h.seed}
+  (never used in training)
 
 ## Training
 
@@ -277,10 +281,12 @@ int8: {int8_line}.
   footage the model misses most objects and fires on some wrong ones (table above). Treat it
   as a pipeline and demo model, not as evidence for enforcement, until it is fine-tuned on
   reviewed real cases.
-* Objects smaller than about 2% of the image width were not labelled in training and are
-  rarely found; distant people in particular.
-* `truck` does not say whether the load is covered; the cover flag is only in the generator's
-  ground truth (a separate crop classifier is planned).
+* Objects narrower or shorter than {MIN_BOX_FRACTION:.1%} of the image width, less than
+  {MIN_VISIBLE_FRACTION:.0%} visible, or standing out from their surroundings by less than
+  {MIN_CONTRAST:.0f} grey levels (unlit at night, grey in infrared) were not labelled (generator
+  version {GENERATOR_VERSION}) and are rarely found; distant people in particular.
+* `truck` does not say whether the load is covered: the edge asks the separate crop classifier
+  (`models/cover-v1.onnx`, its own card) about each truck.
 * `bare_soil` / `dust_net` boxes are the bounding boxes of irregular regions: box IoU is a poor
   measure for them, and region extent depends on the camera angle.
 * Night and infrared scenes are simple darkened renders; real night footage is harder.

@@ -21,7 +21,7 @@ import yaml
 from training.config import DatasetConfig, TrainConfig
 from training.offline import apply_settings, configure_offline
 from training.scenes.classes import CLASSES
-from training.scenes.dataset import write_dataset
+from training.scenes.dataset import GENERATOR_VERSION, write_dataset
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -69,10 +69,22 @@ def ensure_dataset(data: DatasetConfig) -> Path:
         listed = yaml.safe_load(data_yaml.read_text())
         names = listed.get("names") if isinstance(listed, dict) else None
         n = sum(1 for _ in (data.root / "images").rglob("*.jpg"))
-        if isinstance(names, dict) and tuple(names.values()) == CLASSES and n == data.count:
+        version = listed.get("generator") if isinstance(listed, dict) else None
+        if (
+            isinstance(names, dict)
+            and tuple(names.values()) == CLASSES
+            and n == data.count
+            and version == GENERATOR_VERSION
+        ):
             logger.info("using existing dataset %s (%d images)", data.root, n)
             return data_yaml
-        logger.info("dataset %s is stale (%d images, names %s): re-rendering", data.root, n, names)
+        logger.info(
+            "dataset %s is stale (%d images, names %s, generator %s): re-rendering",
+            data.root,
+            n,
+            names,
+            version,
+        )
         shutil.rmtree(data.root)
     summary = write_dataset(
         data.root,
@@ -143,6 +155,8 @@ def train(
         else:
             if init is not None and not init.is_file():
                 raise TrainingError(f"checkpoint {init} to start from does not exist")
+            if init is not None and init.suffix == ".onnx":
+                init = _checkpoint_from_onnx(config, init, data_yaml, run_dir)
             model = YOLO(str(init if init is not None else config.model), task="detect")
             model.train(
                 data=str(data_yaml),
@@ -178,6 +192,21 @@ def train(
     map50, map50_95 = _last_metrics(run_dir)
     logger.info("trained %s in %.0f s: mAP50 %.3f mAP50-95 %.3f", best, wall, map50, map50_95)
     return TrainResult(run_dir, best, wall, map50, map50_95)
+
+
+CALIBRATION_IMAGES = 64
+"""Training images the batch-norm statistics are measured on when starting from ONNX."""
+
+
+def _checkpoint_from_onnx(config: TrainConfig, onnx: Path, data_yaml: Path, run_dir: Path) -> Path:
+    from training.warmstart import WarmStartError, checkpoint_from_onnx
+
+    images = sorted((data_yaml.parent / "images" / "train").glob("*.jpg"))[:CALIBRATION_IMAGES]
+    out = run_dir / "weights" / f"init-{onnx.stem}.pt"
+    try:
+        return checkpoint_from_onnx(onnx, config.model, out, images)
+    except WarmStartError as exc:
+        raise TrainingError(f"cannot start from {onnx}: {exc}") from exc
 
 
 def _last_metrics(run_dir: Path) -> tuple[float, float]:

@@ -14,7 +14,7 @@ import yaml
 from training.scenes import objects
 from training.scenes.camera import Camera
 from training.scenes.classes import CLASSES, class_id
-from training.scenes.dataset import write_dataset
+from training.scenes.dataset import GENERATOR_VERSION, write_dataset
 from training.scenes.geometry import Solid
 from training.scenes.render import Canvas, Conditions, Light
 from training.scenes.world import render_still
@@ -131,6 +131,18 @@ def test_hidden_object_is_not_labelled() -> None:
     assert names == ["truck"]
 
 
+def test_object_that_does_not_stand_out_is_not_labelled() -> None:
+    """An object is labelled in the lit image only where a person could see it."""
+    cam = _camera()
+    person = objects.person(np.random.default_rng(3), 0.0, 5.0, math.radians(-90.0))
+    canvas = Canvas(cam, _day(), np.random.default_rng(1))
+    canvas.draw([person])
+    assert [b.name for b in canvas.labels(seen=canvas.image)] == ["person"]
+    unlit = np.full_like(canvas.image, 12)  # the same scene with no light on it at all
+    assert canvas.labels(seen=unlit) == []
+    assert [b.name for b in canvas.labels()] == ["person"]  # geometry alone still labels it
+
+
 def test_nothing_drawn_gives_no_labels() -> None:
     canvas = Canvas(_camera(), _day(), np.random.default_rng(1))
     canvas.draw([])
@@ -143,6 +155,7 @@ def test_write_dataset(tmp_path: Path) -> None:
     data = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())
     assert data["names"] == dict(enumerate(CLASSES))
     assert data["train"] == "images/train" and data["val"] == "images/val"
+    assert data["generator"] == GENERATOR_VERSION
     total = 0
     for split, n in (("train", 3), ("val", 2)):
         images = sorted((tmp_path / "ds" / "images" / split).glob("*.jpg"))

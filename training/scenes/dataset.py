@@ -2,7 +2,8 @@
 
 Layout under the output folder::
 
-    data.yaml                 names, train and val folders (paths relative to this file)
+    data.yaml                 names, train and val folders (paths relative to this file),
+                              generator version
     images/{train,val}/*.jpg  the images, saved at their sampled JPEG quality
     labels/{train,val}/*.txt  one ``class cx cy w h`` line per visible object (0..1 units)
     meta/{train,val}.jsonl    per image: seed, size, boxes in pixels with the truck-cover flag
@@ -51,6 +52,12 @@ class MetaImage(BaseModel):
     width: int = Field(gt=0, description="Image width in pixels.")
     height: int = Field(gt=0, description="Image height in pixels.")
     boxes: list[MetaBox] = Field(description="Visible labelled objects.")
+
+
+GENERATOR_VERSION = 2
+"""Version of what the generator draws and labels, written to ``data.yaml``; bumped whenever
+the same seed would render a different image or label (a dataset of another version is stale).
+Version 2: stricter labels (40% visible, 8 px at 320 px, contrast) and more goods."""
 
 
 class DatasetSummary(BaseModel):
@@ -170,7 +177,12 @@ def write_dataset(
     data_yaml = out / "data.yaml"
     data_yaml.write_text(
         yaml.safe_dump(
-            {"train": "images/train", "val": "images/val", "names": dict(enumerate(CLASSES))},
+            {
+                "train": "images/train",
+                "val": "images/val",
+                "names": dict(enumerate(CLASSES)),
+                "generator": GENERATOR_VERSION,
+            },
             sort_keys=False,
         )
     )

@@ -22,12 +22,17 @@ from training.scenes.geometry import Face, Layer, Solid, Texture
 
 ImageArray = npt.NDArray[np.uint8]
 
-MIN_VISIBLE_FRACTION = 0.3
+MIN_VISIBLE_FRACTION = 0.4
 """Objects showing less of themselves than this (occlusion) are not labelled."""
 MIN_IN_FRAME_FRACTION = 0.4
 """Objects with less than this share of their outline inside the image are not labelled."""
-MIN_BOX_FRACTION = 0.018
-"""Label boxes narrower or shorter than this share of the output width are dropped."""
+MIN_BOX_FRACTION = 0.025
+"""Label boxes narrower or shorter than this share of the output width are dropped (8 px at
+320 px: smaller objects cannot be evidence and a stride-8 detector cannot localise them)."""
+MIN_CONTRAST = 10.0
+"""Objects whose visible pixels differ from their surroundings, and vary inside, by less than
+this (8-bit levels, after lighting) are not labelled: a person would not see them either
+(an unlit object at night, a grey box in grey infrared)."""
 
 NIGHT_TARGET_MEAN = 70.0
 """Mean 8-bit level that a night camera's auto-exposure aims for (before the exposure jitter)."""
@@ -331,12 +336,14 @@ class Canvas:
 
     # -- results -------------------------------------------------------------------------
 
-    def labels(self, scale: float = 1.0) -> list[LabeledBox]:
+    def labels(self, scale: float = 1.0, seen: ImageArray | None = None) -> list[LabeledBox]:
         """Visible boxes of the labelled solids drawn so far.
 
         Args:
             scale: Factor from canvas pixels to output pixels (for the minimum box size and
                 the returned coordinates).
+            seen: The lit image in output pixels; when given, objects that do not stand out
+                from their surroundings in it (:data:`MIN_CONTRAST`) are not labelled.
         """
         out: list[LabeledBox] = []
         for index, (solid, (x0, y0, x1, y1), area, in_frame) in enumerate(self._labelled, start=1):
@@ -360,6 +367,10 @@ class Canvas:
             min_px = MIN_BOX_FRACTION * self.camera.width * scale
             if box[2] - box[0] < min_px or box[3] - box[1] < min_px:
                 continue
+            if seen is not None:
+                visible_mask = region[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+                if _contrast(seen, box, visible_mask) < MIN_CONTRAST:
+                    continue
             out.append(
                 LabeledBox(CLASSES.index(solid.name), box, fraction, solid.covered, solid.key)
             )
@@ -368,6 +379,32 @@ class Canvas:
     def lit(self, lamps: tuple[tuple[float, float, float], ...] = ()) -> ImageArray:
         """The drawn image under the scene's light (day, dusk, night or infrared)."""
         return apply_light(self.image, self.emissive, self.camera, self.conditions, lamps)
+
+
+def _contrast(
+    image: ImageArray, box: tuple[float, float, float, float], mask: npt.NDArray[np.bool_]
+) -> float:
+    """How much an object stands out in ``image``: the larger of the colour difference between
+    its pixels and a ring around them and the spread of its own brightness (8-bit levels)."""
+    h, w = image.shape[:2]
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(w, max(x0 + 1, round(box[2]))), min(h, max(y0 + 1, round(box[3])))
+    inside = np.zeros((h, w), dtype=np.uint8)
+    inside[y0:y1, x0:x1] = cv2.resize(
+        mask.astype(np.uint8), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST
+    )
+    if not inside.any():
+        return 0.0
+    pad = max(2, round(0.15 * max(x1 - x0, y1 - y0)))
+    grown = cv2.dilate(inside, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
+    ring = (grown > 0) & (inside == 0)
+    obj = image[inside > 0].astype(np.float32)
+    spread = float(obj.mean(axis=1).std())
+    if not ring.any():
+        return spread
+    around = image[ring].astype(np.float32)
+    difference = float(np.abs(obj.mean(axis=0) - around.mean(axis=0)).max())
+    return max(difference, spread)
 
 
 def _in_frame_fraction(points: npt.NDArray[np.float64], cam: Camera) -> float:

@@ -174,7 +174,7 @@ def sample_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
             )
     visible_shops = [s for s in street.shops if _visible(camera, (s.door_x, 0.0, 1.3), 40.0)]
     rng.shuffle(visible_shops)
-    for shop in visible_shops[: int(rng.integers(0, 4))]:
+    for shop in visible_shops[: int(rng.integers(1, 5))]:
         side = -1.0 if rng.random() < 0.5 else 1.0
         gx = shop.door_x + side * (shop.door_w / 2 + float(rng.uniform(1.0, 1.8)))
         if rng.random() < 0.3:
@@ -279,10 +279,11 @@ def render_scene(scene: Scene, rng: np.random.Generator, out_width: int) -> Rend
         image = np.asarray(
             cv2.resize(image, (out_width, out_height), interpolation=cv2.INTER_AREA), dtype=np.uint8
         )
+    labels = tuple(canvas.labels(scale, seen=image))
     image = add_sensor(image, scene.conditions, rng)
     if scene.conditions.overlay:
         image = add_overlay(image, scene.caption)
-    return RenderedImage(image, tuple(canvas.labels(scale)))
+    return RenderedImage(image, labels)
 
 
 def render_still(seed: int | tuple[int, ...], out_width: int) -> RenderedImage:

@@ -1,0 +1,86 @@
+"""Rebuilding a trainable checkpoint from a deployed ONNX model (training.warmstart)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from training.offline import configure_offline
+from training.scenes.world import render_still
+from training.warmstart import WarmStartError, _letterbox, checkpoint_from_onnx
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "models" / "civicwatch-street-v1.onnx"
+ARCH = REPO / "training" / "arch" / "civicwatch-street.yaml"
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    # ultralytics is imported in this process: offline first (no online check, no font fetch)
+    configure_offline(tmp_path_factory.mktemp("ultralytics"))
+    folder = tmp_path_factory.mktemp("calibration")
+    paths = []
+    for i in range(12):
+        path = folder / f"{i}.jpg"
+        cv2.imwrite(str(path), render_still((77, i), 320).image)
+        paths.append(path)
+    return paths
+
+
+def test_rebuilt_checkpoint_computes_what_the_onnx_file_computes(
+    tmp_path: Path, calibration: list[Path]
+) -> None:
+    import torch
+
+    out = checkpoint_from_onnx(MODEL, ARCH, tmp_path / "init.pt", calibration)
+    ckpt = torch.load(out, map_location="cpu", weights_only=False)
+    model = ckpt["model"].float().eval()
+    assert model.names[3] == "stall"
+    x = torch.from_numpy(np.stack([_letterbox(p, 320) for p in calibration]))
+    session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    with torch.no_grad():
+        ours, maps_eval = model(x)
+    theirs = np.concatenate([session.run(None, {name: x[i : i + 1].numpy()})[0] for i in range(12)])
+    scores = slice(4, None)
+    assert np.abs(ours.numpy()[:, scores] - theirs[:, scores]).max() < 1e-3
+    assert np.abs(ours.numpy()[:, :4] - theirs[:, :4]).max() < 0.05  # pixels
+    # In training mode the batch norms use the batch's own statistics: on the calibration
+    # batch these are the statistics they were set from, so training starts from the same
+    # function rather than from a model whose normalisation is off.
+    trainable = copy.deepcopy(model).train()
+    with torch.no_grad():
+        maps_train = trainable(x)
+    for key in ("boxes", "scores"):
+        assert torch.allclose(maps_train[key], maps_eval[key], atol=1e-3, rtol=1e-3), key
+
+
+def test_onnx_of_another_width_is_refused(tmp_path: Path, calibration: list[Path]) -> None:
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(ARCH.read_text().replace("width_multiple: 0.1875", "width_multiple: 0.25"))
+    assert wider.read_text() != ARCH.read_text(), "the test needs the arch's width line"
+    with pytest.raises(WarmStartError, match="does not fit"):
+        checkpoint_from_onnx(MODEL, wider, tmp_path / "init.pt", calibration)
+    assert not (tmp_path / "init.pt").exists()
+
+
+def test_onnx_without_metadata_is_refused(tmp_path: Path, calibration: list[Path]) -> None:
+    proto = onnx.load(str(MODEL))
+    del proto.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(proto, str(bare))
+    with pytest.raises(WarmStartError, match="lacks ultralytics metadata"):
+        checkpoint_from_onnx(bare, ARCH, tmp_path / "init.pt", calibration)
+
+
+def test_unreadable_calibration_image_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    with pytest.raises(WarmStartError, match="cannot be read"):
+        checkpoint_from_onnx(MODEL, ARCH, tmp_path / "init.pt", [broken])

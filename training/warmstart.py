@@ -1,0 +1,224 @@
+"""Continue training from a deployed ONNX model: rebuild a trainable checkpoint from its weights.
+
+The edges and the registry hold ONNX files only; the ``.pt`` checkpoints of a training run
+live in a scratch folder that a data team may no longer have. An ultralytics ONNX export has
+each convolution fused with its batch norm (``y = W'x + b'``), under the PyTorch parameter
+names. :func:`checkpoint_from_onnx` builds the model from its yaml, copies the fused weights
+in and *unfuses* every batch norm so that it computes the same function and still trains:
+
+* the convolution keeps ``W'`` (it has no bias in the trainable layout);
+* the batch norm gets the per-channel mean ``m`` and variance ``v`` of ``W'x`` measured on
+  calibration images, weight ``sqrt(v + eps)`` and bias ``b' + m``; in evaluation mode
+  ``(W'x - m) / sqrt(v + eps) * sqrt(v + eps) + b' + m = W'x + b'`` exactly, and in training
+  mode the batch statistics are close to ``m`` and ``v``, so training starts where the
+  deployed model stands instead of from scratch.
+
+The rebuilt model is checked against the ONNX file itself (same outputs on the calibration
+images) before it is saved.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+MAX_OUTPUT_DIFFERENCE = 1e-2
+"""Largest absolute difference (class scores 0..1, box pixels) allowed between the rebuilt
+model and the ONNX file on the calibration images."""
+
+
+class WarmStartError(RuntimeError):
+    """The ONNX file cannot be turned into a checkpoint of the model yaml."""
+
+
+def _letterbox(path: Path, size: int) -> npt.NDArray[np.float32]:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise WarmStartError(f"calibration image {path} cannot be read")
+    h, w = image.shape[:2]
+    r = size / max(h, w)
+    nh, nw = round(h * r), round(w * r)
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    canvas[top : top + nh, left : left + nw] = resized
+    rgb = canvas[:, :, ::-1].transpose(2, 0, 1)
+    return np.ascontiguousarray(rgb, dtype=np.float32) / 255.0
+
+
+def _statistics(bn: Any) -> tuple[Any, Any]:
+    """A batch norm's running mean and variance buffers (always there: track_running_stats)."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise WarmStartError("batch norm without running statistics")
+    return bn.running_mean, bn.running_var
+
+
+def _onnx_weights(path: Path) -> tuple[dict[str, npt.NDArray[np.float32]], dict[str, str]]:
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    weights = {i.name: numpy_helper.to_array(i).astype(np.float32) for i in proto.graph.initializer}
+    meta = {p.key: p.value for p in proto.metadata_props}
+    return weights, meta
+
+
+def checkpoint_from_onnx(
+    onnx_path: Path,
+    model_yaml: Path,
+    out: Path,
+    calibration: list[Path],
+) -> Path:
+    """Write an ultralytics checkpoint with the weights of ``onnx_path``.
+
+    Args:
+        onnx_path: An ultralytics ONNX export (metadata ``names`` and ``imgsz``).
+        model_yaml: The model yaml it was trained from (same layout and width).
+        out: Where to write the ``.pt`` checkpoint.
+        calibration: Images to measure the batch-norm statistics on (a few dozen from the
+            training set).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        WarmStartError: If the file does not match the yaml, lacks metadata, or the rebuilt
+            model does not reproduce its outputs.
+    """
+    import onnxruntime as ort
+    import torch
+    from torch import nn
+    from ultralytics.nn.modules.conv import Conv
+    from ultralytics.nn.tasks import DetectionModel
+
+    if not calibration:
+        raise WarmStartError("no calibration images given")
+    weights, meta = _onnx_weights(onnx_path)
+    try:
+        names: dict[int, str] = ast.literal_eval(meta["names"])
+        imgsz = int(ast.literal_eval(meta["imgsz"])[0])
+    except (KeyError, ValueError, SyntaxError, TypeError, IndexError) as exc:
+        raise WarmStartError(f"{onnx_path} lacks ultralytics metadata (names, imgsz)") from exc
+
+    model = DetectionModel(  # type: ignore[no-untyped-call]
+        cfg=str(model_yaml), nc=len(names), verbose=False
+    )
+    model.names = names
+    used: set[str] = set()
+    fused: list[tuple[Conv, npt.NDArray[np.float32]]] = []
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, Conv) and isinstance(module.bn, nn.BatchNorm2d):
+                key_w, key_b = f"{name}.conv.weight", f"{name}.conv.bias"
+                if key_w not in weights or key_b not in weights:
+                    raise WarmStartError(f"{onnx_path} has no fused weights for layer {name}")
+                w = weights[key_w]
+                if tuple(w.shape) != tuple(module.conv.weight.shape):
+                    raise WarmStartError(
+                        f"layer {name}: ONNX weight {w.shape} does not fit the yaml's "
+                        f"{tuple(module.conv.weight.shape)}"
+                    )
+                module.conv.weight.copy_(torch.from_numpy(w))
+                bn = module.bn
+                mean, var = _statistics(bn)
+                mean.zero_()
+                var.fill_(1.0 - bn.eps)
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(torch.from_numpy(weights[key_b]))
+                fused.append((module, weights[key_b]))
+                used.update((key_w, key_b))
+            elif isinstance(module, nn.Conv2d) and f"{name}.weight" in weights:
+                w = weights[f"{name}.weight"]
+                if tuple(w.shape) != tuple(module.weight.shape):
+                    raise WarmStartError(f"layer {name}: ONNX weight {w.shape} does not fit")
+                module.weight.copy_(torch.from_numpy(w))
+                used.add(f"{name}.weight")
+                if module.bias is not None:
+                    module.bias.copy_(torch.from_numpy(weights[f"{name}.bias"]))
+                    used.add(f"{name}.bias")
+    unused = [k for k in weights if k.endswith((".weight", ".bias")) and k not in used]
+    if unused:
+        raise WarmStartError(f"{onnx_path} has weights the yaml has no place for: {unused[:5]}")
+
+    batch = np.stack([_letterbox(p, imgsz) for p in calibration])
+    x = torch.from_numpy(batch)
+    model.eval()
+    sums: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}
+
+    def hook(index: int) -> Any:
+        def record(_m: nn.Module, _i: tuple[torch.Tensor, ...], y: torch.Tensor) -> None:
+            flat = y.detach().double().transpose(0, 1).reshape(y.shape[1], -1)
+            s, sq, n = sums.get(index, (torch.zeros(0), torch.zeros(0), 0))
+            if n == 0:
+                sums[index] = (flat.sum(1), (flat * flat).sum(1), flat.shape[1])
+            else:
+                sums[index] = (s + flat.sum(1), sq + (flat * flat).sum(1), n + flat.shape[1])
+
+        return record
+
+    handles = [m.conv.register_forward_hook(hook(i)) for i, (m, _) in enumerate(fused)]
+    with torch.no_grad():
+        for start in range(0, len(x), 8):
+            model(x[start : start + 8])
+    for h in handles:
+        h.remove()
+    with torch.no_grad():
+        for i, (module, bias) in enumerate(fused):
+            s, sq, n = sums[i]
+            mean = s / n
+            var = (sq / n - mean * mean).clamp_min(1e-6)
+            bn = module.bn
+            running_mean, running_var = _statistics(bn)
+            running_mean.copy_(mean.float())
+            running_var.copy_(var.float())
+            bn.weight.copy_(torch.sqrt(var + bn.eps).float())
+            bn.bias.copy_(torch.from_numpy(bias) + mean.float())
+
+    with torch.no_grad():
+        ours = model(x[:4])[0].numpy()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    theirs = np.concatenate(
+        [session.run(None, {input_name: x[i : i + 1].numpy()})[0] for i in range(4)]
+    )
+    scale = np.ones((1, theirs.shape[1], 1), dtype=np.float32)
+    scale[:, :4] = 1.0 / imgsz  # compare boxes in image fractions, scores as they are
+    difference = float(np.abs((ours - theirs) * scale).max())
+    if difference > MAX_OUTPUT_DIFFERENCE:
+        raise WarmStartError(
+            f"rebuilt model differs from {onnx_path} by {difference:.4f} "
+            f"(> {MAX_OUTPUT_DIFFERENCE})"
+        )
+    logger.info("rebuilt %s from %s (max output difference %.2e)", out, onnx_path, difference)
+
+    import ultralytics
+
+    setattr(model, "args", {"imgsz": imgsz, "task": "detect"})  # noqa: B010 (untyped attribute)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "date": datetime.now(UTC).isoformat(),
+            "version": ultralytics.__version__,
+            "epoch": -1,
+            "best_fitness": None,
+            "model": model.float(),
+            "ema": None,
+            "updates": None,
+            "optimizer": None,
+            "train_args": {"imgsz": imgsz, "task": "detect", "model": str(model_yaml)},
+            "train_metrics": None,
+            "train_results": None,
+            "source": str(onnx_path),
+        },
+        out,
+    )
+    return out
