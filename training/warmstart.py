@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,12 @@ model and the ONNX file on the calibration images."""
 
 class WarmStartError(RuntimeError):
     """The ONNX file cannot be turned into a checkpoint of the model yaml."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ConvWeights:
+    weight: npt.NDArray[np.float32]
+    bias: npt.NDArray[np.float32]
 
 
 def _letterbox(path: Path, size: int) -> npt.NDArray[np.float32]:
@@ -62,14 +69,30 @@ def _statistics(bn: Any) -> tuple[Any, Any]:
     return bn.running_mean, bn.running_var
 
 
-def _onnx_weights(path: Path) -> tuple[dict[str, npt.NDArray[np.float32]], dict[str, str]]:
+def _onnx_convolutions(path: Path) -> tuple[dict[str, _ConvWeights], dict[str, str]]:
+    """The convolutions of an ONNX file keyed by their weight's (PyTorch) name, and its metadata.
+
+    Biases are found through the graph, not by name: the exporter's simplifier may fold or
+    rename them (a bias of zeros, for one).
+    """
     import onnx
     from onnx import numpy_helper
 
     proto = onnx.load(str(path))
-    weights = {i.name: numpy_helper.to_array(i).astype(np.float32) for i in proto.graph.initializer}
+    inits = {i.name: i for i in proto.graph.initializer}
+    convs: dict[str, _ConvWeights] = {}
+    for node in proto.graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in inits:
+            continue
+        weight = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
+        bias = np.zeros(weight.shape[0], dtype=np.float32)
+        if len(node.input) > 2 and node.input[2]:
+            if node.input[2] not in inits:
+                raise WarmStartError(f"{path}: bias of {node.input[1]} is not a constant")
+            bias = numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
+        convs[node.input[1]] = _ConvWeights(weight, bias)
     meta = {p.key: p.value for p in proto.metadata_props}
-    return weights, meta
+    return convs, meta
 
 
 def checkpoint_from_onnx(
@@ -102,7 +125,7 @@ def checkpoint_from_onnx(
 
     if not calibration:
         raise WarmStartError("no calibration images given")
-    weights, meta = _onnx_weights(onnx_path)
+    convs, meta = _onnx_convolutions(onnx_path)
     try:
         names: dict[int, str] = ast.literal_eval(meta["names"])
         imgsz = int(ast.literal_eval(meta["imgsz"])[0])
@@ -115,37 +138,38 @@ def checkpoint_from_onnx(
     model.names = names
     used: set[str] = set()
     fused: list[tuple[Conv, npt.NDArray[np.float32]]] = []
+    inner = {id(m.conv) for m in model.modules() if isinstance(m, Conv)}
     with torch.no_grad():
         for name, module in model.named_modules():
             if isinstance(module, Conv) and isinstance(module.bn, nn.BatchNorm2d):
-                key_w, key_b = f"{name}.conv.weight", f"{name}.conv.bias"
-                if key_w not in weights or key_b not in weights:
-                    raise WarmStartError(f"{onnx_path} has no fused weights for layer {name}")
-                w = weights[key_w]
-                if tuple(w.shape) != tuple(module.conv.weight.shape):
-                    raise WarmStartError(
-                        f"layer {name}: ONNX weight {w.shape} does not fit the yaml's "
-                        f"{tuple(module.conv.weight.shape)}"
-                    )
-                module.conv.weight.copy_(torch.from_numpy(w))
+                target, key = module.conv, f"{name}.conv.weight"
+            elif isinstance(module, nn.Conv2d) and id(module) not in inner:
+                target, key = module, f"{name}.weight"
+            else:
+                continue
+            if key not in convs:
+                if not target.weight.requires_grad:
+                    continue  # a fixed layer (the DFL integral) that the export folded away
+                raise WarmStartError(f"{onnx_path} has no weights for layer {name}")
+            found = convs[key]
+            if tuple(found.weight.shape) != tuple(target.weight.shape):
+                raise WarmStartError(
+                    f"layer {name}: ONNX weight {found.weight.shape} does not fit the yaml's "
+                    f"{tuple(target.weight.shape)}"
+                )
+            target.weight.copy_(torch.from_numpy(found.weight))
+            used.add(key)
+            if isinstance(module, Conv):
                 bn = module.bn
                 mean, var = _statistics(bn)
                 mean.zero_()
                 var.fill_(1.0 - bn.eps)
                 bn.weight.fill_(1.0)
-                bn.bias.copy_(torch.from_numpy(weights[key_b]))
-                fused.append((module, weights[key_b]))
-                used.update((key_w, key_b))
-            elif isinstance(module, nn.Conv2d) and f"{name}.weight" in weights:
-                w = weights[f"{name}.weight"]
-                if tuple(w.shape) != tuple(module.weight.shape):
-                    raise WarmStartError(f"layer {name}: ONNX weight {w.shape} does not fit")
-                module.weight.copy_(torch.from_numpy(w))
-                used.add(f"{name}.weight")
-                if module.bias is not None:
-                    module.bias.copy_(torch.from_numpy(weights[f"{name}.bias"]))
-                    used.add(f"{name}.bias")
-    unused = [k for k in weights if k.endswith((".weight", ".bias")) and k not in used]
+                bn.bias.copy_(torch.from_numpy(found.bias))
+                fused.append((module, found.bias))
+            elif target.bias is not None:
+                target.bias.copy_(torch.from_numpy(found.bias))
+    unused = [k for k in convs if k not in used and k.startswith("model.")]
     if unused:
         raise WarmStartError(f"{onnx_path} has weights the yaml has no place for: {unused[:5]}")
 

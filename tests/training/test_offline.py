@@ -137,7 +137,8 @@ def test_missing_font_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.training
 def test_tiny_training_run_is_offline_and_exports_a_usable_onnx(tmp_path: Path) -> None:
-    """One epoch on a handful of 160 px images; the ONNX loads in the edge's yolo plugin."""
+    """One epoch on a handful of 160 px images; the ONNX loads in the edge's yolo plugin, and
+    training can continue from it."""
     config = {
         "model": str(REPO / "training" / "arch" / "civicwatch-street.yaml"),
         "name": "tiny",
@@ -171,12 +172,16 @@ def test_tiny_training_run_is_offline_and_exports_a_usable_onnx(tmp_path: Path) 
         cfg = load_config(Path({str(tmp_path / "train.yaml")!r}))
         res = train(cfg)
         out = export_onnx(cfg, res.best, cfg.export.output)
-        report({{"onnx": str(out)}})
+        again = train(cfg, init=out, epochs=1, name="tiny-from-onnx")
+        report({{"onnx": str(out), "again": str(again.best)}})
         """,
         tmp_path,
-        280,
+        420,
     )
     assert result["attempts"] == [], f"network attempts: {result['attempts']}"
+    # the data team's path back: training continues from the deployed ONNX file
+    assert Path(str(result["again"])).is_file()
+    assert (tmp_path / "runs" / "tiny-from-onnx" / "weights" / "init-tiny.pt").is_file()
     onnx_path = Path(str(result["onnx"]))
     from training.train import read_onnx_metadata
 
