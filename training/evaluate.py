@@ -16,7 +16,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from training.config import TrainConfig
 from training.onnx_detect import OnnxDetector
@@ -251,16 +252,77 @@ def _read_frames(path: Path, count: int) -> list[np.ndarray]:
     return frames
 
 
-def real_data_table(results: list[RealFileResult]) -> str:
-    """A Markdown table of :func:`real_data_report` results."""
+REAL_FOOTAGE_TRUTH = Path(__file__).with_name("real_footage.yaml")
+"""What the shared real images and clips show, by eye, in the detector's classes."""
+
+
+class FootageTruth(BaseModel):
+    """What one real file shows, in the detector's classes (no boxes: a person's description)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shows: str = Field(min_length=1, description="What the file shows, in words.")
+    present: list[str] = Field(description="Classes that are really in it.")
+    arguable: list[str] = Field(
+        default_factory=list,
+        description="Classes a reasonable model may report without being wrong (a bus as truck).",
+    )
+
+    @field_validator("present", "arguable")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in CLASSES]
+        if unknown:
+            raise ValueError(f"unknown classes {unknown}; known: {', '.join(CLASSES)}")
+        return names
+
+
+def load_footage_truth(path: Path = REAL_FOOTAGE_TRUTH) -> dict[str, FootageTruth]:
+    """Read the by-eye description of the real files (see ``training/real_footage.yaml``).
+
+    Raises:
+        ValueError: If the file is not a mapping of file name to a valid description.
+    """
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of file name to description")
+    try:
+        return {str(k): FootageTruth.model_validate(v) for k, v in raw.items()}
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def real_data_table(
+    results: list[RealFileResult], truth: dict[str, FootageTruth] | None = None
+) -> str:
+    """A Markdown table of :func:`real_data_report` results, held against what the files show.
+
+    A class that the file shows and the model never reports is *missed*; a class the model
+    reports that the file does not show (and is not arguable) is a *false alarm*.
+    """
+    known = truth if truth is not None else {}
     lines = [
-        "| file | frames | detections per class (frames with it / max score) | ms/frame |",
-        "|---|---:|---|---:|",
+        "| file | shows (by eye) | detections per class (frames with it / max score) "
+        "| missed | false alarms | ms/frame |",
+        "|---|---|---|---|---|---:|",
     ]
     for r in results:
         found = (
             ", ".join(f"{n} {h.frames}/{h.max_confidence:.2f}" for n, h in r.per_class.items())
             or "nothing"
         )
-        lines.append(f"| {r.file} | {r.frames} | {found} | {r.ms_per_frame:.0f} |")
+        t = known.get(r.file)
+        if t is None:
+            shows, missed, false = "(not described)", "?", "?"
+        else:
+            shows = t.shows
+            missed = ", ".join(c for c in t.present if c not in r.per_class) or "-"
+            false = (
+                ", ".join(c for c in r.per_class if c not in t.present and c not in t.arguable)
+                or "-"
+            )
+        lines.append(
+            f"| {r.file} ({r.frames} frame{'s' if r.frames > 1 else ''}) | {shows} | {found} "
+            f"| {missed} | {false} | {r.ms_per_frame:.0f} |"
+        )
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from training.evaluate import (
     HoldoutReport,
     RealFileResult,
     evaluate_holdout,
+    load_footage_truth,
     real_data_report,
     real_data_table,
 )
@@ -208,7 +209,7 @@ def render_card(report: PublishReport, config: TrainConfig, *, name: str, versio
             f"(fp32 {report.holdout.map50_95:.3f}); not registered, kept in the run folder"
         )
     real = (
-        real_data_table(report.real)
+        real_data_table(report.real, load_footage_truth())
         if report.real
         else "(shared data folder absent when the card was generated)"
     )
@@ -271,7 +272,7 @@ Provenance notes:
 
 int8: {int8_line}.
 
-## Real footage (`../shared/data`, no labels: what the model reports, score >= 0.25)
+## Real footage (`../shared/data`, no box labels: what the model reports at score >= 0.25, held against what each file shows by eye, `training/real_footage.yaml`)
 
 {real}
 
