@@ -272,7 +272,10 @@ Provenance notes:
 
 int8: {int8_line}.
 
-## Real footage (`../shared/data`, no box labels: what the model reports at score >= 0.25, held against what each file shows by eye, `training/real_footage.yaml`)
+## Real footage (`../shared/data`)
+
+No box labels exist: what the model reports at score >= 0.25, held against what each file
+shows by eye (`training/real_footage.yaml`).
 
 {real}
 

@@ -84,7 +84,10 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
     assert "* stage 1 data came from an earlier generator" in card
     assert "a" * 64 in card
     assert "| stall | 10 | 0.900 | 0.800 | 0.910 | 0.600 |" in card
-    assert "images/street.png | 1 | stall 1/0.40" in card
+    # held against the by-eye truth: street.png shows stalls, people and cars
+    assert "| images/street.png (1 frame) | Times Square" in card
+    assert "| stall 1/0.40 | person, car | - | 20 |" in card
+    assert "generator\n  version 2" in card or "generator version 2" in card
     assert "## Known limits" in card and "never seen a real photograph" in card
 
 
