@@ -47,18 +47,15 @@ class _ConvWeights:
     bias: npt.NDArray[np.float32]
 
 
-def _letterbox(path: Path, size: int) -> npt.NDArray[np.float32]:
+def _network_input(path: Path, size: int) -> npt.NDArray[np.float32]:
+    """A calibration image as the exported model sees it (the edge's centred letterbox)."""
+    from edge.detectors.transforms import letterbox
+
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise WarmStartError(f"calibration image {path} cannot be read")
-    h, w = image.shape[:2]
-    r = size / max(h, w)
-    nh, nw = round(h * r), round(w * r)
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
-    top, left = (size - nh) // 2, (size - nw) // 2
-    canvas[top : top + nh, left : left + nw] = resized
-    rgb = canvas[:, :, ::-1].transpose(2, 0, 1)
+    fitted = letterbox(np.asarray(image, dtype=np.uint8), (size, size))
+    rgb = fitted.image[:, :, ::-1].transpose(2, 0, 1)
     return np.ascontiguousarray(rgb, dtype=np.float32) / 255.0
 
 
@@ -173,7 +170,7 @@ def checkpoint_from_onnx(
     if unused:
         raise WarmStartError(f"{onnx_path} has weights the yaml has no place for: {unused[:5]}")
 
-    batch = np.stack([_letterbox(p, imgsz) for p in calibration])
+    batch = np.stack([_network_input(p, imgsz) for p in calibration])
     x = torch.from_numpy(batch)
     model.eval()
     sums: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}

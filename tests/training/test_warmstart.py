@@ -13,7 +13,7 @@ import pytest
 
 from training.offline import configure_offline
 from training.scenes.world import render_still
-from training.warmstart import WarmStartError, _letterbox, checkpoint_from_onnx
+from training.warmstart import WarmStartError, _network_input, checkpoint_from_onnx
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "civicwatch-street-v1.onnx"
@@ -42,7 +42,7 @@ def test_rebuilt_checkpoint_computes_what_the_onnx_file_computes(
     ckpt = torch.load(out, map_location="cpu", weights_only=False)
     model = ckpt["model"].float().eval()
     assert model.names[3] == "stall"
-    x = torch.from_numpy(np.stack([_letterbox(p, 320) for p in calibration]))
+    x = torch.from_numpy(np.stack([_network_input(p, 320) for p in calibration]))
     session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     with torch.no_grad():
