@@ -1,7 +1,7 @@
 """Per-frame cost of each detector plugin, stage by stage, against a bare ``session.run``.
 
 For every model found (the COCO models in ``../shared/data/weights`` and the project's
-``models/civicwatch-street-v1.onnx`` when present) and every thread count, one loop
+the registry's default model when present) and every thread count, one loop
 alternates a full ``detect_timed`` (preprocess / ``session.run`` / postprocess) with a bare
 ``session.run`` on the same prepared tensor, so both see the same machine load.
 
@@ -35,6 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from edge.detectors import OnnxDetector, create_detector, parse_detector_config  # noqa: E402
+from training.registry import default_model  # noqa: E402
 
 logger = logging.getLogger("bench_detectors")
 
@@ -74,7 +75,7 @@ def find_models(shared: Path) -> list[ModelSpec]:
         ModelSpec("yolox", shared / "weights" / "yolox_nano.onnx"),
         ModelSpec("nanodet", shared / "weights" / "nanodet_m.onnx"),
         ModelSpec("fastestdet", shared / "weights" / "FastestDet.onnx"),
-        ModelSpec("yolo", REPO / "models" / "civicwatch-street-v1.onnx"),
+        ModelSpec("yolo", default_model()),
     ]
     return [s for s in specs if s.path.is_file()]
 

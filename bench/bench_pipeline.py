@@ -58,9 +58,10 @@ from server.core.db import make_engine, make_session_factory, run_migrations  # 
 from server.evidence_store import EvidenceStore  # noqa: E402
 from server.ingest import IngestContext, MqttIngest  # noqa: E402
 from tests.support.rtsp_server import serve_rtsp  # noqa: E402
+from training.registry import default_model  # noqa: E402
 from zones.config import load_zone_file  # noqa: E402
 
-MODEL = REPO / "models" / "civicwatch-street-v1.onnx"
+MODEL = default_model()
 ZONES = REPO / "configs" / "zones" / "demo-cam.yaml"
 
 

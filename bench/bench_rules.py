@@ -7,7 +7,7 @@ Measures:
 2. **Scenarios** (:mod:`training.scenes.rule_scenarios`): every scripted scenario from its
    truth boxes through ByteTrack and the rule engine (the committed cover classifier on the
    rendered pixels): cases expected, raised, matched; precision and recall per rule; and
-   the tracker + rules time per frame. With ``models/civicwatch-street-v1.onnx`` present,
+   the tracker + rules time per frame. With the registry's default model present,
    the same with the project's detector instead of the truth boxes.
 3. **Cover classifier**: accuracy on crops of unseen scenes (base seed 4103) and
    milliseconds per crop.
@@ -43,6 +43,7 @@ if str(REPO) not in sys.path:
 from edge.rules.cover import OnnxCoverClassifier  # noqa: E402
 from edge.tracking import ByteTracker, SimpleTracker  # noqa: E402
 from edge.types import Detections  # noqa: E402
+from training.registry import default_model  # noqa: E402
 from training.scenes.rule_scenarios import (  # noqa: E402
     RuleScenario,
     ScenarioFrame,
@@ -188,7 +189,7 @@ def _time_rules(
 
 def bench_model_scenarios(cover: OnnxCoverClassifier) -> list[str]:
     """The scenarios with the project's detector, when its model file exists."""
-    model = REPO / "models" / "civicwatch-street-v1.onnx"
+    model = default_model()
     if not model.is_file():
         return [f"Skipped: `{model.relative_to(REPO)}` does not exist yet."]
     from edge.detectors import create_detector, parse_detector_config

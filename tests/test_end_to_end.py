@@ -26,11 +26,12 @@ from server.chain_store import register_key
 from server.core.config import load_settings
 from tests.support.live_server import LiveServer
 from tests.support.rtsp_server import rtsp_server_available, serve_rtsp
+from training.registry import default_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "models" / "civicwatch-street-v1.onnx"
+MODEL = default_model()
 ZONES = REPO / "configs" / "zones" / "demo-cam.yaml"
 
 

@@ -6,7 +6,12 @@ SHA-256 must match, so a swapped or corrupted file is refused with a clear error
 Example:
     >>> from pathlib import Path
     >>> registry = load_registry(Path("models/registry.yaml"))  # doctest: +SKIP
-    >>> entry = verify_model(Path("models/civicwatch-street-v1.onnx"), registry)  # doctest: +SKIP
+    >>> entry = verify_model(default_model(), registry)  # doctest: +SKIP
+
+The registry also names the project's default model (``default``: a listed file), the one the
+edge's sample configs, the demo, the tests and the benchmarks use; :func:`default_model` reads it,
+so switching the default is one line in ``models/registry.yaml`` (and the configs that name a
+file, which ``tests/training/test_registry.py`` holds to it).
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ class Registry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = Field(default=1, description="Registry schema version.")
+    default: str | None = Field(
+        default=None, description="File of the project's default model (one of ``models``)."
+    )
     models: list[RegistryEntry] = Field(description="Registered models.")
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -73,7 +81,20 @@ class Registry(BaseModel):
                 raise ValueError(f"file {entry.file} is listed twice")
             seen.add(key)
             files.add(entry.file)
+        if self.default is not None and self.default not in files:
+            raise ValueError(f"default {self.default} is not a registered file")
         return self
+
+    def default_entry(self) -> RegistryEntry:
+        """The entry of the default model.
+
+        Raises:
+            ModelVerificationError: If the registry names no default.
+        """
+        entry = next((e for e in self.models if e.file == self.default), None)
+        if entry is None:
+            raise ModelVerificationError(f"the model registry at {self.root} names no default")
+        return entry
 
     @property
     def root(self) -> Path:
@@ -134,6 +155,17 @@ def load_registry(path: Path = DEFAULT_REGISTRY) -> Registry:
     return registry
 
 
+def default_model(path: Path = DEFAULT_REGISTRY) -> Path:
+    """Absolute path of the registry's default model file (which may be absent on disk).
+
+    Raises:
+        RegistryError: If the registry is missing or invalid.
+        ModelVerificationError: If it names no default.
+    """
+    registry = load_registry(path)
+    return registry.path_of(registry.default_entry())
+
+
 def verify_model(path: Path, registry: Registry) -> RegistryEntry:
     """Check that ``path`` is a registered model file with the registered content.
 
@@ -177,20 +209,26 @@ def verify_model(path: Path, registry: Registry) -> RegistryEntry:
 def upsert_entry(path: Path, entry: RegistryEntry) -> Registry:
     """Add ``entry`` to the registry file at ``path`` (replacing the same name and version).
 
-    Creates the file if it does not exist. Returns the registry as written.
+    Creates the file if it does not exist; keeps its default. Returns the registry as written.
     """
     models: list[RegistryEntry] = []
+    default: str | None = None
     if path.is_file():
+        current = load_registry(path)
+        default = current.default
         models = [
             e
-            for e in load_registry(path).models
+            for e in current.models
             if (e.name, e.version) != (entry.name, entry.version) and e.file != entry.file
         ]
-    registry = Registry(models=[*models, entry])
+    registry = Registry(default=default, models=[*models, entry])
     header = (
         "# civicwatch model registry: the edge loads only files listed here, with this sha256.\n"
     )
-    body = yaml.safe_dump(registry.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    data = registry.model_dump(mode="json")
+    if data["default"] is None:
+        del data["default"]
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     path.write_text(header + body)
     return load_registry(path)
 

@@ -1,6 +1,6 @@
 """The rules on scripted scenarios with the project's detector instead of the truth boxes.
 
-Runs only when ``models/civicwatch-street-v1.onnx`` exists (it is trained from the scene
+Runs only when the default model (``models/registry.yaml``) exists (it is trained from the scene
 generator by the training pipeline); slow, since every frame goes through the detector.
 """
 
@@ -12,12 +12,13 @@ import pytest
 
 from edge.detectors import create_detector, parse_detector_config
 from edge.rules.cover import OnnxCoverClassifier
+from training.registry import default_model
 from training.scenes.rule_scenarios import ScenarioFrame, build_scenario, play, score
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "models" / "civicwatch-street-v1.onnx"
+MODEL = default_model()
 SUBSET = (
     "stall_illegal",
     "stall_legal_hours",

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from training.registry import DEFAULT_REGISTRY, load_registry, verify_model
+from training.registry import DEFAULT_REGISTRY, default_model, load_registry, verify_model
 from training.scenes.classes import CLASSES
 from training.scenes.scenarios import render_scenario
 from training.train import read_onnx_metadata
 
-MODEL = Path(__file__).resolve().parents[2] / "models" / "civicwatch-street-v1.onnx"
+MODEL = default_model()
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

@@ -10,6 +10,7 @@ from training.registry import (
     DEFAULT_REGISTRY,
     ModelVerificationError,
     RegistryError,
+    default_model,
     entry_for,
     load_registry,
     sha256_file,
@@ -106,15 +107,61 @@ def test_invalid_registry_files(tmp_path: Path, text: str, message: str) -> None
         load_registry(path)
 
 
+def test_default_must_be_registered(registered: tuple[Path, Path]) -> None:
+    _, registry_path = registered
+    text = registry_path.read_text()
+    registry_path.write_text(text.replace("version: 1\n", "version: 1\ndefault: gone.onnx\n"))
+    with pytest.raises(RegistryError, match=r"default gone\.onnx is not a registered file"):
+        load_registry(registry_path)
+
+
+def test_default_model_and_upsert_keeps_it(registered: tuple[Path, Path], tmp_path: Path) -> None:
+    model, registry_path = registered
+    with pytest.raises(ModelVerificationError, match="names no default"):
+        default_model(registry_path)
+    registry_path.write_text(
+        registry_path.read_text().replace("version: 1\n", "version: 1\ndefault: m.onnx\n")
+    )
+    assert default_model(registry_path) == model.resolve()
+    other = tmp_path / "m2.onnx"
+    other.write_bytes(b"second model")
+    registry = upsert_entry(
+        registry_path,
+        entry_for(other, registry_path, name="street", version="2", classes=["a"], imgsz=416),
+    )
+    assert registry.default == "m.onnx"
+    assert [e.version for e in registry.models] == ["1", "2"]
+    assert default_model(registry_path) == model.resolve()
+
+
 def test_missing_registry_file(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="not found"):
         load_registry(tmp_path / "none.yaml")
 
 
-def test_committed_registry_lists_the_committed_model() -> None:
+def test_committed_registry_lists_the_committed_models() -> None:
     registry = load_registry(DEFAULT_REGISTRY)
-    entry = registry.get("civicwatch-street")
-    path = registry.path_of(entry)
-    assert verify_model(path, registry) == entry
-    assert entry.classes == list(CLASSES)
-    assert path.stat().st_size < 10 * 1024 * 1024
+    for entry in registry.models:
+        path = registry.path_of(entry)
+        assert verify_model(path, registry) == entry
+        assert path.stat().st_size < 10 * 1024 * 1024
+    default = registry.default_entry()
+    assert default.name == "civicwatch-street"
+    assert default.classes == list(CLASSES)
+    assert default_model() == registry.path_of(default)
+
+
+@pytest.mark.parametrize("config", ["configs/edge.yaml", "configs/edge-gpu.yaml"])
+def test_sample_edge_configs_use_the_default_model(config: str) -> None:
+    from edge.config import load_edge_config
+
+    repo = DEFAULT_REGISTRY.parent.parent
+    loaded = load_edge_config(repo / config)
+    assert (repo / loaded.detector.path).resolve() == default_model()
+
+
+def test_demo_uses_the_default_model() -> None:
+    from civicwatch.demo import DemoConfig
+
+    repo = DEFAULT_REGISTRY.parent.parent
+    assert (repo / DemoConfig().model).resolve() == default_model()

@@ -1,4 +1,4 @@
-"""The project's own model (``models/civicwatch-street-v1.onnx``) through the yolo plugin."""
+"""The default model (``default`` in ``models/registry.yaml``) through the yolo plugin."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from edge.detectors import OBJECT_NAMES, LabelMapConfig, create_detector, resolve_label_map
 from edge.detectors.plugins.yolo import YoloConfig
+from training.registry import default_model
 
-MODEL = Path(__file__).resolve().parents[3] / "models" / "civicwatch-street-v1.onnx"
+MODEL = default_model()
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def model_path() -> Path:
 
 def test_project_model_loads_and_speaks_object_names(model_path: Path) -> None:
     detector = create_detector(YoloConfig(path=model_path))
-    assert detector.model.name == "civicwatch-street-v1"
+    assert detector.model.name == MODEL.stem
     assert set(detector.names) <= set(OBJECT_NAMES), detector.names
     lookup = resolve_label_map(LabelMapConfig(), detector.names)  # identity map suffices
     assert lookup.dropped == ()
