@@ -20,6 +20,19 @@ def test_committed_config_loads_with_absolute_paths() -> None:
     assert config.holdout.seed != config.dataset.seed
 
 
+@pytest.mark.parametrize(
+    "recipe",
+    sorted((REPO_ROOT / "training" / "recipes").rglob("*.yaml")),
+    ids=lambda p: p.relative_to(REPO_ROOT).as_posix(),
+)
+def test_committed_recipes_load(recipe: Path) -> None:
+    config = load_config(recipe)
+    assert config.model.is_file()
+    assert config.holdout.seed != config.dataset.seed
+    assert config.holdout.imgsz == config.dataset.imgsz == config.train.imgsz
+    assert config.export.output.parent == REPO_ROOT / "models"
+
+
 def _write(tmp_path: Path, change: dict[str, object]) -> Path:
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     raw.update(change)
