@@ -1,7 +1,7 @@
 """Per-frame cost of each detector plugin, stage by stage, against a bare ``session.run``.
 
-For every model found (the COCO models in ``../shared/data/weights`` and the project's
-the registry's default model when present) and every thread count, one loop
+For every model found (the COCO models in ``../shared/data/weights`` and every model in
+the project's registry, side by side) and every thread count, one loop
 alternates a full ``detect_timed`` (preprocess / ``session.run`` / postprocess) with a bare
 ``session.run`` on the same prepared tensor, so both see the same machine load.
 
@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from edge.detectors import OnnxDetector, create_detector, parse_detector_config  # noqa: E402
-from training.registry import default_model  # noqa: E402
+from training.registry import load_registry  # noqa: E402
 
 logger = logging.getLogger("bench_detectors")
 
@@ -75,8 +75,9 @@ def find_models(shared: Path) -> list[ModelSpec]:
         ModelSpec("yolox", shared / "weights" / "yolox_nano.onnx"),
         ModelSpec("nanodet", shared / "weights" / "nanodet_m.onnx"),
         ModelSpec("fastestdet", shared / "weights" / "FastestDet.onnx"),
-        ModelSpec("yolo", default_model()),
     ]
+    registry = load_registry()
+    specs += [ModelSpec("yolo", registry.path_of(e)) for e in registry.models]
     return [s for s in specs if s.path.is_file()]
 
 
