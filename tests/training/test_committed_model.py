@@ -83,7 +83,8 @@ def test_int8_copy_keeps_metadata_and_finds_the_same_objects(tmp_path: Path) -> 
         path = tmp_path / f"calib{i}.png"
         cv2.imwrite(str(path), render_still((77, i), 640).image)
         images.append(path)
-    q = quantize_int8(MODEL, tmp_path / "int8.onnx", images, 320)
+    imgsz = ast.literal_eval(read_onnx_metadata(MODEL)["imgsz"])[0]
+    q = quantize_int8(MODEL, tmp_path / "int8.onnx", images, imgsz)
     assert q.stat().st_size < MODEL.stat().st_size / 2
     assert read_onnx_metadata(q)["names"] == read_onnx_metadata(MODEL)["names"]
     fp32, int8 = OnnxDetector(MODEL), OnnxDetector(q)
