@@ -17,7 +17,7 @@ from training.scenes.classes import CLASSES, class_id
 from training.scenes.dataset import GENERATOR_VERSION, write_dataset
 from training.scenes.geometry import Solid
 from training.scenes.render import Canvas, Conditions, Light
-from training.scenes.world import render_still
+from training.scenes.world import render_still, sample_scene
 
 
 def _day() -> Conditions:
@@ -52,6 +52,30 @@ def test_still_is_deterministic_per_seed() -> None:
     assert np.array_equal(a.image, b.image)
     assert a.boxes == b.boxes
     assert not np.array_equal(a.image, c.image) if a.image.shape == c.image.shape else True
+
+
+def test_scenes_put_people_in_shop_doors_and_beside_goods() -> None:
+    # Shopkeepers stand in doorways and next to their goods: without such people in training
+    # a detector learns that anything upright in a dark doorway is goods.
+    in_door = beside_goods = 0
+    for i in range(60):
+        rng = np.random.default_rng(np.random.SeedSequence((5, i)))
+        scene = sample_scene(rng, 640, 360)
+        people = [s.anchor for s in scene.objects if s.name == "person"]
+        goods = [s.anchor for s in scene.objects if s.name == "goods"]
+        doors = [(shop.door_x, shop.door_w) for shop in scene.street.shops]
+        in_door += sum(
+            1
+            for x, y, _ in people
+            if y < 1.5 and any(abs(x - dx) <= (dw + 0.8) / 2 for dx, dw in doors)
+        )
+        beside_goods += sum(
+            1
+            for px, py, _ in people
+            if any(math.hypot(px - gx, py - gy) < 1.6 for gx, gy, _ in goods)
+        )
+    assert in_door >= 15
+    assert beside_goods >= 5
 
 
 @pytest.mark.parametrize("index", range(6))

@@ -54,10 +54,12 @@ class MetaImage(BaseModel):
     boxes: list[MetaBox] = Field(description="Visible labelled objects.")
 
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Version of what the generator draws and labels, written to ``data.yaml``; bumped whenever
 the same seed would render a different image or label (a dataset of another version is stale).
-Version 2: stricter labels (40% visible, 8 px at 320 px, contrast) and more goods."""
+Version 2: stricter labels (40% visible, 8 px at 320 px, contrast) and more goods.
+Version 3: people standing in shop doors and beside goods and stalls (the rest of each scene
+is as in version 2)."""
 
 
 class DatasetSummary(BaseModel):

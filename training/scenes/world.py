@@ -26,7 +26,7 @@ from training.scenes.render import (
     add_rain,
     add_sensor,
 )
-from training.scenes.scenery import FENCE_Y, PAVEMENT_Y, ROAD_Y1, Street, build_street
+from training.scenes.scenery import FENCE_Y, PAVEMENT_Y, ROAD_Y1, Shop, Street, build_street
 
 
 class View(StrEnum):
@@ -235,6 +235,7 @@ def sample_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
             solids.append(objects.soil_patch(rng, spot[0], spot[1], radius=radius, heap=heap))
         else:
             solids.append(objects.dust_net(rng, spot[0], spot[1], radius=radius, heap=heap))
+    solids += _people_at_doors(rng.spawn(1)[0], camera, visible_shops, solids, view_yaw)
     _ = (gate0, gate1)
     caption = (
         f"20{rng.integers(19, 26)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d} "
@@ -242,6 +243,49 @@ def sample_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
         f"CAM{rng.integers(1, 40):02d}"
     )
     return Scene(camera, conditions, street, tuple(solids), caption)
+
+
+def _people_at_doors(
+    rng: np.random.Generator,
+    camera: Camera,
+    shops: list[Shop],
+    placed: list[Solid],
+    view_yaw: float,
+) -> list[Solid]:
+    """People standing in or just outside shop doors, beside goods and stalls, and in groups.
+
+    Shopkeepers and customers stand where goods stand (a dark doorway, next to a rack),
+    vendors stand at their stalls, and people walk in twos and threes; a detector that never
+    saw them there learns that "something upright in a doorway" or a cluster of overlapping
+    figures is goods. Drawn from ``rng`` (a child stream of the
+    scene's), so the rest of the scene is the same with or without them.
+    """
+    people: list[Solid] = []
+    for shop in shops[:3]:
+        if rng.random() < 0.55:
+            x = shop.door_x + float(rng.uniform(-0.5, 0.5)) * (shop.door_w + 0.8)
+            y = float(rng.uniform(0.1, 1.4))
+            standing = rng.random() < 0.7
+            people.append(objects.person(rng, x, y, view_yaw, phase=0.0 if standing else None))
+    for solid in placed:
+        if solid.name not in ("goods", "stall") or rng.random() < 0.5:
+            continue
+        ax, ay = solid.anchor[0], solid.anchor[1]
+        side = -1.0 if rng.random() < 0.5 else 1.0
+        x = ax + side * float(rng.uniform(0.5, 1.4))
+        y = ay + float(rng.uniform(-0.4, 0.8))
+        if y > 0.1 and _visible(camera, (x, y, 1.0), 45.0):
+            people.append(objects.person(rng, x, y, view_yaw, phase=0.0))
+    for solid in placed:
+        if solid.name != "person" or rng.random() < 0.6:
+            continue
+        px, py = solid.anchor[0], solid.anchor[1]
+        for k in range(1 + int(rng.random() < 0.4)):
+            side = 1.0 if k == 0 else -1.0
+            x = px + side * float(rng.uniform(0.45, 0.9))
+            y = max(0.1, py + float(rng.uniform(-0.5, 0.5)))
+            people.append(objects.person(rng, x, y, view_yaw))
+    return people
 
 
 def _near_line(line_y: float, tolerance: float) -> Callable[[float, float], bool]:
