@@ -8,6 +8,7 @@ from training.config import DEFAULT_CONFIG, load_config
 from training.evaluate import ClassHits, ClassMetrics, HoldoutReport, RealFileResult
 from training.publish import PublishReport, RunSummary, StageSummary, render_card, summarize_run
 from training.scenes.classes import CLASSES
+from training.scenes.dataset import GENERATOR_VERSION
 
 HEADER = (
     "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),"
@@ -87,7 +88,8 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
     # held against the by-eye truth: street.png shows stalls, people and cars
     assert "| images/street.png (1 frame) | Times Square" in card
     assert "| stall 1/0.40 | person, car | - | 20 |" in card
-    assert "generator\n  version 2" in card or "generator version 2" in card
+    version = f"version {GENERATOR_VERSION}"
+    assert f"generator\n  {version}" in card or f"generator {version}" in card
     assert "## Known limits" in card and "never seen a real photograph" in card
 
 
