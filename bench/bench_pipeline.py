@@ -118,7 +118,7 @@ def throughput(work: Path, frames: int) -> None:
             t0 = time.perf_counter()
             tracked = tracker.update(timed.detections, frame.ts)
             t1 = time.perf_counter()
-            engine.update(tracked, frame.ts)
+            engine.update(tracked, frame.ts, tracks=tracker.snapshot())
             stages["track"].append(t1 - t0)
             stages["rules"].append(time.perf_counter() - t1)
             prepared = detector.preprocess(frame.image)

@@ -304,7 +304,9 @@ class Zone(BaseModel):
         le=86_400.0,
         allow_inf_nan=False,
         strict=True,
-        description="Seconds an object must stay in the zone before an event starts.",
+        description="Seconds an object must stay in the zone before an event starts (in "
+        "no_vending zones the object must also be stationary, which the tracker calls it "
+        "after its stationary.after_s, 10 s by default).",
     )
     inertia: int = Field(
         default=3,

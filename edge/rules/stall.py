@@ -1,11 +1,15 @@
 """The street-stall rule (占道设摊 / 游商): a stall that stays in a ``no_vending`` zone.
 
 Objects of the zone's classes are followed with a :class:`~edge.rules.presence.PresenceBook`
-(inertia, grace for misses, held stationary tracks). Each frame the entered objects are
-**grouped**: boxes at most ``group_gap`` box heights apart belong to one stall, so an
-umbrella, its table, its goods and the vendor are one violation and one case. A **person**
-counts only when the tracker calls them stationary and they stand with a stall object (a
-vendor who stays with a cart); people walking by, or standing alone, never do.
+(inertia, grace for misses, held stationary tracks). An object counts only once the tracker
+calls it **stationary** (its box has stayed put for the tracker's ``stationary.after_s``): a
+stall *stays*; a cart pushed along the pavement, a bag carried by, or a detector's "goods" on
+a group of passers-by moves on and never opens a case. Its dwell still counts from when it
+entered the zone, so with ``dwell_s`` at least ``after_s`` nothing starts later for it. Each
+frame the stationary objects are **grouped**: boxes at most ``group_gap`` box heights apart
+belong to one stall, so an umbrella, its table, its goods and the vendor are one violation
+and one case. A **person** counts only beside a stall object (a vendor who stays with a
+cart); people walking by, or standing alone, never do.
 
 Life of a stall (a group):
 
@@ -97,6 +101,7 @@ class StallDwellRule(ZoneRule):
         self._groups: list[_Group] = []
         self._next_key = 1
         self._untracked_frames = 0
+        self._warned_no_snapshot = False
 
     def update(self, frame: RuleFrame) -> list[RuleEvent]:
         """Feed one analysed frame.
@@ -125,6 +130,13 @@ class StallDwellRule(ZoneRule):
                 )
         elif tracked.any():
             self._untracked_frames = 0
+            if frame.tracks is None and not self._warned_no_snapshot:
+                self._warned_no_snapshot = True
+                self._log(
+                    logging.WARNING,
+                    "frames come without the tracker's snapshot: nothing is known to stay, so "
+                    "no stall case can open (pass tracks=tracker.snapshot())",
+                )
         held = frame.held
         held_ids = frozenset(int(t) for t in held.tracker_id[self.geometry.trigger(held)].tolist())
         self._book.update(detections, in_zone, ts, held_ids)
@@ -172,8 +184,8 @@ class StallDwellRule(ZoneRule):
     def _components(
         self, entered: list[Presence], stationary: frozenset[int]
     ) -> list[list[Presence]]:
-        """Entered objects grouped by nearness; only groups with a stall object count."""
-        eligible = [p for p in entered if p.label != PERSON or p.tracker_id in stationary]
+        """Stationary entered objects grouped by nearness; only groups with a stall object count."""
+        eligible = [p for p in entered if p.tracker_id in stationary]
         if not eligible:
             return []
         boxes = np.stack([p.xyxy for p in eligible]).astype(np.float64)

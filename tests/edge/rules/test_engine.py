@@ -20,6 +20,7 @@ from edge.rules import (
     RulesSettings,
     StallDwellRule,
 )
+from edge.tracking import TrackSnapshot
 from edge.types import Detections
 from zones.config import CameraZones, Zone, ZoneKind
 from zones.geometry import ZoneGeometry
@@ -43,9 +44,12 @@ def _camera() -> CameraZones:
 
 
 def _feed(engine: RuleEngine, frames: list[list[Obj]]) -> list[tuple[int, RuleEvent]]:
+    """One frame a second; the tracker calls every object stationary (stalls that stay)."""
     out: list[tuple[int, RuleEvent]] = []
     for k, objs in enumerate(frames):
-        out.extend((k, e) for e in engine.update(detections(*objs), T0 + timedelta(seconds=k)))
+        tracks = TrackSnapshot(detections(), frozenset(o.tid for o in objs))
+        ts = T0 + timedelta(seconds=k)
+        out.extend((k, e) for e in engine.update(detections(*objs), ts, tracks=tracks))
     return out
 
 

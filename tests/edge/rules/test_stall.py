@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -12,9 +13,25 @@ from contracts.events import EventPhase, ViolationType
 from edge.rules import RuleEvent, RuleFrame, StallDwellRule
 from zones.geometry import ZoneGeometry
 
-from .helpers import IN, IN2, OUT, T0, Obj, detections, frame, phases, rule, run, settings, zone
+from .helpers import IN, IN2, OUT, T0, Obj, detections, frame, phases, rule, settings, zone
+from .helpers import run as run_tracked
 
 STAY = [Obj(1)]
+
+
+def run(
+    r: StallDwellRule,
+    frames: list[list[Obj]],
+    *,
+    start: datetime = T0,
+    step_s: float = 1.0,
+    stationary: frozenset[int] = frozenset(),
+    moving: frozenset[int] = frozenset(),
+) -> list[tuple[int, RuleEvent]]:
+    """Feed frames in which the tracker calls every vending object stationary (a stall that
+    stays), persons only when in ``stationary``, and nothing in ``moving``."""
+    still = {o.tid for objs in frames for o in objs if o.label != "person"} | stationary
+    return run_tracked(r, frames, start=start, step_s=step_s, stationary=frozenset(still - moving))
 
 
 def test_no_event_before_dwell() -> None:
@@ -312,7 +329,7 @@ def test_held_tracks_outside_the_zone_do_not_count() -> None:
     for k in range(40):
         ts = T0 + timedelta(seconds=k)
         f = (
-            frame([Obj(1)], ts)
+            frame([Obj(1)], ts, stationary=frozenset({1}))
             if k < 20
             else frame([], ts, stationary=frozenset({1}), held=[Obj(1, OUT)])
         )
@@ -327,3 +344,37 @@ def test_group_gap_zero_keeps_touching_objects_together_only() -> None:
     assert (
         len(run(rule(s=settings(group_gap=0.0)), [[Obj(1), Obj(2, touching, "goods")]] * 12)) == 1
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Only what stays: a vending object counts once the tracker calls it stationary
+
+
+@pytest.mark.parametrize("label", ["stall", "goods"])
+def test_a_moving_vending_object_is_no_stall(label: str) -> None:
+    # a cart pushed along, or "goods" the detector sees on a group of passers-by
+    frames = [[Obj(2, IN, label)]] * 60
+    assert run(rule(), frames, moving=frozenset({2})) == []
+
+
+def test_dwell_counts_from_entry_once_the_object_stays() -> None:
+    # in the zone from 0 s; the tracker calls it stationary from 15 s (it was being set up)
+    r = rule()
+    events: list[tuple[int, RuleEvent]] = []
+    for k in range(30):
+        ts = T0 + timedelta(seconds=k)
+        still = frozenset({1}) if k >= 15 else frozenset()
+        events.extend((k, e) for e in r.update(frame([Obj(1)], ts, stationary=still)))
+    assert phases(events) == [(15, "start", 1)]
+    assert events[0][1].first_seen == T0
+    assert events[0][1].dwell_s == 15.0
+
+
+def test_without_a_tracker_snapshot_nothing_is_stationary(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = rule()
+    with caplog.at_level(logging.WARNING, logger="edge.rules.stall"):
+        for k in range(30):
+            assert r.update(RuleFrame(detections(Obj(1)), T0 + timedelta(seconds=k))) == []
+    assert caplog.text.count("without the tracker's snapshot") == 1
