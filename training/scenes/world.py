@@ -257,8 +257,8 @@ def _people_at_doors(
     Shopkeepers and customers stand where goods stand (a dark doorway, next to a rack),
     vendors stand at their stalls, and people walk in twos and threes; a detector that never
     saw them there learns that "something upright in a doorway" or a cluster of overlapping
-    figures is goods. Drawn from ``rng`` (a child stream of the
-    scene's), so the rest of the scene is the same with or without them.
+    figures is goods. Drawn from ``rng`` (a child stream of the scene's), so the rest of the
+    scene is the same with or without them.
     """
     people: list[Solid] = []
     for shop in shops[:3]:
