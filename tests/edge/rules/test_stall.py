@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,15 +24,14 @@ def run(
     r: StallDwellRule,
     frames: list[list[Obj]],
     *,
-    start: datetime = T0,
-    step_s: float = 1.0,
     stationary: frozenset[int] = frozenset(),
     moving: frozenset[int] = frozenset(),
+    **timing: Any,
 ) -> list[tuple[int, RuleEvent]]:
-    """Feed frames in which the tracker calls every vending object stationary (a stall that
+    """``helpers.run`` where the tracker calls every vending object stationary (a stall that
     stays), persons only when in ``stationary``, and nothing in ``moving``."""
     still = {o.tid for objs in frames for o in objs if o.label != "person"} | stationary
-    return run_tracked(r, frames, start=start, step_s=step_s, stationary=frozenset(still - moving))
+    return run_tracked(r, frames, stationary=frozenset(still - moving), **timing)
 
 
 def test_no_event_before_dwell() -> None:
