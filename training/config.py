@@ -12,6 +12,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from training.scenes.classes import CLASSES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """The repository root (the folder above ``training/``)."""
 
@@ -33,6 +35,23 @@ class DatasetConfig(BaseModel):
     imgsz: int = Field(default=320, ge=64, le=4096, description="Rendered image width, pixels.")
     val_fraction: float = Field(default=0.15, ge=0.0, le=1.0, description="Share put in val.")
     workers: int = Field(default=2, ge=1, le=64, description="Render processes.")
+    repeat: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "Oversampling of the train split: each training image holding an object of a listed "
+            "class is listed this many times per epoch (the largest count among its classes). "
+            "Empty: every image once."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _repeat_names_classes(self) -> DatasetConfig:
+        for name, times in self.repeat.items():
+            if name not in CLASSES:
+                raise ValueError(f"repeat: unknown class {name!r}; known: {', '.join(CLASSES)}")
+            if not 1 <= times <= 10:
+                raise ValueError(f"repeat: {name} must be listed 1..10 times, got {times}")
+        return self
 
 
 class OptimConfig(BaseModel):

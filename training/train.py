@@ -21,7 +21,7 @@ import yaml
 from training.config import DatasetConfig, TrainConfig
 from training.offline import apply_settings, configure_offline
 from training.scenes.classes import CLASSES
-from training.scenes.dataset import GENERATOR_VERSION, write_dataset
+from training.scenes.dataset import GENERATOR_VERSION, write_dataset, write_repeat_list
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -62,8 +62,14 @@ def ensure_dataset(data: DatasetConfig) -> Path:
     """Render the dataset unless a complete one with the same size is already there.
 
     Returns:
-        Path of its ``data.yaml``.
+        Path of its ``data.yaml``, or of ``data-repeat.yaml`` when ``data.repeat`` asks to
+        oversample classes (see :func:`write_repeat_list`).
     """
+    data_yaml = _ensure_rendered(data)
+    return write_repeat_list(data.root, data.repeat) if data.repeat else data_yaml
+
+
+def _ensure_rendered(data: DatasetConfig) -> Path:
     data_yaml = data.root / "data.yaml"
     if data_yaml.is_file():
         listed = yaml.safe_load(data_yaml.read_text())

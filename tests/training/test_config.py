@@ -48,6 +48,14 @@ def _write(tmp_path: Path, change: dict[str, object]) -> Path:
         ({"train": {"epochs": 0}}, "train.epochs"),
         ({"holdout": {"root": "x", "count": 3, "seed": 1}}, "holdout.seed must differ"),
         ({"name": "has space"}, "name"),
+        (
+            {"dataset": {"root": "x", "count": 3, "seed": 1, "repeat": {"bike": 2}}},
+            "repeat: unknown class 'bike'",
+        ),
+        (
+            {"dataset": {"root": "x", "count": 3, "seed": 1, "repeat": {"goods": 0}}},
+            "repeat: goods must be listed 1..10 times",
+        ),
     ],
 )
 def test_invalid_config_names_the_field(

@@ -14,7 +14,12 @@ import yaml
 from training.scenes import objects
 from training.scenes.camera import Camera
 from training.scenes.classes import CLASSES, class_id
-from training.scenes.dataset import GENERATOR_VERSION, write_dataset
+from training.scenes.dataset import (
+    GENERATOR_VERSION,
+    MetaImage,
+    write_dataset,
+    write_repeat_list,
+)
 from training.scenes.geometry import Solid
 from training.scenes.render import Canvas, Conditions, Light
 from training.scenes.world import render_still, sample_scene
@@ -210,6 +215,35 @@ def test_dataset_is_reproducible(tmp_path: Path) -> None:
     write_dataset(tmp_path / "b", count=2, seed=4, imgsz=160, val_fraction=0.0)
     for f in (tmp_path / "a" / "images" / "train").glob("*.jpg"):
         assert f.read_bytes() == (tmp_path / "b" / "images" / "train" / f.name).read_bytes()
+
+
+def test_repeat_list_lists_images_with_a_class_that_many_times(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    write_dataset(root, count=8, seed=3, imgsz=160, val_fraction=0.25)
+    metas = [
+        MetaImage.model_validate_json(line)
+        for line in (root / "meta" / "train.jsonl").read_text().splitlines()
+    ]
+    held = {m.file: {b.name for b in m.boxes} for m in metas}
+    assert any("goods" in names for names in held.values())
+    assert any("goods" not in names for names in held.values())
+    data_yaml = write_repeat_list(root, {"goods": 3, "car": 2})
+    listed = (root / "train-repeat.txt").read_text().splitlines()
+    for file, names in held.items():
+        expected = 3 if "goods" in names else 2 if "car" in names else 1
+        assert listed.count(f"./{file}") == expected, (file, names)
+    assert len(listed) == sum(listed.count(f"./{f}") for f in held)
+    data = yaml.safe_load(data_yaml.read_text())
+    original = yaml.safe_load((root / "data.yaml").read_text())
+    assert data == {**original, "train": "train-repeat.txt"}
+    assert original["train"] == "images/train"
+
+
+def test_repeat_list_rejects_unknown_classes_and_counts(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown class 'bicycle'"):
+        write_repeat_list(tmp_path, {"bicycle": 2})
+    with pytest.raises(ValueError, match="at least once"):
+        write_repeat_list(tmp_path, {"goods": 0})
 
 
 @pytest.mark.parametrize(

@@ -41,3 +41,26 @@ def test_dataset_with_missing_images_is_rendered_again(tmp_path: Path) -> None:
     victim.unlink()
     ensure_dataset(_config(tmp_path / "ds"))
     assert sum(1 for _ in (tmp_path / "ds" / "images").rglob("*.jpg")) == 4
+
+
+def test_repeat_trains_on_a_list_that_ultralytics_reads_with_its_repeats(tmp_path: Path) -> None:
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    config = DatasetConfig(
+        root=tmp_path / "ds",
+        count=6,
+        seed=3,
+        imgsz=160,
+        val_fraction=0.0,
+        workers=1,
+        repeat={"person": 2},
+    )
+    data_yaml = ensure_dataset(config)
+    assert data_yaml.name == "data-repeat.yaml"
+    listed = (tmp_path / "ds" / "train-repeat.txt").read_text().splitlines()
+    assert 6 < len(listed) <= 12
+    data = check_det_dataset(str(data_yaml))
+    dataset = YOLODataset(img_path=data["train"], data=data, imgsz=160, augment=False)
+    assert len(dataset) == len(listed)
+    assert ensure_dataset(config.model_copy(update={"repeat": {}})).name == "data.yaml"

@@ -196,3 +196,45 @@ def write_dataset(
     )
     logger.info("dataset %s: %s images, instances %s", out, summary.images, summary.instances)
     return summary
+
+
+REPEAT_LIST = "train-repeat.txt"
+REPEAT_YAML = "data-repeat.yaml"
+
+
+def write_repeat_list(root: Path, repeat: dict[str, int]) -> Path:
+    """Oversample the train split of the dataset under ``root`` by class.
+
+    Writes ``train-repeat.txt``, listing each training image as many times as the largest
+    ``repeat`` count among the classes it holds (once if it holds none of them), and
+    ``data-repeat.yaml``, a copy of ``data.yaml`` that trains on that list and validates on
+    the same ``val`` split. The images themselves are not copied.
+
+    Args:
+        root: A dataset written by :func:`write_dataset`.
+        repeat: Class name to times listed, each at least 1.
+
+    Returns:
+        Path of ``data-repeat.yaml``.
+
+    Raises:
+        ValueError: If a name is not a class or a count is below 1.
+        FileNotFoundError: If the dataset has no ``meta/train.jsonl`` or ``data.yaml``.
+    """
+    for name, times in repeat.items():
+        if name not in CLASSES:
+            raise ValueError(f"unknown class {name!r}; known classes: {', '.join(CLASSES)}")
+        if times < 1:
+            raise ValueError(f"{name} must be listed at least once, got {times}")
+    listed = yaml.safe_load((root / "data.yaml").read_text())
+    lines: list[str] = []
+    with (root / "meta" / "train.jsonl").open() as fh:
+        for line in fh:
+            meta = MetaImage.model_validate_json(line)
+            times = max((repeat.get(b.name, 1) for b in meta.boxes), default=1)
+            lines += [f"./{meta.file}"] * times
+    (root / REPEAT_LIST).write_text("".join(line + "\n" for line in lines))
+    data_yaml = root / REPEAT_YAML
+    data_yaml.write_text(yaml.safe_dump({**listed, "train": REPEAT_LIST}, sort_keys=False))
+    logger.info("train list %s: %d entries (repeat %s)", root / REPEAT_LIST, len(lines), repeat)
+    return data_yaml
