@@ -20,6 +20,8 @@ import pytest
 from training.scenes.classes import CLASSES
 
 REPO = Path(__file__).resolve().parents[2]
+THREADS = min(8, max(1, (os.cpu_count() or 1) - 1)) + 1
+"""Not what ultralytics would pick (``cpu_count - 1``, at most 8)."""
 
 GUARD = textwrap.dedent(
     """
@@ -160,25 +162,47 @@ def test_tiny_training_run_is_offline_and_exports_a_usable_onnx(tmp_path: Path) 
             "val_fraction": 1.0,
             "workers": 1,
         },
-        "train": {"epochs": 1, "imgsz": 160, "batch": 4, "workers": 0, "cache": "none"},
+        "train": {
+            "epochs": 1,
+            "imgsz": 160,
+            "batch": 4,
+            "workers": 0,
+            "cache": "none",
+            "threads": THREADS,
+        },
         "export": {"output": str(tmp_path / "tiny.onnx")},
     }
     (tmp_path / "train.yaml").write_text(json.dumps(config))
     result = _run(
         f"""
+        import logging
         from pathlib import Path
         from training.config import load_config
         from training.train import export_onnx, train
+
+        class Keep(logging.Handler):
+            messages = []
+
+            def emit(self, record):
+                self.messages.append(record.getMessage())
+
+        logging.getLogger("training.train").addHandler(Keep())
+        logging.getLogger("training.train").setLevel(logging.INFO)
         cfg = load_config(Path({str(tmp_path / "train.yaml")!r}))
         res = train(cfg)
         out = export_onnx(cfg, res.best, cfg.export.output)
         again = train(cfg, init=out, epochs=1, name="tiny-from-onnx")
-        report({{"onnx": str(out), "again": str(again.best)}})
+        report({{"onnx": str(out), "again": str(again.best), "log": Keep.messages}})
         """,
         tmp_path,
         420,
     )
     assert result["attempts"] == [], f"network attempts: {result['attempts']}"
+    # ultralytics resets torch to cpu_count - 1 threads; the configured count wins
+    log = result["log"]
+    assert isinstance(log, list)
+    threads = [m for m in log if "torch threads" in m]
+    assert threads == [f"training with {THREADS} torch threads"] * 2, log
     # the data team's path back: training continues from the deployed ONNX file
     assert Path(str(result["again"])).is_file()
     assert (tmp_path / "runs" / "tiny-from-onnx" / "weights" / "init-tiny.pt").is_file()
