@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -9,6 +13,8 @@ import yaml
 from training.config import DatasetConfig
 from training.scenes.dataset import GENERATOR_VERSION
 from training.train import ensure_dataset
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _config(root: Path) -> DatasetConfig:
@@ -44,9 +50,6 @@ def test_dataset_with_missing_images_is_rendered_again(tmp_path: Path) -> None:
 
 
 def test_repeat_trains_on_a_list_that_ultralytics_reads_with_its_repeats(tmp_path: Path) -> None:
-    from ultralytics.data.dataset import YOLODataset
-    from ultralytics.data.utils import check_det_dataset
-
     config = DatasetConfig(
         root=tmp_path / "ds",
         count=6,
@@ -60,7 +63,32 @@ def test_repeat_trains_on_a_list_that_ultralytics_reads_with_its_repeats(tmp_pat
     assert data_yaml.name == "data-repeat.yaml"
     listed = (tmp_path / "ds" / "train-repeat.txt").read_text().splitlines()
     assert 6 < len(listed) <= 12
-    data = check_det_dataset(str(data_yaml))
-    dataset = YOLODataset(img_path=data["train"], data=data, imgsz=160, augment=False)
-    assert len(dataset) == len(listed)
+    # ultralytics' own dataset class, in a child process configured offline first (importing
+    # ultralytics here would run its online check and clash with other tests' configuration)
+    code = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from training.offline import configure_offline
+        configure_offline(Path({str(tmp_path / "cfg")!r}))
+        from ultralytics.data.dataset import YOLODataset
+        from ultralytics.data.utils import check_det_dataset
+        data = check_det_dataset({str(data_yaml)!r})
+        dataset = YOLODataset(img_path=data["train"], data=data, imgsz=160, augment=False)
+        print("LEN", len(dataset))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("LEN ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    assert int(lines[-1].split()[1]) == len(listed)
     assert ensure_dataset(config.model_copy(update={"repeat": {}})).name == "data.yaml"
