@@ -41,6 +41,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from edge.rules.cover import OnnxCoverClassifier  # noqa: E402
+from edge.rules.settings import MuckTruckSettings  # noqa: E402
 from edge.tracking import ByteTracker, SimpleTracker  # noqa: E402
 from edge.types import Detections  # noqa: E402
 from training.registry import default_model  # noqa: E402
@@ -274,7 +275,23 @@ def bench_cover(cover: OnnxCoverClassifier) -> list[str]:
         f"{confusion[0, 1]}, uncovered → covered {confusion[1, 0]}, uncovered → uncovered "
         f"{confusion[1, 1]}. One crop: median {statistics.median(single):.2f} ms, p90 "
         f"{_pct(single, 90):.2f} ms (one thread).",
+        _band(p, crops.labels),
     ]
+
+
+def _band(p: np.ndarray, labels: np.ndarray) -> str:
+    """How the rule's voting band (covered_p .. uncovered_p) treats the same crops."""
+    cfg = MuckTruckSettings()
+    up, down = p >= cfg.uncovered_p, p <= cfg.covered_p
+    voting = up | down
+    right = (up & (labels == 1)) | (down & (labels == 0))
+    return (
+        f"With the rule's voting band (uncovered from p >= {cfg.uncovered_p}, covered up to "
+        f"p <= {cfg.covered_p}, no vote between): {int(voting.sum())} of {len(p)} crops vote "
+        f"({voting.mean():.0%}), and {int(right.sum()) / max(int(voting.sum()), 1):.3f} of the "
+        f"votes are right; uncovered votes on covered loads: {int((up & (labels == 0)).sum())} "
+        f"of {int((labels == 0).sum())}."
+    )
 
 
 def bench_real_clip(cover: OnnxCoverClassifier) -> list[str]:
@@ -351,7 +368,8 @@ def bench_real_clip(cover: OnnxCoverClassifier) -> list[str]:
         f"{len(starts)}.",
         f"- Cover classifier on the truck's load region, every analysed frame: p(uncovered) "
         f"median {statistics.median(probs):.2f}, min {min(probs):.2f}, max {max(probs):.2f}; "
-        f"{sum(p >= 0.5 for p in probs)} of {len(probs)} frames vote uncovered → verdict "
+        f"{sum(p >= rule.cfg.uncovered_p for p in probs)} of {len(probs)} frames vote "
+        f"uncovered, {sum(p <= rule.cfg.covered_p for p in probs)} covered → verdict "
         f"**{verdict}**."
         if probs
         else "- The classifier never saw the truck's load region.",

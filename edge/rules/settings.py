@@ -101,12 +101,21 @@ class MuckTruckSettings(BaseModel):
         description="Frames of the window that must agree for a verdict (3 of 5).",
     )
     uncovered_p: float = Field(
-        default=0.5,
+        default=0.7,
         gt=0.0,
         lt=1.0,
         allow_inf_nan=False,
         description="A frame votes 'uncovered' when the classifier's probability of an "
-        "uncovered load is at least this, else 'covered'.",
+        "uncovered load is at least this.",
+    )
+    covered_p: float = Field(
+        default=0.3,
+        gt=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="A frame votes 'covered' when that probability is at most this; in "
+        "between it does not vote (the classifier is unsure: a cab seen from the front "
+        "with the load behind it, a load half out of the frame).",
     )
     min_load_px: int = Field(
         default=24,
@@ -140,6 +149,10 @@ class MuckTruckSettings(BaseModel):
     def _votes_fit(self) -> MuckTruckSettings:
         if self.votes > self.window:
             raise ValueError(f"votes ({self.votes}) cannot exceed window ({self.window})")
+        if self.covered_p >= self.uncovered_p:
+            raise ValueError(
+                f"covered_p ({self.covered_p}) must be below uncovered_p ({self.uncovered_p})"
+            )
         return self
 
 

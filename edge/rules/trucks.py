@@ -4,9 +4,17 @@ A truck *passes* when it enters the zone (``inertia`` frames, as every zone) or,
 zone has a ``crossing_line``, when its anchor crosses that line in the configured direction.
 While it is in the zone, every analysed frame crops its **load region**
 (:func:`edge.rules.cover.load_region`) and asks the cover classifier; each frame votes
-*uncovered* (probability at least ``uncovered_p``) or *covered*. The **consensus** over the
-last ``window`` votes decides: ``votes`` of them agreeing (3 of 5) give the pass its verdict,
-once, and it is final.
+*uncovered* (probability at least ``uncovered_p``), *covered* (at most ``covered_p``) or, in
+between, not at all: the classifier is unsure there, as on a cab seen from the front. The
+**consensus** over the last ``window`` votes decides: ``votes`` of them agreeing (3 of 5) give
+the pass its verdict.
+
+The two verdicts do not weigh the same. *Uncovered* rests on soil seen in the load region and
+is final. *Covered* is also what the classifier says when it sees no load at all: the load
+region is the top of the truck's box, and a truck coming towards the camera or seen from the
+front shows its cab there until the bed behind it comes into view. So a *covered* verdict
+stands only until the truck has left: its frames are still classified, and an *uncovered*
+consensus later in the pass (the open bed in view past the cab) overrides it.
 
 An *uncovered* verdict on a counted pass starts one case (``start``) with the best crop of
 the load (the uncovered vote with the highest probability times crop size) and of the
@@ -147,7 +155,7 @@ class MuckTruckRule(ZoneRule):
         self._next_key = 1
         self._warned_no_image = False
         self.verdicts: dict[str, int] = {"covered": 0, "uncovered": 0, "undecided": 0}
-        """Passes judged so far, by verdict (``undecided``: left before a consensus)."""
+        """Passes over (left, or closed) by final verdict (``undecided``: no consensus)."""
 
     def update(self, frame: RuleFrame) -> list[RuleEvent]:
         """Feed one analysed frame (detections and pixels)."""
@@ -186,6 +194,8 @@ class MuckTruckRule(ZoneRule):
     def close(self, ts: datetime) -> list[RuleEvent]:
         """End every open case (the worker is stopping)."""
         events = [self._end(p, f"closed at {ts.isoformat()}") for p in self._passes if p.event_id]
+        for truck in self._passes:
+            self._tally(truck)
         self._passes.clear()
         self._book.clear()
         return events
@@ -264,8 +274,8 @@ class MuckTruckRule(ZoneRule):
         wh = (int(image.shape[1]), int(image.shape[0]))
         todo: list[tuple[_Pass, FloatArray, ImageArray]] = []
         for truck, i in present:
-            if truck.verdict is not None:
-                continue  # judged once: nothing more to learn
+            if truck.verdict == "uncovered":
+                continue  # final: nothing more to learn
             box = load_region(frame.detections.xyxy[i], wh)
             if min(box[2] - box[0], box[3] - box[1]) < self.cfg.min_load_px:
                 continue
@@ -274,9 +284,11 @@ class MuckTruckRule(ZoneRule):
             return
         probs = self.classifier.p_uncovered([c for _, _, c in todo])
         for (truck, xyxy, load), p in zip(todo, probs.tolist(), strict=True):
-            uncovered = p >= self.cfg.uncovered_p
-            truck.votes.append(uncovered)
             truck.probs.append(p)
+            uncovered = p >= self.cfg.uncovered_p
+            if not uncovered and p > self.cfg.covered_p:
+                continue  # unsure: no vote
+            truck.votes.append(uncovered)
             score = p * float(np.sqrt(load.shape[0] * load.shape[1]))
             if uncovered and score > truck.best_score:
                 motion = float(truck.last_anchor[0] - truck.first_anchor[0])
@@ -287,24 +299,26 @@ class MuckTruckRule(ZoneRule):
                 truck.best_xyxy = xyxy
 
     def _judge(self, truck: _Pass, ts: datetime, legal: bool) -> list[RuleEvent]:
-        if truck.verdict is None:
+        if truck.verdict != "uncovered":
             yes = sum(truck.votes)
             no = len(truck.votes) - yes
+            earlier = truck.verdict
             if yes >= self.cfg.votes:
                 truck.verdict = "uncovered"
-            elif no >= self.cfg.votes:
+            elif no >= self.cfg.votes and earlier is None:
                 truck.verdict = "covered"
-            else:
-                return []
-            self.verdicts[truck.verdict] += 1
-            self._log(
-                logging.INFO,
-                "truck %d load %s (%d of %d frames)",
-                truck.tracker_id,
-                truck.verdict,
-                max(yes, no),
-                len(truck.votes),
-            )
+            if truck.verdict != earlier:
+                self._log(
+                    logging.INFO,
+                    "truck %d load %s (%d of %d votes)%s",
+                    truck.tracker_id,
+                    truck.verdict,
+                    max(yes, no),
+                    len(truck.votes),
+                    " after all: the frames judged covered did not show the open load"
+                    if earlier == "covered"
+                    else "",
+                )
         if truck.verdict != "uncovered" or truck.event_id is not None:
             return []
         if not truck.counted or legal:
@@ -324,8 +338,8 @@ class MuckTruckRule(ZoneRule):
             if (ts - truck.last_seen).total_seconds() < self.cfg.cooldown_s:
                 continue
             self._passes.remove(truck)
+            self._tally(truck)
             if truck.verdict is None:
-                self.verdicts["undecided"] += 1
                 self._log(
                     logging.INFO,
                     "truck %d left before a verdict (%d frame(s) classified)",
@@ -335,6 +349,10 @@ class MuckTruckRule(ZoneRule):
             if truck.event_id is not None:
                 events.append(self._end(truck, "left"))
         return events
+
+    def _tally(self, truck: _Pass) -> None:
+        """Count a pass that is over by its final verdict."""
+        self.verdicts[truck.verdict or "undecided"] += 1
 
     def _end(self, truck: _Pass, why: str) -> RuleEvent:
         self._log(logging.DEBUG, "pass of truck %d ends (%s)", truck.tracker_id, why)

@@ -26,6 +26,8 @@ SUBSET = (
     "goods_behind_line",
     "truck_open",
     "truck_covered",
+    "truck_open_first",
+    "trucks_both_open",
     "site_net_removed",
     "site_netted",
 )

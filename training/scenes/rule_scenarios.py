@@ -748,6 +748,8 @@ _BUILDERS: dict[str, Callable[[], RuleScenario]] = {
     "goods_behind_line": lambda: _goods("goods_behind_line", 7112, beyond=False),
     "truck_open": lambda: _trucks("truck_open", 7121, (True, False)),
     "truck_covered": lambda: _trucks("truck_covered", 7122, (True, True)),
+    "truck_open_first": lambda: _trucks("truck_open_first", 7123, (False, True)),
+    "trucks_both_open": lambda: _trucks("trucks_both_open", 7124, (False, False)),
     "site_net_removed": lambda: _site("site_net_removed", 7131, pull=True, sensor=None),
     "site_netted": lambda: _site("site_netted", 7132, pull=False, sensor=None),
     "dust_over_limit": lambda: _site("dust_over_limit", 7133, pull=False, sensor="over"),

@@ -18,7 +18,7 @@ from zones.geometry import ZoneGeometry
 
 from .helpers import RES, T0, Obj, detections, settings, zone
 
-OPEN, COVERED = 40, 220  # grey level painted on a truck's box
+OPEN, COVERED, UNSURE = 40, 220, 128  # grey level painted on a truck's box
 
 
 class BrightnessCover:
@@ -123,9 +123,46 @@ def test_consensus_needs_votes_of_window() -> None:
     assert events[0][1].details["votes"] == "3/5"
 
 
-def test_a_verdict_is_final() -> None:
+def test_unsure_frames_do_not_vote() -> None:
+    # grey as the road: p(uncovered) about 0.5, between covered_p and uncovered_p
+    r = truck_rule()
+    assert drive(r, pass_of(1, UNSURE) + AFTER) == []
+    assert r.verdicts == {"covered": 0, "uncovered": 0, "undecided": 1}
+    # unsure frames between open ones: the open ones decide, 3 of 3 votes
+    frames = [[(1, 40.0 * k, OPEN if k % 2 == 0 else UNSURE)] for k in range(20)]
+    events = drive(truck_rule(), frames + AFTER)
+    assert next((k, e.phase.value) for k, e in events) == (4, "start")
+    assert events[0][1].details["votes"] == "3/3"
+
+
+def test_a_covered_verdict_gives_way_to_the_open_load() -> None:
+    # the cab first (judged covered 5 of 5), then the open bed behind it comes into view
+    r = truck_rule()
     frames = pass_of(1, COVERED, n=5) + [[(1, 200.0 + 40 * k, OPEN)] for k in range(15)]
-    assert drive(truck_rule(), frames + AFTER) == []
+    events = drive(r, frames + AFTER)
+    assert [(k, e.phase.value) for k, e in events] == [(7, "start"), (39, "end")]
+    assert events[0][1].details["cover"] == "uncovered"
+    assert events[0][1].details["votes"] == "3/5"
+    load = events[0][1].attachments[0]
+    assert isinstance(load, ImageAttachment)
+    assert int(load.image[5:-5, 10:-10].mean()) < 60  # the open load, not the cab
+    assert r.verdicts == {"covered": 0, "uncovered": 1, "undecided": 0}
+
+
+def test_an_uncovered_verdict_is_final() -> None:
+    r = truck_rule()
+    frames = pass_of(1, OPEN, n=5) + [[(1, 200.0 + 40 * k, COVERED)] for k in range(15)]
+    events = drive(r, frames + AFTER)
+    assert [(k, e.phase.value) for k, e in events] == [(2, "start"), (39, "end")]
+    assert r.verdicts == {"covered": 0, "uncovered": 1, "undecided": 0}
+
+
+def test_close_counts_the_passes_still_open() -> None:
+    r = truck_rule()
+    drive(r, pass_of(1, COVERED, n=6))
+    assert r.verdicts == {"covered": 0, "uncovered": 0, "undecided": 0}
+    r.close(T0 + timedelta(seconds=3))
+    assert r.verdicts == {"covered": 1, "uncovered": 0, "undecided": 0}
 
 
 def test_too_small_loads_are_not_judged() -> None:
@@ -227,6 +264,8 @@ def test_needs_a_road_with_trucks_and_a_classifier() -> None:
 def test_bad_settings() -> None:
     with pytest.raises(ValueError, match=r"votes .* cannot exceed window"):
         settings().muck_truck.model_validate({"window": 3, "votes": 4})
+    with pytest.raises(ValueError, match=r"covered_p \(0.6\) must be below uncovered_p"):
+        settings().muck_truck.model_validate({"covered_p": 0.6, "uncovered_p": 0.6})
 
 
 def test_two_boxes_on_one_truck_are_one_pass() -> None:
