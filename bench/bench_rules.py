@@ -282,7 +282,9 @@ def bench_cover(cover: OnnxCoverClassifier) -> list[str]:
 def _band(p: np.ndarray, labels: np.ndarray) -> str:
     """How the rule's voting band (covered_p .. uncovered_p) treats the same crops."""
     cfg = MuckTruckSettings()
-    up, down = p >= cfg.uncovered_p, p <= cfg.covered_p
+    votes = [cfg.vote(float(x)) for x in p]
+    up = np.array([v is True for v in votes])
+    down = np.array([v is False for v in votes])
     voting = up | down
     right = (up & (labels == 1)) | (down & (labels == 0))
     return (
@@ -368,8 +370,8 @@ def bench_real_clip(cover: OnnxCoverClassifier) -> list[str]:
         f"{len(starts)}.",
         f"- Cover classifier on the truck's load region, every analysed frame: p(uncovered) "
         f"median {statistics.median(probs):.2f}, min {min(probs):.2f}, max {max(probs):.2f}; "
-        f"{sum(p >= rule.cfg.uncovered_p for p in probs)} of {len(probs)} frames vote "
-        f"uncovered, {sum(p <= rule.cfg.covered_p for p in probs)} covered → verdict "
+        f"{sum(rule.cfg.vote(p) is True for p in probs)} of {len(probs)} frames vote "
+        f"uncovered, {sum(rule.cfg.vote(p) is False for p in probs)} covered → verdict "
         f"**{verdict}**."
         if probs
         else "- The classifier never saw the truck's load region.",

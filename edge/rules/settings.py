@@ -145,6 +145,14 @@ class MuckTruckSettings(BaseModel):
         "box centres in box diagonals) to continue its pass.",
     )
 
+    def vote(self, p_uncovered: float) -> bool | None:
+        """One frame's vote: ``True`` uncovered, ``False`` covered, ``None`` unsure."""
+        if p_uncovered >= self.uncovered_p:
+            return True
+        if p_uncovered <= self.covered_p:
+            return False
+        return None
+
     @model_validator(mode="after")
     def _votes_fit(self) -> MuckTruckSettings:
         if self.votes > self.window:

@@ -285,8 +285,8 @@ class MuckTruckRule(ZoneRule):
         probs = self.classifier.p_uncovered([c for _, _, c in todo])
         for (truck, xyxy, load), p in zip(todo, probs.tolist(), strict=True):
             truck.probs.append(p)
-            uncovered = p >= self.cfg.uncovered_p
-            if not uncovered and p > self.cfg.covered_p:
+            uncovered = self.cfg.vote(p)
+            if uncovered is None:
                 continue  # unsure: no vote
             truck.votes.append(uncovered)
             score = p * float(np.sqrt(load.shape[0] * load.shape[1]))
