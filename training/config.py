@@ -101,6 +101,14 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: Path = Field(description="ultralytics model yaml to start from (no pretrained weights).")
+    grown_from: Path | None = Field(
+        default=None,
+        description=(
+            "The model yaml of the ONNX file given with `--from` when `model` extends it (new "
+            "layers, an added Detect level): the old weights are kept, the new layers start "
+            "fresh (training.warmstart.grow_checkpoint). Unset: `model` itself."
+        ),
+    )
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$", description="Run name.")
     runs_dir: Path = Field(description="Folder for training runs.")
     config_dir: Path = Field(description="YOLO_CONFIG_DIR: ultralytics settings and fonts.")
@@ -128,6 +136,7 @@ class TrainConfig(BaseModel):
         return self.model_copy(
             update={
                 "model": fix(self.model),
+                "grown_from": None if self.grown_from is None else fix(self.grown_from),
                 "runs_dir": fix(self.runs_dir),
                 "config_dir": fix(self.config_dir),
                 "dataset": self.dataset.model_copy(update={"root": fix(self.dataset.root)}),

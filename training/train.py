@@ -228,12 +228,16 @@ CALIBRATION_IMAGES = 64
 
 
 def _checkpoint_from_onnx(config: TrainConfig, onnx: Path, data_yaml: Path, run_dir: Path) -> Path:
-    from training.warmstart import WarmStartError, checkpoint_from_onnx
+    from training.warmstart import WarmStartError, checkpoint_from_onnx, grow_checkpoint
 
     images = sorted((data_yaml.parent / "images" / "train").glob("*.jpg"))[:CALIBRATION_IMAGES]
     out = run_dir / "weights" / f"init-{onnx.stem}.pt"
     try:
-        return checkpoint_from_onnx(onnx, config.model, out, images)
+        if config.grown_from is None:
+            return checkpoint_from_onnx(onnx, config.model, out, images)
+        rebuilt = checkpoint_from_onnx(onnx, config.grown_from, out, images)
+        grown = run_dir / "weights" / f"init-{onnx.stem}-{config.model.stem}.pt"
+        return grow_checkpoint(rebuilt, config.model, grown, images)
     except WarmStartError as exc:
         raise TrainingError(f"cannot start from {onnx}: {exc}") from exc
 

@@ -243,3 +243,106 @@ def checkpoint_from_onnx(
         out,
     )
     return out
+
+
+def grow_checkpoint(source: Path, model_yaml: Path, out: Path, calibration: list[Path]) -> Path:
+    """Carry a trained checkpoint into a model yaml that extends its layout with new layers.
+
+    The new yaml must keep every layer of the old one before the Detect head, in the same
+    places with the same inputs, and may add layers between them and the head; its Detect head
+    must take the old head's inputs first (in the same order) and may add levels after them,
+    such as the stride-4 branch of ``civicwatch-street-p2.yaml``. Every old weight is copied
+    (the head's under its new index); the added layers keep their fresh initialisation, and
+    an added level starts with ultralytics' prior class bias (scores near zero), so the grown
+    model finds what the old one found and learns the new level from there.
+
+    Args:
+        source: The old checkpoint (for example from :func:`checkpoint_from_onnx`).
+        model_yaml: The extended model yaml.
+        out: Where to write the grown checkpoint.
+        calibration: Images to check the grown model on (its old levels must give the old
+            model's outputs).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        WarmStartError: If the yaml does not extend the checkpoint's layout, or the grown
+            model does not reproduce the old outputs.
+    """
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    old = checkpoint["model"].float()
+    names: dict[int, str] = dict(old.names)
+    new = DetectionModel(  # type: ignore[no-untyped-call]
+        cfg=str(model_yaml), nc=len(names), verbose=False
+    )
+    new.names = names
+    old_layers: Any = old.model  # nn.Sequential of ultralytics modules with .type and .f
+    new_layers: Any = new.model
+    old_head, new_head = len(old_layers) - 1, len(new_layers) - 1
+    for i in range(old_head):
+        a, b = old_layers[i], new_layers[i]
+        if (a.type, a.f) != (b.type, b.f):
+            raise WarmStartError(
+                f"{model_yaml} layer {i} is {b.type} from {b.f}, the checkpoint's is "
+                f"{a.type} from {a.f}: the yaml does not extend {source}'s layout"
+            )
+    old_from = list(old_layers[old_head].f)
+    new_from = list(new_layers[new_head].f)
+    if new_from[: len(old_from)] != old_from:
+        raise WarmStartError(
+            f"{model_yaml}: the Detect head must take the old head's inputs {old_from} first, "
+            f"not {new_from}"
+        )
+    target = new.state_dict()
+    state: dict[str, Any] = {}
+    for key, value in old.state_dict().items():
+        _, index, rest = key.split(".", 2)
+        moved = f"model.{new_head if int(index) == old_head else index}.{rest}"
+        if moved not in target or tuple(target[moved].shape) != tuple(value.shape):
+            raise WarmStartError(
+                f"{model_yaml} has no place of shape {tuple(value.shape)} "
+                f"for {key} (looked for {moved})"
+            )
+        state[moved] = value
+    missing = new.load_state_dict(state, strict=False).missing_keys
+    logger.info(
+        "grew %s into %s: %d tensors kept, %d new", source, model_yaml, len(state), len(missing)
+    )
+
+    imgsz = int(checkpoint.get("train_args", {}).get("imgsz", 416))
+    x = torch.from_numpy(np.stack([_network_input(p, imgsz) for p in calibration[:4]]))
+    old.eval()
+    new.eval()
+    with torch.no_grad():
+        theirs = old(x)[0]
+        ours = new(x)[0]
+    kept = ours[:, :, : theirs.shape[2]]
+    scale = torch.ones((1, theirs.shape[1], 1))
+    scale[:, :4] = 1.0 / imgsz
+    difference = float(((kept - theirs) * scale).abs().max())
+    if difference > MAX_OUTPUT_DIFFERENCE:
+        raise WarmStartError(f"grown model differs from {source} by {difference:.4f}")
+    added = float(ours[:, 4:, theirs.shape[2] :].max()) if ours.shape[2] > theirs.shape[2] else 0.0
+    logger.info(
+        "grown model: old levels differ by %.2e, new level's top score %.3f", difference, added
+    )
+    import ultralytics
+
+    setattr(new, "args", {"imgsz": imgsz, "task": "detect"})  # noqa: B010 (untyped attribute)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            **checkpoint,
+            "date": datetime.now(UTC).isoformat(),
+            "version": ultralytics.__version__,
+            "model": new.float(),
+            "train_args": {"imgsz": imgsz, "task": "detect", "model": str(model_yaml)},
+            "source": f"{checkpoint.get('source', source)} grown into {model_yaml}",
+        },
+        out,
+    )
+    return out

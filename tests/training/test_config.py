@@ -28,6 +28,7 @@ def test_committed_config_loads_with_absolute_paths() -> None:
 def test_committed_recipes_load(recipe: Path) -> None:
     config = load_config(recipe)
     assert config.model.is_file()
+    assert config.grown_from is None or config.grown_from.is_file()
     assert config.holdout.seed != config.dataset.seed
     assert config.holdout.imgsz == config.dataset.imgsz == config.train.imgsz
     assert config.export.output.parent == REPO_ROOT / "models"

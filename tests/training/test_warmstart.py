@@ -13,7 +13,12 @@ import pytest
 
 from training.offline import configure_offline
 from training.scenes.world import render_still
-from training.warmstart import WarmStartError, _network_input, checkpoint_from_onnx
+from training.warmstart import (
+    WarmStartError,
+    _network_input,
+    checkpoint_from_onnx,
+    grow_checkpoint,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "civicwatch-street-v1.onnx"
@@ -84,3 +89,54 @@ def test_unreadable_calibration_image_is_refused(tmp_path: Path) -> None:
     broken.write_bytes(b"not a jpeg")
     with pytest.raises(WarmStartError, match="cannot be read"):
         checkpoint_from_onnx(MODEL, ARCH, tmp_path / "init.pt", [broken])
+
+
+P2_ARCH = REPO / "training" / "arch" / "civicwatch-street-p2.yaml"
+
+
+def test_grown_model_keeps_every_old_output_and_adds_a_quiet_stride_4_level(
+    tmp_path: Path, calibration: list[Path]
+) -> None:
+    import torch
+
+    old_path = checkpoint_from_onnx(MODEL, ARCH, tmp_path / "init.pt", calibration)
+    grown_path = grow_checkpoint(old_path, P2_ARCH, tmp_path / "grown.pt", calibration)
+    old = torch.load(old_path, map_location="cpu", weights_only=False)["model"].float().eval()
+    grown_ckpt = torch.load(grown_path, map_location="cpu", weights_only=False)
+    grown = grown_ckpt["model"].float().eval()
+    assert grown_ckpt["train_args"]["model"] == str(P2_ARCH)
+    assert grown.stride.tolist() == [8.0, 16.0, 32.0, 4.0]
+    assert grown.names == old.names
+    x = torch.from_numpy(np.stack([_network_input(p, 320) for p in calibration]))
+    with torch.no_grad():
+        theirs = old(x)[0]
+        ours = grown(x)[0]
+    n_old = theirs.shape[2]
+    assert ours.shape[2] == n_old + (320 // 4) ** 2  # one anchor per stride-4 cell added
+    assert torch.allclose(ours[:, :, :n_old], theirs, atol=1e-4)
+    assert float(ours[:, 4:, n_old:].max()) < 0.01  # the new level starts with no detections
+
+
+def test_growing_into_a_layout_that_moves_old_layers_is_refused(
+    tmp_path: Path, calibration: list[Path]
+) -> None:
+    old_path = checkpoint_from_onnx(MODEL, ARCH, tmp_path / "init.pt", calibration)
+    text = P2_ARCH.read_text()
+    shuffled = tmp_path / "shuffled.yaml"
+    shuffled.write_text(
+        text.replace("[[15, 18, 21, 24], 1, Detect", "[[24, 15, 18, 21], 1, Detect")
+    )
+    assert shuffled.read_text() != text, "the test needs the P2 arch's Detect line"
+    with pytest.raises(WarmStartError, match="must take the old head's inputs"):
+        grow_checkpoint(old_path, shuffled, tmp_path / "a.pt", calibration)
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(
+        text.replace(
+            "[[-1, 12], 1, Concat, [1]] # cat head P4",
+            "[[-1, 6], 1, Concat, [1]] # cat backbone P4",
+        )
+    )
+    assert moved.read_text() != text, "the test needs the P2 arch's head P4 line"
+    with pytest.raises(WarmStartError, match="does not extend"):
+        grow_checkpoint(old_path, moved, tmp_path / "b.pt", calibration)
+    assert not (tmp_path / "a.pt").exists() and not (tmp_path / "b.pt").exists()
