@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.config import DEFAULT_CONFIG, load_config
+from training.config import DEFAULT_CONFIG, REPO_ROOT, load_config
 from training.evaluate import ClassHits, ClassMetrics, HoldoutReport, RealFileResult
-from training.publish import PublishReport, RunSummary, StageSummary, render_card, summarize_run
+from training.publish import (
+    PublishReport,
+    RunSummary,
+    StageSummary,
+    architecture_line,
+    render_card,
+    summarize_run,
+)
 from training.scenes.classes import CLASSES
 from training.scenes.dataset import GENERATOR_VERSION
 
@@ -91,6 +98,18 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
     version = f"version {GENERATOR_VERSION}"
     assert f"generator\n  {version}" in card or f"generator {version}" in card
     assert "## Known limits" in card and "never seen a real photograph" in card
+    assert (
+        "| architecture | `training/arch/civicwatch-street.yaml`: YOLOv8 layout, depth 0.33, "
+        "width 0.1875 (narrower than YOLOv8n), 3 output levels (strides 8, 16, 32); trained"
+    ) in card
+
+
+def test_card_names_the_grown_layout_and_where_it_grew_from() -> None:
+    recipe = load_config(REPO_ROOT / "training" / "recipes" / "street-v1" / "stage7-p2-416.yaml")
+    line = architecture_line(recipe)
+    assert line.startswith("`training/arch/civicwatch-street-p2.yaml`: YOLOv8 layout")
+    assert "4 output levels (strides 8, 16, 32 and 4)" in line
+    assert "grown from a model of `training/arch/civicwatch-street.yaml`" in line
 
 
 def summarize_run_stub() -> RunSummary:
