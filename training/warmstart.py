@@ -92,6 +92,16 @@ def _onnx_convolutions(path: Path) -> tuple[dict[str, _ConvWeights], dict[str, s
     return convs, meta
 
 
+def _output_difference(
+    ours: npt.NDArray[np.float32], theirs: npt.NDArray[np.float32], imgsz: int
+) -> float:
+    """Largest difference of two detection outputs ``(B, 4 + nc, anchors)``: boxes in image
+    fractions, scores as they are."""
+    scale = np.ones((1, theirs.shape[1], 1), dtype=np.float32)
+    scale[:, :4] = 1.0 / imgsz
+    return float(np.abs((ours - theirs) * scale).max())
+
+
 def checkpoint_from_onnx(
     onnx_path: Path,
     model_yaml: Path,
@@ -211,9 +221,7 @@ def checkpoint_from_onnx(
     theirs = np.concatenate(
         [session.run(None, {input_name: x[i : i + 1].numpy()})[0] for i in range(4)]
     )
-    scale = np.ones((1, theirs.shape[1], 1), dtype=np.float32)
-    scale[:, :4] = 1.0 / imgsz  # compare boxes in image fractions, scores as they are
-    difference = float(np.abs((ours - theirs) * scale).max())
+    difference = _output_difference(ours, theirs, imgsz)
     if difference > MAX_OUTPUT_DIFFERENCE:
         raise WarmStartError(
             f"rebuilt model differs from {onnx_path} by {difference:.4f} "
@@ -320,10 +328,7 @@ def grow_checkpoint(source: Path, model_yaml: Path, out: Path, calibration: list
     with torch.no_grad():
         theirs = old(x)[0]
         ours = new(x)[0]
-    kept = ours[:, :, : theirs.shape[2]]
-    scale = torch.ones((1, theirs.shape[1], 1))
-    scale[:, :4] = 1.0 / imgsz
-    difference = float(((kept - theirs) * scale).abs().max())
+    difference = _output_difference(ours[:, :, : theirs.shape[2]].numpy(), theirs.numpy(), imgsz)
     if difference > MAX_OUTPUT_DIFFERENCE:
         raise WarmStartError(f"grown model differs from {source} by {difference:.4f}")
     added = float(ours[:, 4:, theirs.shape[2] :].max()) if ours.shape[2] > theirs.shape[2] else 0.0
