@@ -30,7 +30,9 @@ def test_committed_recipes_load(recipe: Path) -> None:
     assert config.model.is_file()
     assert config.grown_from is None or config.grown_from.is_file()
     assert config.holdout.seed != config.dataset.seed
-    assert config.holdout.imgsz == config.dataset.imgsz == config.train.imgsz
+    # the held-out scenes are rendered like the training ones; the network input may enlarge them
+    assert config.holdout.imgsz == config.dataset.imgsz <= config.train.imgsz
+    assert config.train.imgsz % 32 == 0
     assert config.export.output.parent == REPO_ROOT / "models"
 
 
