@@ -53,7 +53,7 @@ class DemoConfig(BaseModel):
     clip_seconds: float = Field(60.0, ge=10, le=600, description="Length of the sample clip.")
     clip_seed: int = Field(2024, description="Scene-generator seed of the sample clip.")
     model: Path = Field(
-        Path("models/civicwatch-street-v4.onnx"), description="Detector model (ONNX)."
+        Path("models/civicwatch-street-v5.onnx"), description="Detector model (ONNX)."
     )
     zones: Path = Field(Path("configs/zones/demo-cam.yaml"), description="Zone file of the camera.")
 

@@ -70,6 +70,7 @@ class PublishReport(BaseModel):
     model: str = Field(description="Published ONNX file.")
     sha256: str = Field(description="Its SHA-256.")
     size_bytes: int = Field(gt=0, description="Its size.")
+    checkpoint: str = Field(description="File name of the exported checkpoint of the last stage.")
     stages: list[StageSummary] = Field(min_length=1, description="Training stages, in order.")
     notes: list[str] = Field(description="Provenance notes for the card.")
     holdout: HoldoutReport = Field(description="Held-out synthetic metrics of the fp32 model.")
@@ -173,6 +174,7 @@ def publish(
         model=str(out),
         sha256=sha256_file(out),
         size_bytes=out.stat().st_size,
+        checkpoint=weights.name,
         stages=stages,
         notes=notes or [],
         holdout=holdout,
@@ -283,8 +285,8 @@ ground regions and heaps in the site.
 
 At {t.imgsz} px, batch {t.batch}, {t.optimizer}, seed {t.seed}, device `{t.device}`, fully
 offline (`training.offline`); {total_min:.1f} min of training wall time in all, on the machine
-above (2 shared CPU cores). The published file is the last stage's `best.pt`, exported with
-`civicwatch publish` (which also evaluated, registered and wrote this card).
+above (2 shared CPU cores). The published file is the last stage's `{report.checkpoint}`,
+exported with `civicwatch publish` (which also evaluated, registered and wrote this card).
 
 Provenance notes:
 

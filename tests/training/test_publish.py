@@ -58,6 +58,7 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
         model=str(tmp_path / "civicwatch-street-v1.onnx"),
         sha256="a" * 64,
         size_bytes=7_000_000,
+        checkpoint="last.pt",
         stages=[
             StageSummary(
                 command="civicwatch train --config configs/train.yaml",
@@ -89,6 +90,7 @@ def test_card_states_command_metrics_hash_and_limits(tmp_path: Path) -> None:
     assert "1. `civicwatch train --config configs/train.yaml`: 30 epochs, 41.7 min" in card
     assert "2. `civicwatch train --from r1/weights/best.pt`" in card
     assert "83.3 min of training wall time" in card
+    assert "The published file is the last stage's `last.pt`" in card
     assert "* stage 1 data came from an earlier generator" in card
     assert "a" * 64 in card
     assert "| stall | 10 | 0.900 | 0.800 | 0.910 | 0.600 |" in card
