@@ -10,7 +10,7 @@ frame is logged and skipped for that frame. Either way the camera's other rules 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 
@@ -156,31 +156,28 @@ class RuleEngine:
             ValueError: If ``ts`` is naive or ``image`` is not an HxWx3 uint8 array.
         """
         frame = RuleFrame(detections, ts, image, tracks, tuple(readings))
-        events: list[RuleEvent] = []
-        for rule in self.rules:
-            try:
-                events.extend(rule.update(frame))
-            except Exception:
-                logger.exception(
-                    "camera %s: rule %s on zone %s failed on the frame at %s; skipped",
-                    self.camera_id,
-                    rule.name,
-                    rule.zone_id,
-                    ts.isoformat(),
-                )
-        return events
+        return self._each_rule(
+            lambda rule: rule.update(frame), f"failed on the frame at {ts.isoformat()}; skipped"
+        )
 
     def close(self, ts: datetime) -> list[RuleEvent]:
         """End every open event of every rule (the worker is stopping)."""
+        return self._each_rule(lambda rule: rule.close(ts), "failed to close")
+
+    def _each_rule(
+        self, call: Callable[[Rule], Sequence[RuleEvent]], failure: str
+    ) -> list[RuleEvent]:
+        """Every rule's events from ``call``, in order; a rule that raises is logged and skipped."""
         events: list[RuleEvent] = []
         for rule in self.rules:
             try:
-                events.extend(rule.close(ts))
+                events.extend(call(rule))
             except Exception:
                 logger.exception(
-                    "camera %s: rule %s on zone %s failed to close",
+                    "camera %s: rule %s on zone %s %s",
                     self.camera_id,
                     rule.name,
                     rule.zone_id,
+                    failure,
                 )
         return events
