@@ -13,10 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from contracts.ids import Identifier as Identifier  # re-exported: older imports read it here
+
 SCHEMA_VERSION: Literal[1] = 1
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 def _check_sha256(value: str) -> str:
@@ -36,9 +37,6 @@ Sha256 = Annotated[str, AfterValidator(_check_sha256)]
 
 UtcDatetime = Annotated[datetime, AfterValidator(_check_utc)]
 """A timezone-aware timestamp; naive timestamps are refused."""
-
-Identifier = Annotated[str, Field(pattern=_IDENT)]
-"""An id usable in MQTT topics and file names: letters, digits, ``_.-``, at most 64."""
 
 
 class _Wire(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from contracts.events import Identifier
+from contracts.ids import Identifier
 from edge.chain import ChainConfig
 from edge.detectors import DetectorConfig
 from edge.detectors.labels import LabelMapConfig
