@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from contracts.events import ViolationType
+from contracts.ids import ID_PATTERN
 from server import chain_store, crud
 from server.api.deps import SessionDep
 from server.auth import ReaderDep, ReviewerDep
@@ -21,7 +22,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The case id.")]
-_IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No case with this id."}}
 
 
@@ -45,8 +45,8 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 def read_cases(
     session: SessionDep,
     _principal: ReaderDep,
-    camera_id: Annotated[str | None, Query(pattern=_IDENT)] = None,
-    zone_id: Annotated[str | None, Query(pattern=_IDENT)] = None,
+    camera_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    zone_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     violation_type: ViolationType | None = None,
     case_status: Annotated[CaseStatus | None, Query(alias="status")] = None,
     since: Annotated[

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
+from contracts.ids import ID_PATTERN
 from server import chain_store
 from server.api.deps import SessionDep
 from server.auth import ReaderDep
@@ -16,9 +17,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/edges", tags=["chain"])
 
-EdgeId = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="The edge id.")
-]
+EdgeId = Annotated[str, Path(pattern=ID_PATTERN, description="The edge id.")]
 
 
 @router.get(
