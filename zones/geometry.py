@@ -1,10 +1,14 @@
-"""A zone in the pixels of one frame size, and which detections it triggers on.
+"""A zone in the pixels of one frame size, and which boxes it triggers on.
 
-Modelled on supervision's ``PolygonZone.trigger``: a detection counts when the bottom-centre
-of its box (where an object stands on the ground) lies in the zone's polygon and in none of
-its exclusions, its box is at least the zone's minimum size, and its class is one the zone
+Modelled on supervision's ``PolygonZone.trigger``: a box counts when its bottom-centre
+(where an object stands on the ground) lies in the zone's polygon and in none of its
+exclusions, the box is at least the zone's minimum size, and its class is one the zone
 cares about. Points on an edge count as inside, so a box cut off by the bottom of the frame
 still counts in a zone drawn down to ``y = 1``.
+
+The ground layer knows no detector types: everything here takes plain numpy arrays (boxes
+``(N, 4)`` as ``x1, y1, x2, y2`` pixels, points ``(N, 2)``, class indices with their
+vocabulary) and returns ``(N,)`` bool masks, so the edge filters with ``detections[mask]``.
 """
 
 from __future__ import annotations
@@ -15,13 +19,29 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from edge.types import Detections
 from zones.config import Zone
 
 logger = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
 F64 = npt.NDArray[np.float64]
+
+
+def bottom_center(xyxy: npt.ArrayLike) -> F64:
+    """The anchor of each box: the middle of its bottom edge.
+
+    Args:
+        xyxy: ``(N, 4)`` boxes as ``x1, y1, x2, y2``.
+
+    Returns:
+        ``(N, 2)`` points ``(x, y)`` in the boxes' units.
+
+    Example:
+        >>> bottom_center([[10, 40, 30, 80]]).tolist()
+        [[20.0, 80.0]]
+    """
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2.0, boxes[:, 3]], axis=1)
 
 
 class LineGeometry:
@@ -115,10 +135,8 @@ class ZoneGeometry:
         >>> zone = Zone(id="z", name="z", kind="no_vending",
         ...             polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)], objects=["stall"])
         >>> geometry = ZoneGeometry(zone, (100, 100))
-        >>> d = Detections(xyxy=np.array([[10, 40, 30, 80], [10, 0, 30, 20]], np.float32),
-        ...                confidence=np.array([0.9, 0.9], np.float32),
-        ...                class_id=np.array([0, 0]), names=("stall",))
-        >>> geometry.trigger(d).tolist()
+        >>> xyxy = np.array([[10, 40, 30, 80], [10, 0, 30, 20]], np.float32)
+        >>> geometry.trigger(xyxy, np.array([0, 0]), ("stall",)).tolist()
         [True, False]
     """
 
@@ -167,39 +185,56 @@ class ZoneGeometry:
         """The zone's area in pixels, exclusions not subtracted."""
         return float(self._polygon.area)
 
-    def beyond_door(self, detections: Detections) -> BoolArray:
-        """Which detections stand (bottom-centre) on the street side of the door line.
+    def beyond_door(self, anchors_xy: npt.ArrayLike) -> BoolArray:
+        """Which anchor points stand on the street side of the door line.
+
+        Args:
+            anchors_xy: ``(N, 2)`` points in pixels, usually the boxes' :func:`bottom_center`.
+
+        Returns:
+            ``(N,)`` bool mask.
 
         Raises:
             ValueError: If the zone has no door line.
         """
         if self.door_line is None or self.street_side is None:
             raise ValueError(f"zone {self.zone.id!r} has no door_line")
-        if len(detections) == 0:
+        points = np.asarray(anchors_xy, dtype=np.float64).reshape(-1, 2)
+        if len(points) == 0:
             return np.zeros(0, dtype=bool)
-        return self.door_line.on_side(detections.bottom_center, self.street_side)
+        return self.door_line.on_side(points, self.street_side)
 
-    def trigger(self, detections: Detections) -> BoolArray:
-        """Mask of the detections that count in this zone.
+    def trigger(
+        self, xyxy: npt.ArrayLike, class_id: npt.ArrayLike, names: tuple[str, ...]
+    ) -> BoolArray:
+        """Mask of the boxes that count in this zone.
 
         Args:
-            detections: Detections in pixels of frames of ``resolution_wh``.
+            xyxy: ``(N, 4)`` boxes in pixels of frames of ``resolution_wh``.
+            class_id: ``(N,)`` indices into ``names``.
+            names: The vocabulary that ``class_id`` indexes.
 
         Returns:
             ``(N,)`` bool mask; filter with ``detections[mask]``.
+
+        Raises:
+            ValueError: If the arrays' shapes disagree.
         """
-        n = len(detections)
+        boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        classes = np.asarray(class_id, dtype=np.int64).reshape(-1)
+        n = len(boxes)
+        if len(classes) != n:
+            raise ValueError(f"{n} boxes but {len(classes)} class ids")
         mask: BoolArray = np.zeros(n, dtype=bool)
         if n == 0:
             return mask
-        wanted = self._wanted(detections.names)[detections.class_id]
-        xyxy = detections.xyxy
-        big = ((xyxy[:, 2] - xyxy[:, 0]) >= self._min_wh_px[0]) & (
-            (xyxy[:, 3] - xyxy[:, 1]) >= self._min_wh_px[1]
+        wanted = self._wanted(names)[classes]
+        big = ((boxes[:, 2] - boxes[:, 0]) >= self._min_wh_px[0]) & (
+            (boxes[:, 3] - boxes[:, 1]) >= self._min_wh_px[1]
         )
         candidates = np.flatnonzero(wanted & big)
         if candidates.size:
-            anchors = detections.bottom_center[candidates]
+            anchors = bottom_center(boxes[candidates])
             mask[candidates] = self.contains_xy(anchors[:, 0], anchors[:, 1])
         return mask
 

@@ -79,7 +79,7 @@ class CrossDoorRule(ZoneRule):
         self._counts: dict[str, int] = {}
 
     def _beyond(self, detections: Detections) -> BoolArray:
-        mask = self.geometry.trigger(detections)
+        mask = self.geometry.trigger(detections.xyxy, detections.class_id, detections.names)
         line = self.geometry.door_line
         if not mask.any() or line is None:
             return mask

@@ -117,7 +117,7 @@ class StallDwellRule(ZoneRule):
         if self._out_of_order(ts):
             return []
         detections = frame.detections
-        in_zone = self.geometry.trigger(detections)
+        in_zone = self.geometry.trigger(detections.xyxy, detections.class_id, detections.names)
         tracked = detections.tracker_id >= 0
         if in_zone.any() and not tracked.any():
             self._untracked_frames += 1
@@ -138,7 +138,8 @@ class StallDwellRule(ZoneRule):
                     "no stall case can open (pass tracks=tracker.snapshot())",
                 )
         held = frame.held
-        held_ids = frozenset(int(t) for t in held.tracker_id[self.geometry.trigger(held)].tolist())
+        held_in = self.geometry.trigger(held.xyxy, held.class_id, held.names)
+        held_ids = frozenset(int(t) for t in held.tracker_id[held_in].tolist())
         self._book.update(detections, in_zone, ts, held_ids)
         components = self._components(self._book.entered(), frame.stationary_ids)
         legal = in_any_window(self.zone.legal_hours, ts, self._tz)

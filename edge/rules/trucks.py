@@ -163,7 +163,7 @@ class MuckTruckRule(ZoneRule):
         if self._out_of_order(ts):
             return []
         detections = frame.detections
-        in_zone = self.geometry.trigger(detections)
+        in_zone = self.geometry.trigger(detections.xyxy, detections.class_id, detections.names)
         self._book.update(detections, in_zone, ts)
         events: list[RuleEvent] = []
         present: list[tuple[_Pass, int]] = []

@@ -1,15 +1,15 @@
-"""ZoneGeometry.trigger: anchor in / out / excluded, minimum size, class, empty."""
+"""ZoneGeometry on plain arrays: anchor in / out / excluded, minimum size, class, empty."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from edge.types import Detections
 from zones.config import Zone
-from zones.geometry import ZoneGeometry
+from zones.geometry import ZoneGeometry, bottom_center
 
 NAMES = ("person", "stall", "goods")
 RES = (1000, 500)
@@ -30,15 +30,18 @@ def _zone(**overrides: Any) -> Zone:
     return Zone(**data)
 
 
-def _detections(*rows: tuple[str, float, float, float, float]) -> Detections:
-    if not rows:
-        return Detections.empty(NAMES)
-    return Detections(
-        xyxy=np.array([r[1:] for r in rows], dtype=np.float32),
-        confidence=np.full(len(rows), 0.9, dtype=np.float32),
-        class_id=np.array([NAMES.index(r[0]) for r in rows], dtype=np.int64),
-        names=NAMES,
-    )
+class _Boxes:
+    """Boxes with their class ids, as the edge hands them to the geometry."""
+
+    def __init__(
+        self, *rows: tuple[str, float, float, float, float], names: tuple[str, ...] = NAMES
+    ) -> None:
+        self.xyxy = np.array([r[1:] for r in rows], dtype=np.float32).reshape(-1, 4)
+        self.class_id = np.array([names.index(r[0]) for r in rows], dtype=np.int64)
+        self.names: tuple[str, ...] = names
+
+    def trigger(self, geometry: ZoneGeometry) -> npt.NDArray[np.bool_]:
+        return geometry.trigger(self.xyxy, self.class_id, self.names)
 
 
 # (case id, detection: (class, x1, y1, x2, y2), triggers)
@@ -62,42 +65,34 @@ CASES = [
 
 @pytest.mark.parametrize(("row", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_trigger_single(row: tuple[str, float, float, float, float], expected: bool) -> None:
-    mask = ZoneGeometry(_zone(), RES).trigger(_detections(row))
+    mask = _Boxes(row).trigger(ZoneGeometry(_zone(), RES))
     assert mask.dtype == np.bool_
     assert mask.tolist() == [expected]
 
 
 def test_trigger_many_at_once_keeps_order() -> None:
     rows = [c[1] for c in CASES]
-    mask = ZoneGeometry(_zone(), RES).trigger(_detections(*rows))
+    mask = _Boxes(*rows).trigger(ZoneGeometry(_zone(), RES))
     assert mask.tolist() == [c[2] for c in CASES]
-    assert len(_detections(*rows)[mask]) == sum(c[2] for c in CASES)
 
 
 def test_trigger_empty() -> None:
-    mask = ZoneGeometry(_zone(), RES).trigger(_detections())
+    mask = _Boxes().trigger(ZoneGeometry(_zone(), RES))
     assert mask.shape == (0,) and mask.dtype == np.bool_
 
 
 def test_vocabulary_without_wanted_objects_triggers_nothing() -> None:
-    names = ("car", "truck")
-    d = Detections(
-        xyxy=np.array([[100, 250, 200, 400]], dtype=np.float32),
-        confidence=np.array([0.9], dtype=np.float32),
-        class_id=np.array([0]),
-        names=names,
-    )
-    assert ZoneGeometry(_zone(), RES).trigger(d).tolist() == [False]
+    boxes = _Boxes(("car", 100, 250, 200, 400), names=("car", "truck"))
+    assert boxes.trigger(ZoneGeometry(_zone(), RES)).tolist() == [False]
 
 
 def test_resolution_scales_the_polygon() -> None:
     small = ZoneGeometry(_zone(min_box_wh=(0.0, 0.0), exclusions=[]), (100, 50))
     assert small.polygon_px.tolist() == [[0, 25], [100, 25], [100, 50], [0, 50]]
-    d = _detections(("stall", 10, 20, 20, 30))
-    assert small.trigger(d).tolist() == [True]
-    assert ZoneGeometry(_zone(min_box_wh=(0.0, 0.0), exclusions=[]), RES).trigger(d).tolist() == [
-        False
-    ]
+    boxes = _Boxes(("stall", 10, 20, 20, 30))
+    assert boxes.trigger(small).tolist() == [True]
+    large = ZoneGeometry(_zone(min_box_wh=(0.0, 0.0), exclusions=[]), RES)
+    assert boxes.trigger(large).tolist() == [False]
 
 
 def test_contains_xy() -> None:
@@ -109,6 +104,25 @@ def test_contains_xy() -> None:
         True,
     ]
     assert geometry.exclusions_px[0].tolist() == [[800, 250], [1000, 250], [1000, 500], [800, 500]]
+
+
+def test_trigger_refuses_mismatched_arrays() -> None:
+    with pytest.raises(ValueError, match="2 boxes but 1 class ids"):
+        ZoneGeometry(_zone(), RES).trigger(np.zeros((2, 4)), np.zeros(1, np.int64), NAMES)
+
+
+@pytest.mark.parametrize(
+    ("xyxy", "expected"),
+    [
+        ([], []),
+        ([[0, 0, 10, 20]], [[5, 20]]),
+        ([[10, 40, 30, 80], [-4, 0, 4, 2.5]], [[20, 80], [0, 2.5]]),
+    ],
+)
+def test_bottom_center(xyxy: list[list[float]], expected: list[list[float]]) -> None:
+    anchors = bottom_center(xyxy)
+    assert anchors.shape == (len(expected), 2)
+    assert anchors.tolist() == expected
 
 
 @pytest.mark.parametrize("resolution", [(0, 100), (100, 0), (-1, -1)])
@@ -142,21 +156,21 @@ def _shop_zone(side: str = "below", points: Any = ((0.0, 0.7), (1.0, 0.7))) -> Z
 )
 def test_beyond_door(side: str, points: Any, expected: list[bool]) -> None:
     g = ZoneGeometry(_shop_zone(side, points), RES)
-    d = _detections(("goods", 100, 260, 200, 300), ("goods", 100, 300, 200, 400))
-    assert g.beyond_door(d).tolist() == expected
-    assert g.beyond_door(_detections()).tolist() == []
+    anchors = bottom_center([[100, 260, 200, 300], [100, 300, 200, 400]])
+    assert g.beyond_door(anchors).tolist() == expected
+    assert g.beyond_door(np.zeros((0, 2), dtype=np.float32)).tolist() == []
 
 
 def test_beyond_door_on_a_steep_line() -> None:
     zone = _shop_zone("right", ((0.5, 0.55), (0.55, 0.95)))  # x from 500 to 550 px
     g = ZoneGeometry(zone, RES)
-    d = _detections(("goods", 400, 300, 480, 400), ("goods", 560, 300, 640, 400))
-    assert g.beyond_door(d).tolist() == [False, True]
+    anchors = bottom_center([[400, 300, 480, 400], [560, 300, 640, 400]])
+    assert g.beyond_door(anchors).tolist() == [False, True]
 
 
 def test_beyond_door_needs_a_door_line() -> None:
     with pytest.raises(ValueError, match="has no door_line"):
-        ZoneGeometry(_zone(), RES).beyond_door(_detections())
+        ZoneGeometry(_zone(), RES).beyond_door(np.zeros((0, 2)))
 
 
 def test_crossing_line() -> None:
