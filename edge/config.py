@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.ids import Identifier
+from contracts.yamlconfig import ConfigError, load_yaml_model
 from edge.chain import ChainConfig
 from edge.detectors import DetectorConfig
 from edge.detectors.labels import LabelMapConfig
@@ -83,8 +83,8 @@ class EdgeConfig(BaseModel):
         return self
 
 
-class EdgeConfigError(ValueError):
-    """The config file cannot be used; the message names the file and every problem."""
+class EdgeConfigError(ConfigError):
+    """The config file cannot be used; ``problems`` lists each as ``file:line: message``."""
 
 
 def load_edge_config(path: Path) -> EdgeConfig:
@@ -92,20 +92,14 @@ def load_edge_config(path: Path) -> EdgeConfig:
 
     Relative paths inside it (zones, model, outbox) are resolved against the current
     directory, as the CLI documents.
+
+    Raises:
+        EdgeConfigError: If the file cannot be read, is not YAML, or breaks the schema; the
+            error lists every problem with its line (and the nearest key for a misspelt one).
     """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise EdgeConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise EdgeConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise EdgeConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        return EdgeConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise EdgeConfigError(f"{path}:\n  " + "\n  ".join(problems)) from None
+    return load_yaml_model(
+        path,
+        EdgeConfig,
+        expected="a mapping with edge_id, detector and cameras",
+        error=EdgeConfigError,
+    )

@@ -58,8 +58,8 @@ def test_example_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("edge_id: e1\n", "detector: Field required"),
-        ("edge_id: e1\nbogus: 1\n", "bogus: Extra inputs are not permitted"),
+        ("edge_id: e1\n", ":1: missing key 'detector'"),
+        ("edge_id: e1\nbogus: 1\n", ":2: unknown key 'bogus'"),
         ("- just\n- a list\n", "expected a mapping"),
         ("edge_id: [unclosed\n", "not valid YAML"),
     ],
