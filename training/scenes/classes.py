@@ -1,22 +1,20 @@
 """The detector's class vocabulary, in class-id order.
 
-This tuple is the single source of truth for the class ids of the synthetic dataset, the
-committed model and the registry; import it rather than repeating the names.
+The project's own detectors name exactly the objects zones speak of
+(:data:`zones.objects.KNOWN_OBJECTS`), so the vocabulary is that tuple, not a copy of it. Its
+order is a model contract: a class id is an index into it, and every model in the registry
+was trained with it; ``tests/training/scenes/test_classes.py`` holds the registry's models to
+it, so reordering (or extending) the objects without a new model fails there first.
+Import :data:`CLASSES` rather than repeating the names.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-CLASSES: Final[tuple[str, ...]] = (
-    "person",
-    "car",
-    "truck",
-    "stall",
-    "goods",
-    "bare_soil",
-    "dust_net",
-)
+from zones.objects import KNOWN_OBJECTS
+
+CLASSES: Final[tuple[str, ...]] = KNOWN_OBJECTS
 """Class names; a class id is the index into this tuple."""
 
 
