@@ -102,6 +102,9 @@ Polygon = Annotated[
 ObjectName = Annotated[str, AfterValidator(_check_object)]
 """One of :data:`zones.objects.KNOWN_OBJECTS`."""
 
+DailyWindows = Annotated[list[DailyWindow], Field(max_length=24)]
+"""At most 24 daily local-time windows (``"06:00-09:00"``)."""
+
 
 def _check_line(points: tuple[tuple[float, float], tuple[float, float]]) -> Any:
     (x1, y1), (x2, y2) = points
@@ -279,9 +282,8 @@ class Zone(BaseModel):
         description="Consecutive analysed frames an object must be in (or out of) the zone "
         "before it counts as entered (or gone); suppresses flicker.",
     )
-    legal_hours: list[DailyWindow] = Field(
+    legal_hours: DailyWindows = Field(
         default_factory=list,
-        max_length=24,
         description='Daily local-time windows ("06:00-09:00") in which the activity is '
         "lawful and no event is raised; empty means never.",
     )
@@ -294,9 +296,8 @@ class Zone(BaseModel):
         default=None,
         description="shop_frontage only (required there): the line goods must stay behind.",
     )
-    business_hours: list[DailyWindow] = Field(
+    business_hours: DailyWindows = Field(
         default_factory=list,
-        max_length=24,
         description="shop_frontage only: daily local-time windows in which goods beyond the "
         "door line raise a case; empty means at all hours.",
     )
