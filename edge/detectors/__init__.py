@@ -9,7 +9,6 @@ Example:
 
 from edge.detectors.base import (
     Detector,
-    DetectorConfigBase,
     DetectorError,
     OnnxDetector,
     Prepared,
@@ -33,6 +32,7 @@ from edge.detectors.registry import (
     create_detector,
     parse_detector_config,
 )
+from edge.detectors.settings import DetectorConfigBase
 
 __all__ = [
     "COCO80_NAMES",

@@ -1,10 +1,11 @@
-"""The detector interface, the settings every plugin shares, and the ONNX plumbing.
+"""The detector interface, the ONNX plumbing and the half of every plugin that is shared.
 
 A detector takes a BGR ``uint8`` image and returns :class:`edge.types.Detections` in
 pixels of that image. Every plugin runs an ONNX file through onnxruntime; this module
-loads it (hash, providers, metadata), checks what comes out, and runs the warm-up.
-Plugins supply the two model-specific halves: :meth:`OnnxDetector.preprocess` and
-:meth:`OnnxDetector.postprocess`.
+loads it (hash, providers, metadata), checks what comes out, and runs the warm-up; settings
+live in :mod:`edge.detectors.settings`. Plugins supply the two model-specific halves,
+:meth:`OnnxDetector.preprocess` and :meth:`OnnxDetector.decode`; NMS and the way back to
+image pixels are shared.
 """
 
 from __future__ import annotations
@@ -16,21 +17,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts import ModelRef
 from edge.detectors.coco import COCO80_NAMES
-from edge.detectors.transforms import ImageTransform
+from edge.detectors.nms import Candidates, to_detections
+from edge.detectors.settings import DetectorConfigBase
+from edge.detectors.transforms import Fitted, ImageTransform
 from edge.types import Detections, FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
-
-ProviderName = Literal["cpu", "cuda", "tensorrt"]
-"""Short names of the execution providers a config may ask for."""
 
 ORT_PROVIDERS: dict[str, str] = {
     "cpu": "CPUExecutionProvider",
@@ -86,94 +85,6 @@ class Detector(Protocol):
             Boxes in pixels of ``image`` (clipped to it), class ids indexing ``names``.
         """
         ...
-
-
-def _default_providers() -> list[ProviderName]:
-    return ["cpu"]
-
-
-class DetectorConfigBase(BaseModel):
-    """Settings every detector plugin shares; each plugin adds its ``type`` and extras."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str = Field(description="Which plugin runs the model.")
-    path: Path = Field(description="The ONNX model file.")
-    confidence: float = Field(
-        default=0.25,
-        ge=0.0,
-        le=1.0,
-        description="Keep detections scoring at least this (after the model's own scoring).",
-    )
-    iou: float = Field(
-        default=0.45,
-        gt=0.0,
-        le=1.0,
-        description="NMS IoU threshold: a box overlapping a better box of its class by more "
-        "than this is dropped. Boxes of different classes never suppress each other.",
-    )
-    max_detections: int = Field(
-        default=300, ge=1, le=10_000, description="At most this many detections per image."
-    )
-    providers: list[ProviderName] = Field(
-        default_factory=_default_providers,
-        min_length=1,
-        max_length=3,
-        description="Execution providers in order of preference. A provider that this "
-        "onnxruntime build lacks is skipped with a warning (or refused, see "
-        "require_providers); the CPU is always the last fallback.",
-    )
-    require_providers: bool = Field(
-        default=False,
-        description="Refuse to start when a requested provider is unavailable, instead of "
-        "falling back with a warning.",
-    )
-    intra_op_threads: int = Field(
-        default=0,
-        ge=0,
-        le=256,
-        description="Threads onnxruntime uses inside one operator; 0 lets it decide "
-        "(one per physical core).",
-    )
-    intra_op_spinning: bool = Field(
-        default=False,
-        description="Let idle onnxruntime threads spin-wait for work: slightly lower latency "
-        "on an idle machine, much higher when other processes compete for the cores.",
-    )
-    warmup_runs: int = Field(
-        default=1, ge=0, le=20, description="Inferences on a blank image at start-up."
-    )
-    name: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=128,
-        description="Model name recorded in events; default: the metadata key "
-        "`model_name`, else the file name without extension.",
-    )
-    version: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        description="Model version recorded in events; default: the metadata key "
-        "`model_version`, else 'unversioned'.",
-    )
-
-    @field_validator("providers")
-    @classmethod
-    def _unique(cls, value: list[ProviderName]) -> list[ProviderName]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"providers lists one more than once: {value}")
-        return value
-
-
-class NamedClassesConfigBase(DetectorConfigBase):
-    """Settings of formats whose file carries no class names (YOLOX, NanoDet, FastestDet)."""
-
-    names_file: Path | None = Field(
-        default=None,
-        description="Class names, one a line, line number = class id; default: the 80 "
-        "COCO names (Darknet spelling). Must match the model's class count.",
-    )
 
 
 ConfigT = TypeVar("ConfigT", bound=DetectorConfigBase)
@@ -406,6 +317,12 @@ class Prepared:
     transform: ImageTransform
     image_wh: tuple[int, int]
 
+    @classmethod
+    def of(cls, image: ImageArray, fitted: Fitted, tensor: FloatArray) -> Prepared:
+        """The input ``tensor`` made of ``fitted``, a resize or letterbox of ``image``."""
+        image_wh = (int(image.shape[1]), int(image.shape[0]))
+        return cls(tensor=tensor, transform=fitted.transform, image_wh=image_wh)
+
 
 @dataclass(frozen=True, slots=True)
 class TimedDetections:
@@ -437,7 +354,9 @@ class OnnxDetector(ABC, Generic[ConfigT]):
     """Shared half of every ONNX plugin: identity, stages, warm-up.
 
     Subclasses load the model in ``__init__`` (via :func:`load_onnx_model`), set
-    ``self._names`` and ``self._input_hw``, then call :meth:`_warm_up`.
+    ``self._names`` and ``self._input_hw``, then call :meth:`_warm_up`; they implement
+    :meth:`preprocess` and :meth:`decode`, and this class does NMS and the way back to the
+    image.
     """
 
     _config: ConfigT
@@ -445,6 +364,8 @@ class OnnxDetector(ABC, Generic[ConfigT]):
     _names: tuple[str, ...]
     _input_hw: tuple[int, int]
     _model_ref: ModelRef
+    _needs_nms: bool = True
+    """False for a model with NMS in its graph: :meth:`postprocess` then only sorts."""
 
     def __init__(self, config: ConfigT) -> None:
         self._config = config
@@ -481,10 +402,34 @@ class OnnxDetector(ABC, Generic[ConfigT]):
         """Turn a checked BGR image into the network input."""
 
     @abstractmethod
+    def decode(self, outputs: Sequence[npt.NDArray[np.float32]]) -> Candidates:
+        """Decode the raw outputs into candidates in network pixels.
+
+        Raises:
+            ValueError: The outputs do not have the shapes the format needs.
+        """
+
     def postprocess(
         self, outputs: Sequence[npt.NDArray[np.float32]], prepared: Prepared
     ) -> Detections:
-        """Decode the raw outputs into detections in image pixels."""
+        """Decode the raw outputs, then NMS (unless the model ran it) and map to image pixels.
+
+        Raises:
+            DetectorError: The outputs do not fit the format (the message names the file).
+        """
+        try:
+            candidates = self.decode(outputs)
+        except ValueError as exc:
+            raise DetectorError(f"{self._onnx.path}: {exc}") from exc
+        return to_detections(
+            candidates,
+            transform=prepared.transform,
+            image_wh=prepared.image_wh,
+            names=self._names,
+            iou_threshold=self._config.iou,
+            max_detections=self._config.max_detections,
+            nms=self._needs_nms,
+        )
 
     def infer(self, prepared: Prepared) -> list[npt.NDArray[np.float32]]:
         """Run the network on a prepared input."""

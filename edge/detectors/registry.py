@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 from pydantic import Field, TypeAdapter
 
 from edge.detectors import plugins as _plugins_package
-from edge.detectors.base import Detector, DetectorConfigBase, DetectorError
+from edge.detectors.base import Detector, DetectorError
 from edge.detectors.plugin import DetectorPlugin
+from edge.detectors.settings import DetectorConfigBase
 
 logger = logging.getLogger(__name__)
 

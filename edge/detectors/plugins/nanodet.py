@@ -19,18 +19,13 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from edge.detectors.base import (
-    DetectorError,
-    NamedClassesConfigBase,
-    OnnxDetector,
-    Prepared,
-    resolve_class_names,
-)
+from edge.detectors.base import DetectorError, OnnxDetector, Prepared, resolve_class_names
 from edge.detectors.grid import GridCells, make_grid
-from edge.detectors.nms import Candidates, to_detections
+from edge.detectors.nms import Candidates
 from edge.detectors.plugin import DetectorPlugin
+from edge.detectors.settings import NamedClassesConfigBase
 from edge.detectors.transforms import resize, to_blob
-from edge.types import Detections, FloatArray, ImageArray
+from edge.types import FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
 
@@ -170,35 +165,16 @@ class NanodetDetector(OnnxDetector[NanodetConfig]):
         fitted = resize(image, (w, h))
         tensor = to_blob(fitted.image, mean=self._mean)
         tensor *= self._inv_std
-        return Prepared(
-            tensor=tensor,
-            transform=fitted.transform,
-            image_wh=(int(image.shape[1]), int(image.shape[0])),
-        )
+        return Prepared.of(image, fitted, tensor)
 
-    def postprocess(
-        self, outputs: Sequence[npt.NDArray[np.float32]], prepared: Prepared
-    ) -> Detections:
+    def decode(self, outputs: Sequence[npt.NDArray[np.float32]]) -> Candidates:
         cfg = self._config
-        try:
-            scores = np.concatenate(
-                [outputs[i].reshape(-1, len(self._names)) for i in self._cls_index]
-            )
-            dists = np.concatenate(
-                [outputs[i].reshape(-1, 4 * (cfg.reg_max + 1)) for i in self._reg_index]
-            )
-            candidates = decode_nanodet(
-                scores, dists, self._grid, reg_max=cfg.reg_max, confidence=cfg.confidence
-            )
-        except ValueError as exc:
-            raise DetectorError(f"{self._onnx.path}: {exc}") from exc
-        return to_detections(
-            candidates,
-            transform=prepared.transform,
-            image_wh=prepared.image_wh,
-            names=self._names,
-            iou_threshold=cfg.iou,
-            max_detections=cfg.max_detections,
+        scores = np.concatenate([outputs[i].reshape(-1, len(self._names)) for i in self._cls_index])
+        dists = np.concatenate(
+            [outputs[i].reshape(-1, 4 * (cfg.reg_max + 1)) for i in self._reg_index]
+        )
+        return decode_nanodet(
+            scores, dists, self._grid, reg_max=cfg.reg_max, confidence=cfg.confidence
         )
 
 

@@ -22,16 +22,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from edge.detectors.base import (
-    DetectorConfigBase,
-    DetectorError,
-    OnnxDetector,
-    Prepared,
-)
-from edge.detectors.nms import Candidates, to_detections
+from edge.detectors.base import DetectorError, OnnxDetector, Prepared
+from edge.detectors.nms import Candidates
 from edge.detectors.plugin import DetectorPlugin
+from edge.detectors.settings import DetectorConfigBase
 from edge.detectors.transforms import letterbox, to_blob
-from edge.types import Detections, FloatArray, ImageArray
+from edge.types import FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +192,7 @@ class YoloDetector(OnnxDetector[YoloConfig]):
         path = self._onnx.path
         meta = parse_ultralytics_metadata(self._onnx.metadata, path)
         self._meta = meta
+        self._needs_nms = not meta.end2end
         self._names = meta.names
         self._input_hw = self._onnx.input_hw(default=meta.imgsz_hw)
         if self._input_hw != meta.imgsz_hw:
@@ -226,36 +223,13 @@ class YoloDetector(OnnxDetector[YoloConfig]):
     def preprocess(self, image: ImageArray) -> Prepared:
         h, w = self._input_hw
         fitted = letterbox(image, (w, h), center=True)
-        tensor = to_blob(fitted.image, scale=1.0 / 255.0, swap_rb=True)
-        return Prepared(
-            tensor=tensor,
-            transform=fitted.transform,
-            image_wh=(int(image.shape[1]), int(image.shape[0])),
-        )
+        return Prepared.of(image, fitted, to_blob(fitted.image, scale=1.0 / 255.0, swap_rb=True))
 
-    def postprocess(
-        self, outputs: Sequence[npt.NDArray[np.float32]], prepared: Prepared
-    ) -> Detections:
-        cfg = self._config
-        nc = len(self._names)
-        try:
-            if self._meta.end2end:
-                candidates = decode_yolo_end2end(
-                    outputs[0], num_classes=nc, confidence=cfg.confidence
-                )
-            else:
-                candidates = decode_yolo(outputs[0], num_classes=nc, confidence=cfg.confidence)
-        except ValueError as exc:
-            raise DetectorError(f"{self._onnx.path}: {exc}") from exc
-        return to_detections(
-            candidates,
-            transform=prepared.transform,
-            image_wh=prepared.image_wh,
-            names=self._names,
-            iou_threshold=cfg.iou,
-            max_detections=cfg.max_detections,
-            nms=not self._meta.end2end,
-        )
+    def decode(self, outputs: Sequence[npt.NDArray[np.float32]]) -> Candidates:
+        nc, confidence = len(self._names), self._config.confidence
+        if self._meta.end2end:
+            return decode_yolo_end2end(outputs[0], num_classes=nc, confidence=confidence)
+        return decode_yolo(outputs[0], num_classes=nc, confidence=confidence)
 
 
 PLUGIN = DetectorPlugin(type="yolo", config=YoloConfig, factory=YoloDetector)

@@ -18,18 +18,13 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from edge.detectors.base import (
-    DetectorError,
-    NamedClassesConfigBase,
-    OnnxDetector,
-    Prepared,
-    resolve_class_names,
-)
+from edge.detectors.base import DetectorError, OnnxDetector, Prepared, resolve_class_names
 from edge.detectors.grid import GridCells, make_grid
-from edge.detectors.nms import Candidates, to_detections
+from edge.detectors.nms import Candidates
 from edge.detectors.plugin import DetectorPlugin
+from edge.detectors.settings import NamedClassesConfigBase
 from edge.detectors.transforms import letterbox, to_blob
-from edge.types import Detections, FloatArray, ImageArray
+from edge.types import FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
 
@@ -118,30 +113,11 @@ class YoloxDetector(OnnxDetector[YoloxConfig]):
     def preprocess(self, image: ImageArray) -> Prepared:
         h, w = self._input_hw
         fitted = letterbox(image, (w, h), center=False)
-        tensor = to_blob(fitted.image, scale=1.0, swap_rb=False)
-        return Prepared(
-            tensor=tensor,
-            transform=fitted.transform,
-            image_wh=(int(image.shape[1]), int(image.shape[0])),
-        )
+        return Prepared.of(image, fitted, to_blob(fitted.image, scale=1.0, swap_rb=False))
 
-    def postprocess(
-        self, outputs: Sequence[npt.NDArray[np.float32]], prepared: Prepared
-    ) -> Detections:
-        cfg = self._config
-        try:
-            candidates = decode_yolox(
-                outputs[0], self._grid, num_classes=len(self._names), confidence=cfg.confidence
-            )
-        except ValueError as exc:
-            raise DetectorError(f"{self._onnx.path}: {exc}") from exc
-        return to_detections(
-            candidates,
-            transform=prepared.transform,
-            image_wh=prepared.image_wh,
-            names=self._names,
-            iou_threshold=cfg.iou,
-            max_detections=cfg.max_detections,
+    def decode(self, outputs: Sequence[npt.NDArray[np.float32]]) -> Candidates:
+        return decode_yolox(
+            outputs[0], self._grid, num_classes=len(self._names), confidence=self._config.confidence
         )
 
 
