@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +23,40 @@ _CONTRIBUTORS = (
     ("server.cli", "server"),
     ("zones.cli", "zones"),
     ("training.cli", "training"),
-    ("edge.keys_cli", "keys"),
     ("server.evidence_cli", "evidence"),
     ("server.users_cli", "users"),
 )
+# Modules that add actions to the ``keys`` group via add_commands(): the edge makes its key
+# pair (create), the server registers it (register, list, mosquitto). Either may be absent.
+_KEYS_CONTRIBUTORS = ("edge.keys_cli", "server.keys_cli")
+
+
+def _contributor(module_name: str, human: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        # e.g. an edge-only install has no fastapi: the server command is absent.
+        logger.debug("%s commands unavailable: %s", human, exc)
+        return None
+
+
+def _add_keys_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "keys",
+        help="create an edge's chain signing key; register public keys with the server",
+        description=(
+            "Each edge signs its evidence chain with its own Ed25519 key. 'create' writes "
+            "EDGE_ID.key (private, mode 0600: point the edge config's chain.key_file at it) "
+            "and EDGE_ID.pub; 'register' adds the public key to the server's edge registry "
+            "so the server verifies the edge's records; 'list' shows the registry; "
+            "'mosquitto' writes the broker accounts of the registered edges."
+        ),
+    )
+    commands = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    for module_name in _KEYS_CONTRIBUTORS:
+        module = _contributor(module_name, "keys")
+        if module is not None:
+            module.add_commands(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,13 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name, human in _CONTRIBUTORS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            # e.g. an edge-only install has no fastapi: the server command is absent.
-            logger.debug("%s commands unavailable: %s", human, exc)
-            continue
-        module.add_parser(subparsers)
+        module = _contributor(module_name, human)
+        if module is not None:
+            module.add_parser(subparsers)
+    _add_keys_parser(subparsers)
     return parser
 
 

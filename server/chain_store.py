@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
@@ -82,21 +82,28 @@ def list_keys(session: Session) -> list[EdgeKey]:
     return list(session.scalars(select(EdgeKey).order_by(EdgeKey.edge_id, EdgeKey.key_id)))
 
 
+class _Placed(Protocol):
+    """Where in a chain something stands: a record, or the row that stores one."""
+
+    @property
+    def edge_id(self) -> str: ...
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def event_id(self) -> str | None: ...
+
+
 def _issue(
-    session: Session,
-    *,
-    edge_id: str,
-    seq: int,
-    kind: ChainIssueKind,
-    event_id: str | None,
-    detail: str,
-    now: datetime,
+    session: Session, about: _Placed, *, kind: ChainIssueKind, detail: str, now: datetime
 ) -> ChainIssue:
+    """Open an issue at ``about``'s edge, sequence number and event, and log it."""
     issue = ChainIssue(
-        edge_id=edge_id,
-        seq=seq,
+        edge_id=about.edge_id,
+        seq=about.seq,
         kind=kind,
-        event_id=event_id,
+        event_id=about.event_id,
         detail=detail,
         created_at=now,
         resolved_at=None,
@@ -104,11 +111,11 @@ def _issue(
     session.add(issue)
     logger.warning(
         "evidence chain of edge %s, seq %d: %s: %s%s",
-        edge_id,
-        seq,
+        about.edge_id,
+        about.seq,
         kind.value,
         detail,
-        f" (event {event_id})" if event_id else "",
+        f" (event {about.event_id})" if about.event_id else "",
     )
     return issue
 
@@ -151,22 +158,12 @@ def _link(session: Session, row: ChainRecordRow, *, now: datetime) -> list[str]:
     for other in others:
         if other.record_hash != row.record_hash:
             detail = f"record {row.record_hash} differs from the stored {other.record_hash}"
-            _issue(
-                session,
-                edge_id=row.edge_id,
-                seq=row.seq,
-                kind=ChainIssueKind.FORK,
-                event_id=row.event_id,
-                detail=detail,
-                now=now,
-            )
+            _issue(session, row, kind=ChainIssueKind.FORK, detail=detail, now=now)
             if other.event_id != row.event_id:
                 _issue(
                     session,
-                    edge_id=row.edge_id,
-                    seq=row.seq,
+                    other,
                     kind=ChainIssueKind.FORK,
-                    event_id=other.event_id,
                     detail=f"record {other.record_hash} forked by {row.record_hash}",
                     now=now,
                 )
@@ -177,10 +174,8 @@ def _link(session: Session, row: ChainRecordRow, *, now: datetime) -> list[str]:
             if not _open_issues(session, edge_id=row.edge_id, seq=row.seq, kind=ChainIssueKind.GAP):
                 _issue(
                     session,
-                    edge_id=row.edge_id,
-                    seq=row.seq,
+                    row,
                     kind=ChainIssueKind.GAP,
-                    event_id=row.event_id,
                     detail=f"record {row.seq - 1} has not arrived",
                     now=now,
                 )
@@ -188,10 +183,8 @@ def _link(session: Session, row: ChainRecordRow, *, now: datetime) -> list[str]:
         elif all(prev.record_hash != row.prev_hash for prev in previous):
             _issue(
                 session,
-                edge_id=row.edge_id,
-                seq=row.seq,
+                row,
                 kind=ChainIssueKind.BROKEN_LINK,
-                event_id=row.event_id,
                 detail=f"prev_hash {row.prev_hash} is not the hash of record {row.seq - 1} "
                 f"({', '.join(prev.record_hash for prev in previous)})",
                 now=now,
@@ -215,10 +208,8 @@ def _link(session: Session, row: ChainRecordRow, *, now: datetime) -> list[str]:
             ):
                 _issue(
                     session,
-                    edge_id=row.edge_id,
-                    seq=nxt.seq,
+                    nxt,
                     kind=ChainIssueKind.BROKEN_LINK,
-                    event_id=nxt.event_id,
                     detail=f"prev_hash {nxt.prev_hash} is not the hash {row.record_hash} "
                     f"of record {row.seq}",
                     now=now,
@@ -286,41 +277,17 @@ def ingest_record(session: Session, *, signed: SignedChainRecord, now: datetime)
         detail = (
             f"key {record.key_id} is registered to edge {key_row.edge_id}, not {record.edge_id}"
         )
-        _issue(
-            session,
-            edge_id=record.edge_id,
-            seq=record.seq,
-            kind=ChainIssueKind.BAD_SIGNATURE,
-            event_id=record.event_id,
-            detail=detail,
-            now=now,
-        )
+        _issue(session, record, kind=ChainIssueKind.BAD_SIGNATURE, detail=detail, now=now)
         return RecordIngest(False, False, False, "key_mismatch", detail)
     if key_row is None:
         _store(session, signed, verified=False, now=now)
         detail = f"no registered key {record.key_id}; stored unverified until it is registered"
-        _issue(
-            session,
-            edge_id=record.edge_id,
-            seq=record.seq,
-            kind=ChainIssueKind.UNKNOWN_KEY,
-            event_id=record.event_id,
-            detail=detail,
-            now=now,
-        )
+        _issue(session, record, kind=ChainIssueKind.UNKNOWN_KEY, detail=detail, now=now)
         return RecordIngest(True, False, False, "chain_unverified", detail)
     problems = signed.problems(_public_key(key_row))
     if problems:
         detail = "; ".join(problems)
-        _issue(
-            session,
-            edge_id=record.edge_id,
-            seq=record.seq,
-            kind=ChainIssueKind.BAD_SIGNATURE,
-            event_id=record.event_id,
-            detail=detail,
-            now=now,
-        )
+        _issue(session, record, kind=ChainIssueKind.BAD_SIGNATURE, detail=detail, now=now)
         return RecordIngest(False, False, False, "bad_signature", detail)
     row = _store(session, signed, verified=True, now=now)
     raised = _link(session, row, now=now)
@@ -388,10 +355,8 @@ def register_key(
         if problems:
             _issue(
                 session,
-                edge_id=edge_id,
-                seq=waiting_row.seq,
+                waiting_row,
                 kind=ChainIssueKind.BAD_SIGNATURE,
-                event_id=waiting_row.event_id,
                 detail="; ".join(problems),
                 now=now,
             )

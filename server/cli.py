@@ -1,6 +1,8 @@
 """``civicwatch server``: run the API, the review page and the MQTT ingest.
 
 The lead's ``civicwatch`` CLI calls :func:`add_parser` to register the subcommand.
+:func:`server_database` opens the server's database for the admin command groups
+(``keys``, ``users``) that work on it directly.
 """
 
 from __future__ import annotations
@@ -8,9 +10,53 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad arguments or unreadable configuration, for every server command group
+
+
+class ConfigurationError(Exception):
+    """The server settings named on the command line are invalid or unreadable."""
+
+
+@contextmanager
+def server_database(config: Path | None) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the server's database, migrated to the current schema first.
+
+    The settings come from ``config`` and ``CIVICWATCH_*`` variables, as for the server;
+    the engine is disposed when the block ends.
+
+    Args:
+        config: Server settings YAML, or None for the environment alone.
+
+    Yields:
+        A session factory bound to the migrated database.
+
+    Raises:
+        ConfigurationError: The settings are invalid.
+    """
+    from server.core.config import SettingsError, load_settings
+    from server.core.db import make_engine, make_session_factory, run_migrations
+
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    engine = make_engine(settings.database_url)
+    try:
+        run_migrations(engine)
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,9 +11,7 @@ from contracts.events import EventPhase
 from server.chain_store import CaseChain
 from server.tables import (
     Case,
-    CaseEvent,
     CaseEvidence,
-    CaseReview,
     CaseStatus,
     ChainIssue,
     ChainIssueKind,
@@ -27,6 +25,12 @@ API_PREFIX = "/api/v1"
 
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class _RowOut(_Out):
+    """An output whose fields are read by name from one ORM row (``model_validate(row)``)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class BoxOut(_Out):
@@ -86,7 +90,7 @@ class CaseOut(_Out):
     evidence: list[EvidenceOut]
 
 
-class CaseEventOut(_Out):
+class CaseEventOut(_RowOut):
     """One accepted event message, as received."""
 
     id: int
@@ -96,7 +100,7 @@ class CaseEventOut(_Out):
     payload: dict[str, Any]
 
 
-class ReviewOut(_Out):
+class ReviewOut(_RowOut):
     """One verdict in the case's audit trail."""
 
     id: int
@@ -108,7 +112,7 @@ class ReviewOut(_Out):
     created_at: datetime
 
 
-class ChainRecordOut(_Out):
+class ChainRecordOut(_RowOut):
     """A chain record that fixes one of the case's messages."""
 
     seq: int
@@ -121,7 +125,7 @@ class ChainRecordOut(_Out):
     recorded_at: datetime
 
 
-class ChainIssueOut(_Out):
+class ChainIssueOut(_RowOut):
     """A problem in an edge's evidence chain."""
 
     id: int
@@ -206,7 +210,7 @@ class ReviewIn(BaseModel):
         return self
 
 
-class EdgeOut(_Out):
+class EdgeOut(_RowOut):
     """What the server knows of one edge."""
 
     edge_id: str
@@ -287,57 +291,14 @@ def case_out(case: Case) -> CaseOut:
     return CaseOut(**_case_fields(case))
 
 
-def _event_out(event: CaseEvent) -> CaseEventOut:
-    return CaseEventOut(
-        id=event.id,
-        phase=event.phase,
-        sent_at=event.sent_at,
-        received_at=event.received_at,
-        payload=event.payload,
-    )
-
-
-def _review_out(review: CaseReview) -> ReviewOut:
-    return ReviewOut(
-        id=review.id,
-        verdict=review.verdict,
-        status_before=review.status_before,
-        status_after=review.status_after,
-        reason=review.reason,
-        reviewer=review.reviewer,
-        created_at=review.created_at,
-    )
-
-
 def chain_issue_out(issue: ChainIssue) -> ChainIssueOut:
-    return ChainIssueOut(
-        id=issue.id,
-        edge_id=issue.edge_id,
-        seq=issue.seq,
-        kind=issue.kind,
-        event_id=issue.event_id,
-        detail=issue.detail,
-        created_at=issue.created_at,
-        resolved_at=issue.resolved_at,
-    )
+    return ChainIssueOut.model_validate(issue)
 
 
 def case_chain_out(chain: CaseChain) -> CaseChainOut:
     return CaseChainOut(
         status=chain.status,
-        records=[
-            ChainRecordOut(
-                seq=row.seq,
-                record_hash=row.record_hash,
-                prev_hash=row.prev_hash,
-                phase=row.phase,
-                event_sha256=row.event_sha256,
-                key_id=row.key_id,
-                verified=row.verified,
-                recorded_at=row.recorded_at,
-            )
-            for row in chain.records
-        ],
+        records=[ChainRecordOut.model_validate(row) for row in chain.records],
         issues=[chain_issue_out(issue) for issue in chain.issues],
         dropped_evidence=chain.dropped,
     )
@@ -346,16 +307,11 @@ def case_chain_out(chain: CaseChain) -> CaseChainOut:
 def case_detail(case: Case, chain: CaseChain | None = None) -> CaseDetail:
     return CaseDetail(
         **_case_fields(case),
-        events=[_event_out(event) for event in case.events],
-        reviews=[_review_out(review) for review in case.reviews],
+        events=[CaseEventOut.model_validate(event) for event in case.events],
+        reviews=[ReviewOut.model_validate(review) for review in case.reviews],
         chain=case_chain_out(chain) if chain is not None else None,
     )
 
 
 def edge_out(edge: Edge) -> EdgeOut:
-    return EdgeOut(
-        edge_id=edge.edge_id,
-        availability=edge.availability,
-        availability_at=edge.availability_at,
-        last_message_at=edge.last_message_at,
-    )
+    return EdgeOut.model_validate(edge)

@@ -15,6 +15,10 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -66,49 +70,48 @@ def _password() -> str | None:
 
 def _run(args: argparse.Namespace, action: str) -> int:
     from server import auth
-    from server.core.config import SettingsError, load_settings
-    from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
-    from server.tables import UserRole
+    from server.cli import ConfigurationError, server_database
 
     try:
-        settings = load_settings(args.config)
-    except SettingsError as exc:
-        sys.stderr.write(f"civicwatch users: {exc}\n")
-        return 2
-    password = _password() if action in ("add", "passwd") else None
-    if action in ("add", "passwd") and password is None:
-        return 2
-    engine = make_engine(settings.database_url)
-    try:
-        run_migrations(engine)
-        with make_session_factory(engine)() as session, session.begin():
-            if action == "add":
-                assert password is not None
-                auth.create_user(
-                    session,
-                    username=args.username,
-                    password=password,
-                    role=UserRole(args.role),
-                    now=utcnow(),
-                )
-                sys.stdout.write(f"user {args.username} ({args.role}) created\n")
-            elif action == "passwd":
-                assert password is not None
-                auth.set_password(session, username=args.username, password=password)
-                sys.stdout.write(f"password of {args.username} changed; sessions ended\n")
-            else:
-                sys.stdout.write("username\trole\tcreated_at\tdisabled\n")
-                for user in auth.list_users(session):
-                    sys.stdout.write(
-                        f"{user.username}\t{user.role.value}\t{user.created_at.isoformat()}\t"
-                        f"{'yes' if user.disabled_at else 'no'}\n"
-                    )
-    except auth.UserError as exc:
+        with server_database(args.config) as factory:
+            password = _password() if action in ("add", "passwd") else None
+            if action in ("add", "passwd") and password is None:
+                return 2
+            with factory() as session, session.begin():
+                _act(session, args, action, password)
+    except (ConfigurationError, auth.UserError) as exc:
         sys.stderr.write(f"civicwatch users {action}: {exc}\n")
         return 2
-    finally:
-        engine.dispose()
     return 0
+
+
+def _act(session: Session, args: argparse.Namespace, action: str, password: str | None) -> None:
+    """Carry out ``users <action>`` in the caller's transaction and report it."""
+    from server import auth
+    from server.core.db import utcnow
+    from server.tables import UserRole
+
+    if action == "add":
+        assert password is not None
+        auth.create_user(
+            session,
+            username=args.username,
+            password=password,
+            role=UserRole(args.role),
+            now=utcnow(),
+        )
+        sys.stdout.write(f"user {args.username} ({args.role}) created\n")
+    elif action == "passwd":
+        assert password is not None
+        auth.set_password(session, username=args.username, password=password)
+        sys.stdout.write(f"password of {args.username} changed; sessions ended\n")
+    else:
+        sys.stdout.write("username\trole\tcreated_at\tdisabled\n")
+        for user in auth.list_users(session):
+            sys.stdout.write(
+                f"{user.username}\t{user.role.value}\t{user.created_at.isoformat()}\t"
+                f"{'yes' if user.disabled_at else 'no'}\n"
+            )
 
 
 def run_add(args: argparse.Namespace) -> int:

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.chain import canonical_json
-from edge import keys_cli
-from server import chain_store, crud, evidence_cli
+from edge.chain import EdgeKey
+from server import chain_store, crud, evidence_cli, keys_cli
 from server.chain_verify import VerifyReport, export_case, verify_case, verify_edge, verify_package
 from server.core.db import make_engine, make_session_factory, run_migrations
 from server.evidence_store import EvidenceStore
@@ -252,13 +252,14 @@ def _cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="civicwatch")
     subparsers = parser.add_subparsers(dest="command")
     evidence_cli.add_parser(subparsers)
-    keys_cli.add_parser(subparsers)
+    keys = subparsers.add_parser("keys")
+    keys_cli.add_commands(keys.add_subparsers(dest="keys_command", required=True))
     args = parser.parse_args(list(argv))
     result: int = args.func(args)
     return result
 
 
-def test_the_cli_provisions_keys_verifies_and_exports(
+def test_the_cli_registers_keys_verifies_and_exports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "cases.db"
@@ -268,9 +269,8 @@ def test_the_cli_provisions_keys_verifies_and_exports(
             {"database_url": f"sqlite:///{db}", "evidence_dir": str(tmp_path / "evidence")}
         )
     )
-    assert _cli("keys", "create", "--edge-id", "edge-1", "--out", str(tmp_path / "keys")) == 0
-    assert _cli("keys", "create", "--edge-id", "edge-1", "--out", str(tmp_path / "keys")) == 2
-    pub = tmp_path / "keys" / "edge-1.pub"
+    key = EdgeKey.generate()
+    _, pub = key.save(tmp_path / "keys", "edge-1")
     assert (
         _cli(
             "keys",
@@ -286,9 +286,6 @@ def test_the_cli_provisions_keys_verifies_and_exports(
     )
     assert _cli("keys", "list", "--config", str(config)) == 0
     listing = capsys.readouterr().out
-    from edge.chain import EdgeKey
-
-    key = EdgeKey.load(tmp_path / "keys" / "edge-1.key")
     assert f"edge-1\t{key.key_id}" in listing
     engine = make_engine(f"sqlite:///{db}")
     run_migrations(engine)

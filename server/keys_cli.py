@@ -1,0 +1,136 @@
+"""``civicwatch keys register|list|mosquitto``: the server's registry of edge keys.
+
+:func:`add_commands` adds these actions to the ``keys`` group of the ``civicwatch`` CLI
+(the edge contributes ``keys create``, which makes the key pair). They work on the
+server's database directly (an admin path: run them where the server's settings are):
+``register`` adds an edge's public key so the server verifies the edge's chain records,
+``list`` shows the registry, ``mosquitto`` writes the broker's accounts for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from server.cli import EXIT_OK, EXIT_USAGE, ConfigurationError, server_database
+
+logger = logging.getLogger(__name__)
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``register``, ``mosquitto`` and ``list`` to the ``keys`` group's actions."""
+    register = commands.add_parser(
+        "register",
+        help="put an edge's public key into the server's registry",
+        description=(
+            "Add the public key to the registry in the server's database (migrating it to "
+            "the current schema first, as the server does at start). Records that arrived "
+            "signed by this key before it was registered are verified now."
+        ),
+    )
+    register.add_argument("--edge-id", required=True, help="the edge the key belongs to")
+    register.add_argument(
+        "--public-key", type=Path, required=True, metavar="FILE", help="EDGE_ID.pub (PEM)"
+    )
+    _config_option(register)
+    register.set_defaults(func=run_register)
+
+    broker = commands.add_parser(
+        "mosquitto",
+        help="write Mosquitto password and ACL files from the edge registry",
+        description=(
+            "For every registered edge an MQTT account that may publish only under "
+            "civicwatch/v1/edges/EDGE_ID/#, and the server's ingest account that may only "
+            "read edge topics. Writes DIR/passwd, DIR/acl and DIR/credentials/USER.env "
+            "(mode 0600; existing credentials are kept). Use them in mosquitto.conf with "
+            "allow_anonymous false, password_file DIR/passwd, acl_file DIR/acl."
+        ),
+    )
+    broker.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write")
+    broker.add_argument(
+        "--server-user",
+        default="civicwatch-server",
+        help="MQTT user name of the server's ingest (default civicwatch-server)",
+    )
+    _config_option(broker)
+    broker.set_defaults(func=run_mosquitto)
+
+    listing = commands.add_parser("list", help="show the registered edge keys")
+    _config_option(listing)
+    listing.set_defaults(func=run_list)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
+
+
+def _fail(action: str, message: object) -> int:
+    sys.stderr.write(f"civicwatch keys {action}: {message}\n")
+    return EXIT_USAGE
+
+
+def run_register(args: argparse.Namespace) -> int:
+    """Run ``keys register``; returns the exit status."""
+    from contracts import topics
+    from server.chain_store import KeyRegistrationError, register_key
+    from server.core.db import utcnow
+
+    try:
+        topics.edge_root(args.edge_id)
+        text = args.public_key.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return _fail("register", exc)
+    try:
+        with server_database(args.config) as factory, factory() as session, session.begin():
+            row, verified = register_key(
+                session, edge_id=args.edge_id, public_key_text=text, now=utcnow()
+            )
+            key_id = row.key_id
+    except ConfigurationError as exc:
+        return _fail("register", exc)
+    except KeyRegistrationError as exc:
+        return _fail("register", f"{args.public_key}: {exc}")
+    sys.stdout.write(
+        f"edge {args.edge_id}: key {key_id} registered"
+        + (f"; {verified} waiting record(s) verified" if verified else "")
+        + "\n"
+    )
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Run ``keys list``: one tab-separated line per registered key."""
+    from server.chain_store import list_keys
+
+    try:
+        with server_database(args.config) as factory, factory() as session:
+            lines = [
+                f"{row.edge_id}\t{row.key_id}\t{row.public_key}\t{row.registered_at.isoformat()}"
+                for row in list_keys(session)
+            ]
+    except ConfigurationError as exc:
+        return _fail("list", exc)
+    sys.stdout.write("edge_id\tkey_id\tpublic_key (base64)\tregistered_at\n")
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return EXIT_OK
+
+
+def run_mosquitto(args: argparse.Namespace) -> int:
+    """Run ``keys mosquitto``: broker accounts for every registered edge and the server."""
+    from server.chain_store import list_keys
+    from server.mosquitto_auth import broker_config_lines, write_broker_auth
+
+    try:
+        with server_database(args.config) as factory, factory() as session:
+            edge_ids = sorted({row.edge_id for row in list_keys(session)})
+        accounts = write_broker_auth(args.out, edge_ids=edge_ids, server_username=args.server_user)
+    except (ConfigurationError, ValueError) as exc:
+        return _fail("mosquitto", exc)
+    sys.stdout.write(
+        f"{len(accounts) - 1} edge account(s) and server account {args.server_user} in "
+        f"{args.out}; credentials in {args.out / 'credentials'}. mosquitto.conf:\n"
+        + "".join(f"  {line}\n" for line in broker_config_lines(args.out))
+    )
+    return EXIT_OK

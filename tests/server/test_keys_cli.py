@@ -1,0 +1,142 @@
+"""``civicwatch keys register|list|mosquitto``: the server's registry of edge keys."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicwatch.cli import main
+from contracts.chain import public_key_to_text
+from edge.chain import EdgeKey
+from server import chain_store, keys_cli
+from server.evidence_store import EvidenceStore
+from tests.contracts.chain_builders import Signer, edge_messages
+from tests.server.test_chain_verify import _send
+
+
+def _keys(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="civicwatch keys")
+    keys_cli.add_commands(parser.add_subparsers(dest="keys_command", required=True))
+    args = parser.parse_args(list(argv))
+    result: int = args.func(args)
+    return result
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str) -> Path:
+    """Server settings on the test database (SQLite file or PostgreSQL)."""
+    path = tmp_path / "server.yaml"
+    path.write_text(
+        yaml.safe_dump({"database_url": db_url, "evidence_dir": str(tmp_path / "evidence")})
+    )
+    return path
+
+
+def _public_key(directory: Path, edge_id: str) -> tuple[EdgeKey, Path]:
+    key = EdgeKey.generate()
+    _, public = key.save(directory, edge_id)
+    return key, public
+
+
+def _register(config: Path, edge_id: str, public: Path) -> int:
+    return _keys(
+        "register", "--edge-id", edge_id, "--public-key", str(public), "--config", str(config)
+    )
+
+
+def test_a_registered_key_is_listed(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _keys("list", "--config", str(config)) == 0
+    assert capsys.readouterr().out == "edge_id\tkey_id\tpublic_key (base64)\tregistered_at\n"
+    key, public = _public_key(tmp_path, "edge-1")
+    assert _register(config, "edge-1", public) == 0
+    assert capsys.readouterr().out == f"edge edge-1: key {key.key_id} registered\n"
+    assert _register(config, "edge-1", public) == 0  # again: nothing changes
+    assert _keys("list", "--config", str(config)) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == 1 and rows[0].startswith(f"edge-1\t{key.key_id}\t")
+
+
+def test_registering_verifies_the_records_that_waited_for_the_key(
+    tmp_path: Path,
+    config: Path,
+    session_factory: sessionmaker[Session],
+    store: EvidenceStore,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    signer = Signer()
+    _send(session_factory, store, edge_messages(signer, seed="early")[1])
+    with session_factory() as session:
+        waiting = chain_store.records_of_edge(session, edge_id=signer.edge_id)
+    assert waiting and not any(row.verified for row in waiting)
+    public = tmp_path / "edge-1.pub"
+    public.write_text(public_key_to_text(signer.key.public_key()))  # base64 is accepted too
+    assert _register(config, signer.edge_id, public) == 0
+    assert f"; {len(waiting)} waiting record(s) verified" in capsys.readouterr().out
+    with session_factory() as session:
+        rows = chain_store.records_of_edge(session, edge_id=signer.edge_id)
+    assert [row.verified for row in rows] == [True] * len(waiting)
+
+
+def test_register_refuses_what_it_cannot_register(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, public = _public_key(tmp_path, "edge-1")
+    not_a_key = tmp_path / "notes.pub"
+    not_a_key.write_text("hello\n")
+    cases = [
+        (("edge/1", public, config), "is not a valid topic segment"),
+        (("edge-1", tmp_path / "missing.pub", config), "missing.pub"),
+        (("edge-1", not_a_key, config), f"{not_a_key}: "),
+        (("edge-1", public, tmp_path / "missing.yaml"), "missing.yaml"),
+    ]
+    for (edge_id, key_file, settings), message in cases:
+        assert _register(settings, edge_id, key_file) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("civicwatch keys register: ") and message in err, err
+    assert _register(config, "edge-1", public) == 0
+    assert _register(config, "edge-2", public) == 2
+    assert "is already registered to edge edge-1" in capsys.readouterr().err
+
+
+def test_mosquitto_writes_an_account_per_registered_edge(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for edge_id in ("edge-1", "edge-2"):
+        assert _register(config, edge_id, _public_key(tmp_path / "keys", edge_id)[1]) == 0
+    out = tmp_path / "broker"
+    assert _keys("mosquitto", "--out", str(out), "--config", str(config)) == 0
+    report = capsys.readouterr().out
+    assert "2 edge account(s) and server account civicwatch-server" in report
+    assert f"password_file {out / 'passwd'}" in report
+    users = [line.split(":")[0] for line in (out / "passwd").read_text().splitlines()]
+    assert sorted(users) == ["civicwatch-server", "edge-1", "edge-2"]
+    assert "civicwatch/v1/edges/edge-2/#" in (out / "acl").read_text()
+    credentials = out / "credentials" / "edge-1.env"
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    clash = ("mosquitto", "--out", str(out), "--server-user", "edge-1", "--config", str(config))
+    assert _keys(*clash) == 2
+    assert "is the server's MQTT user name" in capsys.readouterr().err
+    missing = tmp_path / "missing.yaml"
+    assert _keys("mosquitto", "--out", str(out), "--config", str(missing)) == 2
+
+
+def test_the_keys_group_joins_the_edge_and_server_actions(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["keys", "--help"])
+    usage = capsys.readouterr().out
+    assert all(action in usage for action in ("create", "register", "list", "mosquitto"))
+    keys = tmp_path / "keys"
+    assert main(["keys", "create", "--edge-id", "edge-1", "--out", str(keys)]) == 0
+    public = keys / "edge-1.pub"
+    argv = ["keys", "register", "--edge-id", "edge-1", "--public-key", str(public)]
+    assert main([*argv, "--config", str(config)]) == 0
+    key = EdgeKey.load(keys / "edge-1.key")
+    assert f"key {key.key_id} registered" in capsys.readouterr().out
