@@ -13,7 +13,7 @@ import pytest
 from edge.detectors import create_detector, parse_detector_config
 from edge.rules.cover import OnnxCoverClassifier
 from training.registry import default_model
-from training.scenes.rule_scenarios import ScenarioFrame, build_scenario, play, score
+from training.scenes.rule_scenarios import build_scenario, play, score
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +44,9 @@ def detector():  # type: ignore[no-untyped-def]
 
 def test_rules_with_the_project_detector(detector) -> None:  # type: ignore[no-untyped-def]
     cover = OnnxCoverClassifier(REPO / "models" / "cover-v1.onnx")
-
-    def detect(frame: ScenarioFrame):  # type: ignore[no-untyped-def]
-        assert frame.image is not None
-        return detector.detect(frame.image)
-
     # a detector sees objects later than the truth: a case may start up to 15 s late
     outcomes = [
-        play(build_scenario(name), detect=detect, cover=cover, slack_s=15.0) for name in SUBSET
+        play(build_scenario(name), detector=detector, cover=cover, slack_s=15.0) for name in SUBSET
     ]
     report = {o.scenario.name: (o.true_positives, o.false_positives, o.missed) for o in outcomes}
     for rule_score in score(outcomes).values():

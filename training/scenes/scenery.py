@@ -27,32 +27,13 @@ from training.scenes.geometry import (
     pts,
     scale_color,
 )
+from training.scenes.palettes import FACADE, HOARDING, SIGN
 
 PAVEMENT_Y = 4.0
 ROAD_Y1 = 14.0
 FENCE_Y = 16.0
 SITE_FAR_Y = 70.0
 STREET_X = 150.0
-
-FACADE: list[Color] = [
-    (190, 200, 210),
-    (170, 180, 190),
-    (140, 150, 165),
-    (200, 205, 205),
-    (120, 130, 150),
-    (160, 170, 200),
-]
-SIGN: list[Color] = [
-    (40, 40, 200),
-    (200, 120, 30),
-    (40, 160, 40),
-    (30, 200, 230),
-    (220, 220, 220),
-    (30, 30, 30),
-    (150, 50, 150),
-    (0, 120, 240),
-]
-HOARDING: list[Color] = [(170, 110, 30), (70, 140, 50), (215, 215, 215), (150, 150, 150)]
 
 
 @dataclass(frozen=True, slots=True)
