@@ -3,7 +3,11 @@
 #   docker build --target edge     -t civicwatch-edge .
 #   docker build --target server   -t civicwatch-server .
 #   docker build --target edge-gpu -t civicwatch-edge-gpu .   (onnxruntime-gpu: CUDA / TensorRT)
-# No image downloads weights at run time: the default model is in models/, others are mounted.
+# Dependencies come from the lock files in requirements/ (the versions the tests pass with);
+# civicwatch itself is installed as a wheel (not editable), without dependencies.
+# No image downloads weights at run time: the edge images carry the model registry and the
+# models it ships (the default detector, the one before it, the cover classifier); others are
+# mounted and named in a registry given by CIVICWATCH_MODEL_REGISTRY.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
@@ -14,20 +18,28 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN useradd --create-home --uid 10001 civicwatch
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY contracts ./contracts
-COPY civicwatch ./civicwatch
-COPY zones ./zones
 
 # ---------------------------------------------------------------- edge (CPU)
 FROM base AS edge
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
+COPY requirements/edge.lock requirements/
+RUN pip install -r requirements/edge.lock
+COPY pyproject.toml setup.py README.md LICENSE NOTICE ./
+COPY contracts ./contracts
+COPY zones ./zones
 COPY edge ./edge
-COPY training ./training
-COPY models ./models
+COPY civicwatch ./civicwatch
 COPY configs ./configs
-RUN pip install '.[edge]'
+# Only the registry and the models it ships, not the whole models/ folder; no training/.
+COPY models/__init__.py models/registry.yaml models/cover-registry.yaml \
+     models/civicwatch-street-v5.onnx models/civicwatch-street-v5.md \
+     models/civicwatch-street-v4.onnx models/civicwatch-street-v4.md \
+     models/cover-v1.onnx models/cover-v1.md ./models/
+# The sample configs name models/...: after the install /app/models is the packaged copy.
+RUN pip install --no-deps . \
+    && rm -r models \
+    && ln -s "$(python -c 'import importlib.resources as r; print(r.files("civicwatch.models"))')" models
 USER civicwatch
 VOLUME ["/var/lib/civicwatch"]
 ENTRYPOINT ["civicwatch"]
@@ -35,9 +47,15 @@ CMD ["edge", "--config", "/app/configs/edge.yaml"]
 
 # ---------------------------------------------------------------- server
 FROM base AS server
+COPY requirements/server.lock requirements/
+RUN pip install -r requirements/server.lock
+COPY pyproject.toml setup.py README.md LICENSE NOTICE ./
+COPY contracts ./contracts
+COPY zones ./zones
 COPY server ./server
+COPY civicwatch ./civicwatch
 COPY configs ./configs
-RUN pip install '.[server]'
+RUN pip install --no-deps .
 USER civicwatch
 VOLUME ["/var/lib/civicwatch"]
 EXPOSE 8000
@@ -57,16 +75,23 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && useradd --create-home --uid 10001 civicwatch
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY requirements/edge.lock requirements/
+# onnxruntime-gpu replaces the CPU wheel (both provide the 'onnxruntime' module).
+RUN pip install -r requirements/edge.lock \
+    && pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu>=1.20,<2'
+COPY pyproject.toml setup.py README.md LICENSE NOTICE ./
 COPY contracts ./contracts
-COPY civicwatch ./civicwatch
 COPY zones ./zones
 COPY edge ./edge
-COPY training ./training
-COPY models ./models
+COPY civicwatch ./civicwatch
 COPY configs ./configs
-# onnxruntime-gpu replaces the CPU wheel (both provide the 'onnxruntime' module).
-RUN pip install '.[edge]' && pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu>=1.20'
+COPY models/__init__.py models/registry.yaml models/cover-registry.yaml \
+     models/civicwatch-street-v5.onnx models/civicwatch-street-v5.md \
+     models/civicwatch-street-v4.onnx models/civicwatch-street-v4.md \
+     models/cover-v1.onnx models/cover-v1.md ./models/
+RUN pip install --no-deps . \
+    && rm -r models \
+    && ln -s "$(python -c 'import importlib.resources as r; print(r.files("civicwatch.models"))')" models
 USER civicwatch
 VOLUME ["/var/lib/civicwatch"]
 ENTRYPOINT ["civicwatch"]

@@ -11,7 +11,8 @@ APT_TEST := $(APT_RUNTIME) chromium gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-gi postgresql
 
-.PHONY: demo test lint typecheck check system-deps-runtime system-deps-test venv-runtime venv-test clean
+.PHONY: demo test lint typecheck layers lock check system-deps-runtime system-deps-test \
+	venv-runtime venv-test clean
 
 demo: system-deps-runtime venv-runtime
 	$(VENV)/bin/civicwatch demo
@@ -20,6 +21,7 @@ test: system-deps-test venv-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint:
@@ -28,6 +30,10 @@ lint:
 
 typecheck:
 	$(VENV)/bin/mypy .
+
+# The one-way layers (contracts in pyproject.toml, [tool.importlinter]).
+layers:
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 system-deps-runtime:
 	@./scripts/ensure-debian-packages $(APT_RUNTIME)
@@ -39,17 +45,34 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# Stamps record which extras are installed; a change of pyproject.toml reinstalls.
-$(VENV)/.runtime-stamp: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[edge,server,broker]'
+# Dependencies come from the lock files (exact versions the tests pass with), then civicwatch
+# itself without dependencies. Stamps record what is installed; a changed lock or pyproject.toml
+# reinstalls.
+$(VENV)/.runtime-stamp: pyproject.toml setup.py requirements/runtime.lock | $(PY)
+	$(PIP) install -q -r requirements/runtime.lock
+	$(PIP) install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.test-stamp: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[edge,server,broker,train,dev]'
+$(VENV)/.test-stamp: pyproject.toml setup.py requirements/dev.lock | $(PY)
+	$(PIP) install -q -r requirements/dev.lock
+	$(PIP) install -q --no-deps -e .
 	touch $@ $(VENV)/.runtime-stamp
 
 venv-runtime: $(VENV)/.runtime-stamp
 venv-test: $(VENV)/.test-stamp
+
+# Re-resolve the locks after a change of dependencies in pyproject.toml (needs uv on PATH:
+# pip install uv). dev.lock keeps its pins unless UPGRADE=--upgrade; the others take dev.lock's
+# versions, so every image and venv runs the versions the tests passed with.
+UV ?= uv
+UV_COMPILE = $(UV) pip compile -q pyproject.toml --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --annotation-style line --custom-compile-command 'make lock'
+lock:
+	$(UV_COMPILE) --all-extras $(UPGRADE) -o requirements/dev.lock
+	$(UV_COMPILE) --extra edge --extra server --extra broker -c requirements/dev.lock \
+		-o requirements/runtime.lock
+	$(UV_COMPILE) --extra edge -c requirements/dev.lock -o requirements/edge.lock
+	$(UV_COMPILE) --extra server -c requirements/dev.lock -o requirements/server.lock
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

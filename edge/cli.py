@@ -26,7 +26,7 @@ def run_edge(args: argparse.Namespace) -> int:
         if not config.detector.path.is_file():
             problems.append(f"{args.config}: detector.path: no such file {config.detector.path}")
         elif config.model_registry is not None:
-            from training.registry import (
+            from edge.registry import (
                 ModelVerificationError,
                 RegistryError,
                 load_registry,
@@ -46,8 +46,8 @@ def run_edge(args: argparse.Namespace) -> int:
 
     from edge.detectors import DetectorError
     from edge.detectors.labels import LabelMapError
+    from edge.registry import ModelVerificationError, RegistryError
     from edge.worker import EdgeWorker
-    from training.registry import ModelVerificationError, RegistryError
     from zones.config import ZoneFileError
 
     try:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,11 @@ from server.state import ServerState
 
 logger = logging.getLogger(__name__)
 
-_HERE = Path(__file__).resolve().parent
+# Package data, found with importlib.resources (a wheel, an editable install or a checkout).
+TEMPLATES_DIR = Path(str(files("server").joinpath("templates")))
+"""The review pages' Jinja2 templates."""
+STATIC_DIR = Path(str(files("server").joinpath("static")))
+"""The review pages' static files (CSS, scripts)."""
 
 _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid login (only when auth_enabled is on)."},
@@ -120,7 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(auth_routes.router)
     app.include_router(api)
     app.include_router(health.router)
-    templates = Jinja2Templates(directory=_HERE / "templates")
+    templates = Jinja2Templates(directory=TEMPLATES_DIR)
     app.include_router(pages.make_router(templates))
-    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

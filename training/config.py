@@ -1,7 +1,9 @@
 """The training configuration (``configs/train.yaml``).
 
-Relative paths in the file are resolved against the repository root (the folder holding
-``pyproject.toml`` above the config file), so the same file works from any working directory.
+Relative paths in the file are resolved against the project root of the file: the nearest
+folder holding ``pyproject.toml`` at or above it (a checkout), or the current directory where
+there is none (a config beside an installed wheel). So the same file works from any working
+directory. The default file is the packaged ``configs/train.yaml`` (``civicwatch.configs``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,31 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.registry import package_file
 from training.scenes.classes import CLASSES
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-"""The repository root (the folder above ``training/``)."""
 
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
+def project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds ``pyproject.toml``.
+
+    Args:
+        start: A file or folder inside the project.
+
+    Returns:
+        That folder, or the current directory when no folder above ``start`` has one.
+    """
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return Path.cwd()
+
+
+DEFAULT_CONFIG = package_file("civicwatch.configs", "train.yaml")
+"""The packaged training configuration (in an editable install, the checkout's own file)."""
+
+REPO_ROOT = project_root(DEFAULT_CONFIG)
+"""The project root of :data:`DEFAULT_CONFIG` (the checkout, in an editable install)."""
 
 
 class ConfigError(ValueError):
@@ -174,4 +195,4 @@ def load_config(path: Path = DEFAULT_CONFIG) -> TrainConfig:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"training config {path} is invalid: {problems}") from None
-    return config.resolved()
+    return config.resolved(project_root(path))

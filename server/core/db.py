@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from sqlalchemy.types import TypeDecorator
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(str(files("server").joinpath("migrations")))
+"""The packaged Alembic migrations (found with importlib.resources)."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):

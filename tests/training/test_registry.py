@@ -1,15 +1,18 @@
-"""The model registry: loading, verifying files, and the committed model's entry."""
+"""Publishing into the model registry (training.registry), and the committed files that name
+the default model. Reading and verifying the registry is tested in tests/edge/test_registry.py.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import yaml
 
 from training.registry import (
     DEFAULT_REGISTRY,
     ModelVerificationError,
-    RegistryError,
+    RegistryEntry,
     default_model,
     entry_for,
     load_registry,
@@ -32,41 +35,6 @@ def registered(tmp_path: Path) -> tuple[Path, Path]:
     return model, registry
 
 
-def test_verify_registered_model(registered: tuple[Path, Path]) -> None:
-    model, registry_path = registered
-    entry = verify_model(model, load_registry(registry_path))
-    assert entry.name == "street" and entry.sha256 == sha256_file(model)
-    assert entry.classes == list(CLASSES)
-
-
-def test_changed_content_is_refused(registered: tuple[Path, Path]) -> None:
-    model, registry_path = registered
-    model.write_bytes(b"model bytEs")  # same size, other content
-    with pytest.raises(ModelVerificationError, match=r"sha256 .* but the registry lists"):
-        verify_model(model, load_registry(registry_path))
-
-
-def test_changed_size_is_refused(registered: tuple[Path, Path]) -> None:
-    model, registry_path = registered
-    model.write_bytes(b"longer model bytes")
-    with pytest.raises(ModelVerificationError, match="bytes but the registry lists"):
-        verify_model(model, load_registry(registry_path))
-
-
-def test_unknown_file_is_refused(registered: tuple[Path, Path], tmp_path: Path) -> None:
-    _, registry_path = registered
-    other = tmp_path / "other.onnx"
-    other.write_bytes(b"x")
-    with pytest.raises(ModelVerificationError, match="not in the registry"):
-        verify_model(other, load_registry(registry_path))
-
-
-def test_missing_file_is_refused(registered: tuple[Path, Path], tmp_path: Path) -> None:
-    _, registry_path = registered
-    with pytest.raises(ModelVerificationError, match="does not exist"):
-        verify_model(tmp_path / "nope.onnx", load_registry(registry_path))
-
-
 def test_upsert_replaces_the_same_version(registered: tuple[Path, Path]) -> None:
     model, registry_path = registered
     model.write_bytes(b"new model")
@@ -81,38 +49,6 @@ def test_upsert_replaces_the_same_version(registered: tuple[Path, Path]) -> None
     assert registry.get("street").version == "1"
     with pytest.raises(ModelVerificationError, match="not registered"):
         registry.get("street", "2")
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("models: [", "not valid YAML"),
-        ("models:\n  - name: x\n", "invalid"),
-        ("models: []\nextra: 1\n", "extra"),
-        (
-            "models:\n"
-            + "".join(
-                f"  - {{name: a, version: '1', file: {f}, sha256: '{'0' * 64}', size_bytes: 1, "
-                "classes: [a], imgsz: 320}\n"
-                for f in ("a.onnx", "b.onnx")
-            ),
-            "listed twice",
-        ),
-    ],
-)
-def test_invalid_registry_files(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "registry.yaml"
-    path.write_text(text)
-    with pytest.raises(RegistryError, match=message):
-        load_registry(path)
-
-
-def test_default_must_be_registered(registered: tuple[Path, Path]) -> None:
-    _, registry_path = registered
-    text = registry_path.read_text()
-    registry_path.write_text(text.replace("version: 1\n", "version: 1\ndefault: gone.onnx\n"))
-    with pytest.raises(RegistryError, match=r"default gone\.onnx is not a registered file"):
-        load_registry(registry_path)
 
 
 def test_default_model_and_upsert_keeps_it(registered: tuple[Path, Path], tmp_path: Path) -> None:
@@ -134,23 +70,6 @@ def test_default_model_and_upsert_keeps_it(registered: tuple[Path, Path], tmp_pa
     assert default_model(registry_path) == model.resolve()
 
 
-def test_missing_registry_file(tmp_path: Path) -> None:
-    with pytest.raises(RegistryError, match="not found"):
-        load_registry(tmp_path / "none.yaml")
-
-
-def test_committed_registry_lists_the_committed_models() -> None:
-    registry = load_registry(DEFAULT_REGISTRY)
-    for entry in registry.models:
-        path = registry.path_of(entry)
-        assert verify_model(path, registry) == entry
-        assert path.stat().st_size < 10 * 1024 * 1024
-    default = registry.default_entry()
-    assert default.name == "civicwatch-street"
-    assert default.classes == list(CLASSES)
-    assert default_model() == registry.path_of(default)
-
-
 @pytest.mark.parametrize("config", ["configs/edge.yaml", "configs/edge-gpu.yaml"])
 def test_sample_edge_configs_use_the_default_model(config: str) -> None:
     from edge.config import load_edge_config
@@ -158,10 +77,57 @@ def test_sample_edge_configs_use_the_default_model(config: str) -> None:
     repo = DEFAULT_REGISTRY.parent.parent
     loaded = load_edge_config(repo / config)
     assert (repo / loaded.detector.path).resolve() == default_model()
+    assert loaded.model_registry is not None
+    assert (repo / loaded.model_registry).resolve() == DEFAULT_REGISTRY.resolve()
 
 
 def test_demo_uses_the_default_model() -> None:
     from civicwatch.demo import DemoConfig
 
-    repo = DEFAULT_REGISTRY.parent.parent
-    assert (repo / DemoConfig().model).resolve() == default_model()
+    config = DemoConfig()
+    assert config.model == default_model()
+    assert config.model_registry == DEFAULT_REGISTRY
+    assert verify_model(config.model, load_registry(config.model_registry)).version == "5"
+    assert config.zones.is_file()
+
+
+def test_upsert_keeps_retired_entries_and_writes_the_flag_only_where_set(
+    registered: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model, registry_path = registered
+    raw = yaml.safe_load(registry_path.read_text())
+    raw["models"][0]["retired"] = True
+    registry_path.write_text(yaml.safe_dump(raw))
+    model.unlink()  # a retired model's file is gone from the tree
+    other = tmp_path / "m2.onnx"
+    other.write_bytes(b"second model")
+    registry = upsert_entry(
+        registry_path,
+        entry_for(other, registry_path, name="street", version="2", classes=["a"], imgsz=416),
+    )
+    assert [(e.version, e.retired) for e in registry.models] == [("1", True), ("2", False)]
+    written = yaml.safe_load(registry_path.read_text())["models"]
+    assert written[0]["retired"] is True and "retired" not in written[1]
+    assert registry.get("street").version == "2"
+    with pytest.raises(ModelVerificationError, match="retired"):
+        verify_model(model, registry)
+
+
+def test_entry_for_names_files_relative_to_the_registry(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    model = tmp_path / "sub" / "m.onnx"
+    model.write_bytes(b"bytes")
+    card = tmp_path / "sub" / "m.md"
+    entry = entry_for(
+        model, tmp_path / "registry.yaml", name="m", version="3", classes=["a"], imgsz=64, card=card
+    )
+    assert entry == RegistryEntry(
+        name="m",
+        version="3",
+        file="sub/m.onnx",
+        sha256=sha256_file(model),
+        size_bytes=5,
+        classes=["a"],
+        imgsz=64,
+        card="sub/m.md",
+    )

@@ -21,7 +21,7 @@ from training.warmstart import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "models" / "civicwatch-street-v1.onnx"
+MODEL = REPO / "models" / "civicwatch-street-v4.onnx"  # 416 px input
 ARCH = REPO / "training" / "arch" / "civicwatch-street.yaml"
 
 
@@ -33,7 +33,7 @@ def calibration(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     paths = []
     for i in range(12):
         path = folder / f"{i}.jpg"
-        cv2.imwrite(str(path), render_still((77, i), 320).image)
+        cv2.imwrite(str(path), render_still((77, i), 416).image)
         paths.append(path)
     return paths
 
@@ -47,7 +47,7 @@ def test_rebuilt_checkpoint_computes_what_the_onnx_file_computes(
     ckpt = torch.load(out, map_location="cpu", weights_only=False)
     model = ckpt["model"].float().eval()
     assert model.names[3] == "stall"
-    x = torch.from_numpy(np.stack([_network_input(p, 320) for p in calibration]))
+    x = torch.from_numpy(np.stack([_network_input(p, 416) for p in calibration]))
     session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     with torch.no_grad():
@@ -107,12 +107,12 @@ def test_grown_model_keeps_every_old_output_and_adds_a_quiet_stride_4_level(
     assert grown_ckpt["train_args"]["model"] == str(P2_ARCH)
     assert grown.stride.tolist() == [8.0, 16.0, 32.0, 4.0]
     assert grown.names == old.names
-    x = torch.from_numpy(np.stack([_network_input(p, 320) for p in calibration]))
+    x = torch.from_numpy(np.stack([_network_input(p, 416) for p in calibration]))
     with torch.no_grad():
         theirs = old(x)[0]
         ours = grown(x)[0]
     n_old = theirs.shape[2]
-    assert ours.shape[2] == n_old + (320 // 4) ** 2  # one anchor per stride-4 cell added
+    assert ours.shape[2] == n_old + (416 // 4) ** 2  # one anchor per stride-4 cell added
     assert torch.allclose(ours[:, :, :n_old], theirs, atol=1e-4)
     assert float(ours[:, 4:, n_old:].max()) < 0.01  # the new level starts with no detections
 
