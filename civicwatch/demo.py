@@ -34,10 +34,9 @@ from civicwatch.services import (
     start_mosquitto,
     wait_for_port,
 )
+from edge.registry import default_model, default_registry_path, package_file
 
 logger = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class DemoConfig(BaseModel):
@@ -53,13 +52,22 @@ class DemoConfig(BaseModel):
     clip_seconds: float = Field(60.0, ge=10, le=600, description="Length of the sample clip.")
     clip_seed: int = Field(2024, description="Scene-generator seed of the sample clip.")
     model: Path = Field(
-        Path("models/civicwatch-street-v5.onnx"), description="Detector model (ONNX)."
+        default_factory=default_model,
+        description="Detector model (ONNX); the model registry's default when omitted.",
     )
-    zones: Path = Field(Path("configs/zones/demo-cam.yaml"), description="Zone file of the camera.")
+    model_registry: Path | None = Field(
+        default_factory=default_registry_path,
+        description="Registry the model must be listed in (the packaged one); null: no check.",
+    )
+    zones: Path = Field(
+        default_factory=lambda: package_file("civicwatch.configs", "zones", "demo-cam.yaml"),
+        description="Zone file of the camera; the packaged demo zone file when omitted.",
+    )
 
 
 def _abs(path: Path) -> Path:
-    return path if path.is_absolute() else (REPO_ROOT / path)
+    """``path`` made absolute against the directory the demo was started in."""
+    return path.absolute()
 
 
 def _load(config_path: Path | None) -> DemoConfig:
@@ -81,9 +89,7 @@ class Demo:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, *args], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT)
         self.children.append(proc)
         return proc
 
@@ -139,7 +145,6 @@ class Demo:
     def _cli(self, *args: str) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "civicwatch", *args],
-            cwd=REPO_ROOT,
             capture_output=True,
             text=True,
             check=False,
@@ -162,6 +167,7 @@ class Demo:
             "edge_id": "demo-edge",
             "mqtt": {"host": cfg.mqtt_host, "port": cfg.mqtt_port, "protocol": self.mqtt_protocol},
             "detector": {"type": "yolo", "path": str(_abs(cfg.model))},
+            "model_registry": None if cfg.model_registry is None else str(_abs(cfg.model_registry)),
             "outbox_path": str(self.workdir / "edge-outbox.db"),
             "chain": {"key_file": str(self.workdir / "keys" / "demo-edge.key")},
             "cameras": [

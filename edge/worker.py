@@ -234,7 +234,7 @@ class EdgeWorker:
         self.stop_event = threading.Event()
         detector_config = config.detector
         if config.model_registry is not None:
-            from training.registry import load_registry, verify_model
+            from edge.registry import load_registry, verify_model
 
             entry = verify_model(detector_config.path, load_registry(config.model_registry))
             # events record the registry's name and version unless the config overrides them

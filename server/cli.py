@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from server.core.config import Settings
+
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
@@ -85,9 +87,52 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--check",
         action="store_true",
-        help="validate the configuration, print it (without secrets) and exit",
+        help=(
+            "validate the configuration, print it (without secrets), check that the templates, "
+            "static files and migrations are installed and the database is reachable, and exit"
+        ),
     )
     parser.set_defaults(func=run)
+
+
+def _check_install(settings: Settings) -> int:
+    """``--check`` beyond the settings: package data found, database reachable; 0 when ok."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.core.db import MIGRATIONS_DIR, alembic_config, make_engine
+    from server.main import STATIC_DIR, TEMPLATES_DIR
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
+    problems: list[str] = []
+    for name, folder, pattern in (
+        ("templates", TEMPLATES_DIR, "*.html"),
+        ("static", STATIC_DIR, "*"),
+    ):
+        if any(folder.glob(pattern)):
+            sys.stdout.write(f"{name}: {folder}\n")
+        else:
+            problems.append(f"{name}: no {pattern} files in {folder}")
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        problems.append(f"migrations: none found in {MIGRATIONS_DIR}")
+    else:
+        sys.stdout.write(f"migrations: {MIGRATIONS_DIR} (head {head})\n")
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        state = "up to date" if current == head else "the server migrates it at start"
+        sys.stdout.write(f"database: reachable, at revision {current or 'none'} ({state})\n")
+    except SQLAlchemyError as exc:
+        problems.append(f"database: not reachable: {type(exc).__name__}: {exc.args[0]}")
+    finally:
+        engine.dispose()
+    for problem in problems:
+        sys.stderr.write(f"civicwatch server --check: {problem}\n")
+    sys.stdout.write("ok\n" if not problems else "")
+    return 1 if problems else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("configuration OK\n")
         for key, value in dump.items():
             sys.stdout.write(f"  {key}: {value}\n")
-        return 0
+        return _check_install(settings)
 
     import uvicorn
 

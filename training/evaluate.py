@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from edge.registry import package_file
 from training.config import TrainConfig
 from training.onnx_detect import OnnxDetector
 from training.registry import sha256_file
@@ -252,7 +253,7 @@ def _read_frames(path: Path, count: int) -> list[np.ndarray]:
     return frames
 
 
-REAL_FOOTAGE_TRUTH = Path(__file__).with_name("real_footage.yaml")
+REAL_FOOTAGE_TRUTH = package_file("training", "real_footage.yaml")
 """What the shared real images and clips show, by eye, in the detector's classes."""
 
 
