@@ -195,9 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         None,
         database_url=database_url,
         evidence_dir=work / "evidence",
-        mqtt_host=host,
-        mqtt_port=port,
-        mqtt_client_id=f"bench-server-{uuid.uuid4().hex[:6]}",
+        mqtt={"host": host, "port": port, "client_id": f"bench-server-{uuid.uuid4().hex[:6]}"},
     )
     engine = make_engine(settings.database_url)
     run_migrations(engine)

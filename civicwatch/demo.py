@@ -154,18 +154,17 @@ class Demo:
 
     def write_configs(self, clip: Path, http_port: int) -> tuple[Path, Path]:
         cfg = self.config
+        broker = {"host": cfg.mqtt_host, "port": cfg.mqtt_port, "protocol": self.mqtt_protocol}
         server_cfg = {
             "database_url": f"sqlite:///{self.workdir / 'civicwatch.db'}",
             "evidence_dir": str(self.workdir / "evidence"),
-            "mqtt_host": cfg.mqtt_host,
-            "mqtt_port": cfg.mqtt_port,
-            "mqtt_protocol": self.mqtt_protocol,
+            "mqtt": broker,
             "http_host": cfg.http_host,
             "http_port": http_port,
         }
         edge_cfg = {
             "edge_id": "demo-edge",
-            "mqtt": {"host": cfg.mqtt_host, "port": cfg.mqtt_port, "protocol": self.mqtt_protocol},
+            "mqtt": broker,
             "detector": {"type": "yolo", "path": str(_abs(cfg.model))},
             "model_registry": None if cfg.model_registry is None else str(_abs(cfg.model_registry)),
             "outbox_path": str(self.workdir / "edge-outbox.db"),

@@ -1,26 +1,42 @@
 """MQTT topic names. Every topic lives under ``civicwatch/v1/``.
 
-Edges publish only under ``civicwatch/v1/edges/{edge_id}/``; the server subscribes to
-the wildcard patterns below.
+Edges publish only under ``civicwatch/v1/edges/{edge_id}/``; sensors under
+``civicwatch/v1/sensors/{site_id}/{sensor_id}``. The server subscribes to the wildcard
+patterns below and reads a topic back with :func:`parse_edge_topic` (edges) or
+:func:`parse_sensor_topic` (sensors), never by splitting it itself.
+
+Example:
+    >>> parse_edge_topic("civicwatch/v1/edges/edge-1/events/cam-1")
+    EdgeTopic(edge_id='edge-1', kind=<EdgeTopicKind.EVENTS: 'events'>, key='cam-1')
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
 
-PREFIX = "civicwatch/v1"
+from contracts.ids import is_identifier
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PREFIX: Final[str] = "civicwatch/v1"
+
+_EDGES: Final[str] = f"{PREFIX}/edges"
+_SENSORS: Final[str] = f"{PREFIX}/sensors"
+
+
+class TopicError(ValueError):
+    """A topic that is not one of civicwatch's shapes; the message says why."""
 
 
 def _segment(value: str, what: str) -> str:
-    if not _SEGMENT.match(value):
-        raise ValueError(f"{what} {value!r} is not a valid topic segment")
+    if not is_identifier(value):
+        raise TopicError(f"{what} {value[:80]!r} is not a valid topic segment")
     return value
 
 
 def edge_root(edge_id: str) -> str:
-    return f"{PREFIX}/edges/{_segment(edge_id, 'edge id')}"
+    """``civicwatch/v1/edges/{edge_id}``, under which an edge publishes everything."""
+    return f"{_EDGES}/{_segment(edge_id, 'edge id')}"
 
 
 def event_topic(edge_id: str, camera_id: str) -> str:
@@ -47,25 +63,103 @@ def availability_topic(edge_id: str) -> str:
 
 def sensor_topic(site_id: str, sensor_id: str) -> str:
     """IoT readings (dust PM10 / PM2.5, noise) for one site and sensor."""
-    return f"{PREFIX}/sensors/{_segment(site_id, 'site id')}/{_segment(sensor_id, 'sensor id')}"
+    return f"{_SENSORS}/{_segment(site_id, 'site id')}/{_segment(sensor_id, 'sensor id')}"
 
 
-EVENTS_SUBSCRIPTION = f"{PREFIX}/edges/+/events/+"
-EVIDENCE_SUBSCRIPTION = f"{PREFIX}/edges/+/evidence/+"
-CHAIN_SUBSCRIPTION = f"{PREFIX}/edges/+/chain/+"
-AVAILABILITY_SUBSCRIPTION = f"{PREFIX}/edges/+/availability"
-SENSORS_SUBSCRIPTION = f"{PREFIX}/sensors/+/+"
+EVENTS_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/events/+"
+EVIDENCE_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/evidence/+"
+CHAIN_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/chain/+"
+AVAILABILITY_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/availability"
+SENSORS_SUBSCRIPTION: Final[str] = f"{_SENSORS}/+/+"
 
 
-def parse_edge_topic(topic: str) -> tuple[str, str, str]:
-    """Split ``civicwatch/v1/edges/{edge}/{kind}/{key}`` into (edge, kind, key).
+class EdgeTopicKind(StrEnum):
+    """What an edge publishes on a topic: the segment after its edge id."""
 
-    Raises ``ValueError`` for any other shape.
+    EVENTS = "events"
+    EVIDENCE = "evidence"
+    CHAIN = "chain"
+    AVAILABILITY = "availability"
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeTopic:
+    """An edge topic, read back.
+
+    Attributes:
+        edge_id: The publishing edge.
+        kind: What the topic carries.
+        key: The camera id (events), sha256 (evidence) or sequence number (chain), as
+            written in the topic; empty for availability, which has no key.
+    """
+
+    edge_id: str
+    kind: EdgeTopicKind
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SensorTopic:
+    """A sensor topic, read back.
+
+    Attributes:
+        site_id: The site the sensor stands on.
+        sensor_id: The sensor.
+    """
+
+    site_id: str
+    sensor_id: str
+
+
+def edge_id_of(topic: str) -> str | None:
+    """The edge id a topic names under ``civicwatch/v1/edges/``, whatever follows it.
+
+    For log lines about a topic that may not parse; ``None`` when there is none.
+    """
+    head, _, rest = topic.partition(f"{_EDGES}/")
+    edge_id = rest.split("/", 1)[0]
+    return edge_id if not head and is_identifier(edge_id) else None
+
+
+def parse_edge_topic(topic: str) -> EdgeTopic:
+    """Read ``civicwatch/v1/edges/{edge}/{kind}/{key}`` or ``.../{edge}/availability``.
+
+    Args:
+        topic: The topic a message arrived on.
+
+    Returns:
+        The edge, the kind and the key.
+
+    Raises:
+        TopicError: Any other shape, an unknown kind, or a segment that is not an
+            identifier.
     """
     parts = topic.split("/")
-    if len(parts) != 6 or "/".join(parts[:3]) != f"{PREFIX}/edges":
-        raise ValueError(f"not an edge topic: {topic!r}")
-    edge_id, kind, key = parts[3], parts[4], parts[5]
-    _segment(edge_id, "edge id")
-    _segment(key, "topic key")
-    return edge_id, kind, key
+    if len(parts) not in (5, 6) or "/".join(parts[:3]) != _EDGES:
+        raise TopicError(f"not an edge topic: {topic[:200]!r}")
+    edge_id = _segment(parts[3], "edge id")
+    try:
+        kind = EdgeTopicKind(parts[4])
+    except ValueError:
+        raise TopicError(f"unknown edge topic kind {parts[4][:32]!r}") from None
+    if kind is EdgeTopicKind.AVAILABILITY:
+        if len(parts) != 5:
+            raise TopicError(f"an availability topic has no key: {topic[:200]!r}")
+        return EdgeTopic(edge_id=edge_id, kind=kind, key="")
+    if len(parts) != 6:
+        raise TopicError(f"a {kind} topic needs a key: {topic[:200]!r}")
+    return EdgeTopic(edge_id=edge_id, kind=kind, key=_segment(parts[5], "topic key"))
+
+
+def parse_sensor_topic(topic: str) -> SensorTopic:
+    """Read ``civicwatch/v1/sensors/{site_id}/{sensor_id}``.
+
+    Raises:
+        TopicError: Any other shape, or a segment that is not an identifier.
+    """
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:3]) != _SENSORS:
+        raise TopicError(f"expected {_SENSORS}/SITE/SENSOR, got {topic[:200]!r}")
+    return SensorTopic(
+        site_id=_segment(parts[3], "site id"), sensor_id=_segment(parts[4], "sensor id")
+    )

@@ -2,65 +2,37 @@
 
 One sender thread publishes outbox messages in order with QoS 1 and removes each only
 after its PUBACK. An availability topic per edge carries ``online`` (retained) and, as the
-last will, ``offline``. Credentials come from the environment, never from config files.
+last will, ``offline``. The client comes from :func:`contracts.mqtt.create_client`
+(credentials from the environment, never from config files).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import ssl
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import topics
+from contracts.mqtt import MqttSettings, MqttWill, create_client
 from edge.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
 
-class MqttConfig(BaseModel):
-    """How an edge reaches the broker."""
+def default_client_id(edge_id: str) -> str:
+    """The edge's client id when its ``mqtt.client_id`` is unset."""
+    return f"civicwatch-edge-{edge_id}"
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = Field("127.0.0.1", description="Broker host name or address.")
-    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS).")
-    protocol: Literal["5", "3.1.1"] = Field(
-        "5",
-        description="MQTT protocol version; 3.1.1 only for brokers without v5 (no content type).",
-    )
-    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive interval.")
-    client_id: str | None = Field(
-        None, max_length=64, description="Client id; defaults to 'civicwatch-edge-<edge_id>'."
-    )
-    username_env: str = Field(
-        "CIVICWATCH_MQTT_USERNAME", description="Environment variable holding the user name."
-    )
-    password_env: str = Field(
-        "CIVICWATCH_MQTT_PASSWORD", description="Environment variable holding the password."
-    )
-    tls_ca_file: Path | None = Field(
-        None, description="CA bundle; setting it turns TLS on for the connection."
-    )
-    tls_cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
-    tls_key_file: Path | None = Field(None, description="Client key (mutual TLS).")
-    max_inflight: int = Field(
-        50, ge=1, le=1000, description="Messages sent but not yet acknowledged, at most."
-    )
-    reconnect_max_s: int = Field(
-        30, ge=1, le=600, description="Upper bound of the reconnect back-off."
-    )
+MqttConfig = MqttSettings
+"""The edge's ``mqtt:`` block: :class:`contracts.mqtt.MqttSettings` (kept under its old name)."""
 
 
 @dataclass
@@ -79,7 +51,7 @@ class PublisherStats:
 class Publisher:
     """Sends the outbox to the broker; ``start()`` / ``stop()``."""
 
-    def __init__(self, *, edge_id: str, config: MqttConfig, outbox: Outbox) -> None:
+    def __init__(self, *, edge_id: str, config: MqttSettings, outbox: Outbox) -> None:
         self.edge_id = edge_id
         self.config = config
         self.outbox = outbox
@@ -98,24 +70,12 @@ class Publisher:
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.config
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id or f"civicwatch-edge-{self.edge_id}",
-            protocol=mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311,
+        client = create_client(
+            cfg,
+            client_id=cfg.client_id_or(default_client_id(self.edge_id)),
+            session_expiry_s=cfg.session_expiry_or(0),
+            will=MqttWill(self._availability, b"offline"),
         )
-        username = os.environ.get(cfg.username_env)
-        if username:
-            client.username_pw_set(username, os.environ.get(cfg.password_env))
-        if cfg.tls_ca_file is not None:
-            client.tls_set(
-                ca_certs=str(cfg.tls_ca_file),
-                certfile=str(cfg.tls_cert_file) if cfg.tls_cert_file else None,
-                keyfile=str(cfg.tls_key_file) if cfg.tls_key_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        client.will_set(self._availability, b"offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=cfg.reconnect_max_s)
-        client.max_inflight_messages_set(cfg.max_inflight)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -123,13 +83,11 @@ class Publisher:
 
     def start(self) -> None:
         logger.info(
-            "edge %s: connecting to MQTT broker %s:%d (%d messages pending in outbox)",
+            "edge %s: connecting to MQTT broker %s (%d messages pending in outbox)",
             self.edge_id,
-            self.config.host,
-            self.config.port,
+            self.config.address,
             self.outbox.count(),
         )
-        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
         self.client.loop_start()
         self._thread.start()
 

@@ -11,8 +11,13 @@ Roles: ``operator`` reads cases, evidence and chains; ``reviewer`` also gives ve
 (edges publish over MQTT). With ``auth_enabled`` off every request acts as an anonymous
 admin, which the server announces with a warning at start.
 
+This module knows users, passwords, tokens and roles; the FastAPI dependencies that
+apply them to a request (``ReaderDep``, ``ReviewerDep``) live in :mod:`server.api.deps`,
+above it.
+
 Example:
-    >>> ReviewerDep = Annotated[Principal, Depends(require(UserRole.REVIEWER))]  # doctest: +SKIP
+    >>> principal_for_token(session, token=token, now=utcnow())  # doctest: +SKIP
+    Principal(username='ana', role=<UserRole.REVIEWER: 'reviewer'>, authenticated=True)
 """
 
 from __future__ import annotations
@@ -21,19 +26,16 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Final
+from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.api.deps import SessionDep, StateDep
-from server.core.db import utcnow
 from server.tables import ApiToken, User, UserRole
 
 logger = logging.getLogger(__name__)
@@ -184,46 +186,6 @@ def request_token(request: Request) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return request.cookies.get(COOKIE_NAME) or None
-
-
-def current_principal(request: Request, state: StateDep, session: SessionDep) -> Principal:
-    """The requester; 401 when authentication is on and no valid login is presented."""
-    if not state.settings.auth_enabled:
-        return ANONYMOUS_ADMIN
-    token = request_token(request)
-    principal = principal_for_token(session, token=token, now=utcnow()) if token else None
-    if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="login required (POST /api/v1/auth/login, or the /login page)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return principal
-
-
-def require(*roles: UserRole) -> Callable[..., Principal]:
-    """A dependency that lets ``roles`` (and admin) through and refuses others with 403."""
-    allowed = frozenset((*roles, UserRole.ADMIN))
-
-    def dependency(
-        principal: Annotated[Principal, Depends(current_principal)],
-    ) -> Principal:
-        if principal.role not in allowed:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"role {principal.role.value} may not do this; needs one of "
-                f"{', '.join(sorted(r.value for r in allowed))}",
-            )
-        return principal
-
-    return dependency
-
-
-ReaderDep = Annotated[Principal, Depends(require(*READ_ROLES))]
-"""Operators, reviewers and admins: read cases, evidence and chains."""
-
-ReviewerDep = Annotated[Principal, Depends(require(*REVIEW_ROLES))]
-"""Reviewers and admins: give verdicts."""
 
 
 def list_users(session: Session) -> list[User]:

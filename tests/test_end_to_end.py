@@ -70,9 +70,11 @@ def test_rtsp_stream_to_case_with_verified_evidence(
     settings = load_settings(
         database_url=f"sqlite:///{tmp_path / 'server.db'}",
         evidence_dir=tmp_path / "evidence",
-        mqtt_host=mqtt_broker.host,
-        mqtt_port=mqtt_broker.port,
-        mqtt_client_id="civicwatch-server-e2e",
+        mqtt={
+            "host": mqtt_broker.host,
+            "port": mqtt_broker.port,
+            "client_id": "civicwatch-server-e2e",
+        },
     )
     config = EdgeConfig.model_validate(
         {

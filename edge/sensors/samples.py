@@ -16,7 +16,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from contracts.sensors import Quantity, SensorReading
-from contracts.topics import PREFIX
+from contracts.topics import TopicError, parse_sensor_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +58,6 @@ class SensorPayloadError(ValueError):
         super().__init__(f"sensor message on {topic!r} refused: " + "; ".join(problems))
 
 
-def parse_topic(topic: str) -> tuple[str, str]:
-    """``(site_id, sensor_id)`` of ``civicwatch/v1/sensors/{site}/{sensor}``.
-
-    Raises:
-        SensorPayloadError: For any other topic shape.
-    """
-    parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:3]) != f"{PREFIX}/sensors" or not all(parts[3:]):
-        raise SensorPayloadError(
-            topic, [f"not a sensor topic (expected {PREFIX}/sensors/SITE/SENSOR)"]
-        )
-    return parts[3], parts[4]
-
-
 def parse_sensor_message(
     topic: str, payload: bytes, received_at: datetime, *, max_ahead_s: float = 300.0
 ) -> list[SensorSample]:
@@ -90,7 +76,11 @@ def parse_sensor_message(
     Raises:
         SensorPayloadError: Naming the topic and every problem found.
     """
-    site_id, sensor_id = parse_topic(topic)
+    try:
+        address = parse_sensor_topic(topic)
+    except TopicError as exc:
+        raise SensorPayloadError(topic, [f"not a sensor topic: {exc}"]) from None
+    site_id, sensor_id = address.site_id, address.sensor_id
     try:
         json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

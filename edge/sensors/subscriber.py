@@ -1,32 +1,30 @@
 """Receive IoT sensor readings over MQTT (paho-mqtt 2.x, v5) and route them to the rules.
 
 The edge subscribes with QoS 1 to ``civicwatch/v1/sensors/+/+``
-(``contracts.topics.SENSORS_SUBSCRIPTION``) on the broker it publishes to, with a persistent
-session (readings sent while the edge is briefly away are queued by the broker). Each message
-is validated (:func:`~edge.sensors.samples.parse_sensor_message`); a refused one is logged
-with the reason and counted, and the next message is handled as usual. Valid samples go to
-the :class:`~edge.sensors.hub.SensorHub`, which hands them to the cameras watching the site.
+(``contracts.topics.SENSORS_SUBSCRIPTION``) on the broker it publishes to, with a client from
+:func:`contracts.mqtt.create_client` and a persistent session (readings sent while the
+edge is briefly away are queued by the broker). Each message is validated
+(:func:`~edge.sensors.samples.parse_sensor_message`); a refused one is logged with the
+reason and counted, and the next message is handled as usual. Valid samples go to the
+:class:`~edge.sensors.hub.SensorHub`, which hands them to the cameras watching the site.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.mqtt import MqttSettings, create_client
 from contracts.topics import SENSORS_SUBSCRIPTION
-from edge.mqtt import MqttConfig
+from edge.mqtt import default_client_id
 from edge.sensors.hub import SensorHub
 from edge.sensors.samples import SensorPayloadError, parse_sensor_message
 
@@ -39,30 +37,30 @@ class SensorsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(
-        default=True,
+        True,
         description="Subscribe to sensor readings when some camera has a construction_site "
         "zone with a site_id.",
     )
     max_ahead_s: float = Field(
-        default=300.0,
+        300.0,
         ge=0.0,
         le=86_400.0,
         allow_inf_nan=False,
         description="A reading timestamped further in the future than this is refused.",
     )
     inbox_capacity: int = Field(
-        default=10_000,
+        10_000,
         ge=10,
         le=1_000_000,
         description="Samples kept per camera between two analysed frames; the oldest go "
         "first when it is full.",
     )
     session_expiry_s: int = Field(
-        default=3600,
+        3600,
         ge=0,
         le=7 * 86_400,
         description="How long the broker keeps the subscription and queues readings while "
-        "the edge is away.",
+        "the edge is away (mqtt.session_expiry_s, when set, wins).",
     )
 
 
@@ -82,14 +80,15 @@ class SensorSubscriber:
     """Subscribes to sensor readings and publishes valid samples to a hub.
 
     Args:
-        edge_id: This edge (its client id is ``civicwatch-edge-<edge_id>-sensors``).
+        edge_id: This edge (its client id is the publisher's with ``-sensors`` appended:
+            ``civicwatch-edge-<edge_id>-sensors`` by default).
         mqtt_config: The broker connection (as the publisher's).
         config: Sensor intake settings.
         hub: Where valid samples go.
     """
 
     def __init__(
-        self, *, edge_id: str, mqtt_config: MqttConfig, config: SensorsConfig, hub: SensorHub
+        self, *, edge_id: str, mqtt_config: MqttSettings, config: SensorsConfig, hub: SensorHub
     ) -> None:
         self.edge_id = edge_id
         self.mqtt_config = mqtt_config
@@ -101,24 +100,11 @@ class SensorSubscriber:
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.mqtt_config
-        v5 = cfg.protocol == "5"
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"civicwatch-edge-{self.edge_id}-sensors",
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
+        client = create_client(
+            cfg,
+            client_id=f"{cfg.client_id_or(default_client_id(self.edge_id))}-sensors",
+            session_expiry_s=cfg.session_expiry_or(self.config.session_expiry_s),
         )
-        username = os.environ.get(cfg.username_env)
-        if username:
-            client.username_pw_set(username, os.environ.get(cfg.password_env))
-        if cfg.tls_ca_file is not None:
-            client.tls_set(
-                ca_certs=str(cfg.tls_ca_file),
-                certfile=str(cfg.tls_cert_file) if cfg.tls_cert_file else None,
-                keyfile=str(cfg.tls_key_file) if cfg.tls_key_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        client.reconnect_delay_set(min_delay=1, max_delay=cfg.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
@@ -126,22 +112,11 @@ class SensorSubscriber:
 
     def start(self) -> None:
         """Connect in the background and subscribe on every (re)connect."""
-        cfg = self.mqtt_config
         logger.info(
-            "edge %s: subscribing to sensor readings on %s:%d (%s)",
+            "edge %s: subscribing to sensor readings on %s (%s)",
             self.edge_id,
-            cfg.host,
-            cfg.port,
+            self.mqtt_config.address,
             SENSORS_SUBSCRIPTION,
-        )
-        properties = None
-        clean_start: bool | Literal[3] = mqtt.MQTT_CLEAN_START_FIRST_ONLY
-        if cfg.protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self.config.session_expiry_s
-            clean_start = False
-        self.client.connect_async(
-            cfg.host, cfg.port, cfg.keepalive_s, clean_start=clean_start, properties=properties
         )
         self.client.loop_start()
 

@@ -1,17 +1,36 @@
-"""FastAPI dependencies and their ``Annotated`` aliases."""
+"""FastAPI dependencies and their ``Annotated`` aliases: state, session and who is asking.
+
+The API layer sits above :mod:`server.auth` (users, tokens, roles) and applies it to a
+request here; nothing below ``server.api`` imports this module.
+
+Example:
+    >>> @router.get("/cases")  # doctest: +SKIP
+    ... def list_cases(session: SessionDep, _principal: ReaderDep) -> CaseList: ...
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
+from server.auth import (
+    ANONYMOUS_ADMIN,
+    READ_ROLES,
+    REVIEW_ROLES,
+    Principal,
+    principal_for_token,
+    request_token,
+)
+from server.core.db import utcnow
 from server.state import ServerState
+from server.tables import UserRole
 
 
 def get_state(request: Request) -> ServerState:
+    """The running server's shared objects (``app.state.civicwatch``)."""
     return cast(ServerState, request.app.state.civicwatch)
 
 
@@ -25,3 +44,45 @@ def get_session(state: StateDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_principal(request: Request, state: StateDep, session: SessionDep) -> Principal:
+    """The requester; 401 when authentication is on and no valid login is presented."""
+    if not state.settings.auth_enabled:
+        return ANONYMOUS_ADMIN
+    token = request_token(request)
+    principal = principal_for_token(session, token=token, now=utcnow()) if token else None
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="login required (POST /api/v1/auth/login, or the /login page)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+"""Whoever is asking (anyone logged in; the anonymous admin when auth is off)."""
+
+
+def require(*roles: UserRole) -> Callable[..., Principal]:
+    """A dependency that lets ``roles`` (and admin) through and refuses others with 403."""
+    allowed = frozenset((*roles, UserRole.ADMIN))
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"role {principal.role.value} may not do this; needs one of "
+                f"{', '.join(sorted(r.value for r in allowed))}",
+            )
+        return principal
+
+    return dependency
+
+
+ReaderDep = Annotated[Principal, Depends(require(*READ_ROLES))]
+"""Operators, reviewers and admins: read cases, evidence and chains."""
+
+ReviewerDep = Annotated[Principal, Depends(require(*REVIEW_ROLES))]
+"""Reviewers and admins: give verdicts."""

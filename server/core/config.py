@@ -1,8 +1,11 @@
 """Server settings: pydantic-settings from ``CIVICWATCH_*`` environment variables and a YAML file.
 
-Precedence, highest first: environment, config file, defaults. Secrets (the MQTT
-username and password) are read from the environment only; a config file that names
-them is refused.
+Precedence, highest first: environment, config file, defaults. The broker connection is
+the nested ``mqtt`` block (:class:`contracts.mqtt.MqttSettings`, the shape the edge uses
+too), set in the environment field by field as ``CIVICWATCH_MQTT__HOST`` and the like.
+Secrets (the MQTT user name and password) come from the environment only
+(``CIVICWATCH_MQTT_USERNAME`` / ``CIVICWATCH_MQTT_PASSWORD`` unless ``mqtt.username_env`` /
+``mqtt.password_env`` name others); a config file that names them is refused.
 
 Example:
     >>> settings = load_settings(None)  # doctest: +SKIP
@@ -15,17 +18,18 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.mqtt import MqttSettings
 
 logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "CIVICWATCH_"
-ENV_ONLY_FIELDS = frozenset({"mqtt_username", "mqtt_password"})
-"""Fields that may only come from the environment, never from a config file."""
+ENV_NESTED_DELIMITER = "__"
 
 
 class SettingsError(ValueError):
@@ -37,6 +41,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
         extra="forbid",
         frozen=True,
         env_file=None,
@@ -59,41 +64,14 @@ class Settings(BaseSettings):
         default=True,
         description="Run the MQTT ingest; off serves the API and pages only.",
     )
-    mqtt_host: str = Field(
-        default="127.0.0.1", min_length=1, max_length=255, description="MQTT broker host."
-    )
-    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker TCP port.")
-    mqtt_protocol: Literal["5", "3.1.1"] = Field(
-        default="5",
+    mqtt: MqttSettings = Field(
+        default_factory=MqttSettings,
         description=(
-            "MQTT protocol version; 3.1.1 only for brokers without v5 (evidence content "
-            "types are then recognised from the bytes)."
-        ),
-    )
-    mqtt_username: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=255,
-        description="MQTT user name (environment CIVICWATCH_MQTT_USERNAME only).",
-    )
-    mqtt_password: SecretStr | None = Field(
-        default=None,
-        description="MQTT password (environment CIVICWATCH_MQTT_PASSWORD only).",
-    )
-    mqtt_client_id: str = Field(
-        default="civicwatch-server",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        description="MQTT client id of the ingest; unique per server instance.",
-    )
-    mqtt_session_expiry_s: int = Field(
-        default=7 * 24 * 3600,
-        ge=0,
-        le=2**32 - 1,
-        description=(
-            "How long the broker keeps the ingest's session (its subscriptions and the "
-            "messages that arrive meanwhile) while the server is away, in seconds; it must "
-            "exceed the longest server outage. 0 ends the session with the connection "
-            "(messages published while the server is down are then lost)."
+            "The broker connection of the ingest (contracts.mqtt.MqttSettings, the edge's "
+            "shape); environment CIVICWATCH_MQTT__<FIELD>, e.g. CIVICWATCH_MQTT__HOST. The "
+            "ingest's client id defaults to civicwatch-server and its session expiry to "
+            "7 days: it must exceed the longest server outage (0 loses what is published "
+            "while the server is down)."
         ),
     )
     dead_letter_dir: Path = Field(
@@ -102,25 +80,6 @@ class Settings(BaseSettings):
             "Where a message that keeps failing for an unexpected reason (not a rejection, "
             "not the database being away) is copied before it is acknowledged."
         ),
-    )
-    mqtt_keepalive_s: int = Field(
-        default=30, ge=5, le=3600, description="MQTT keep-alive interval in seconds."
-    )
-    mqtt_reconnect_max_s: int = Field(
-        default=30,
-        ge=1,
-        le=600,
-        description="Longest wait between MQTT reconnect attempts (backoff from 1 s).",
-    )
-    mqtt_tls_ca_file: Path | None = Field(
-        default=None,
-        description="CA bundle of the broker's certificate; setting it turns MQTT over TLS on.",
-    )
-    mqtt_tls_cert_file: Path | None = Field(
-        default=None, description="Client certificate for mutual TLS (with mqtt_tls_key_file)."
-    )
-    mqtt_tls_key_file: Path | None = Field(
-        default=None, description="Client private key for mutual TLS."
     )
     auth_enabled: bool = Field(
         default=False,
@@ -161,10 +120,24 @@ class Settings(BaseSettings):
     )
 
 
-def _env_names() -> set[str]:
-    """Settings fields set in the environment (names compared case-insensitively)."""
+def _without_env_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` less what the environment sets, which wins over a config file.
+
+    A nested block (``mqtt``) loses only the fields the environment sets
+    (``CIVICWATCH_MQTT__PORT``), unless the environment sets the whole block as JSON.
+    Names are compared case-insensitively.
+    """
     present = {key.upper() for key in os.environ}
-    return {name for name in Settings.model_fields if f"{ENV_PREFIX}{name}".upper() in present}
+    kept: dict[str, Any] = {}
+    for name, value in values.items():
+        env_name = f"{ENV_PREFIX}{name}".upper()
+        if env_name in present:
+            continue
+        if isinstance(value, dict):
+            nested = f"{env_name}{ENV_NESTED_DELIMITER}"
+            value = {k: v for k, v in value.items() if f"{nested}{k}".upper() not in present}
+        kept[name] = value
+    return kept
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -184,12 +157,6 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     if unknown:
         known = ", ".join(sorted(Settings.model_fields))
         raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {known}")
-    secrets = sorted(str(key) for key in data if key in ENV_ONLY_FIELDS)
-    if secrets:
-        names = ", ".join(f"{ENV_PREFIX}{name.upper()}" for name in secrets)
-        raise SettingsError(
-            f"{path}: {', '.join(secrets)} may only come from the environment ({names})"
-        )
     return {str(key): value for key, value in data.items()}
 
 
@@ -212,12 +179,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         Validated settings.
 
     Raises:
-        SettingsError: The file is unreadable, not YAML, names an unknown or env-only
-            setting, or a value is out of bounds; the message names the file and field.
+        SettingsError: The file is unreadable, not YAML, names an unknown setting or a
+            secret, or a value is out of bounds; the message names the file and field.
     """
     file_values = _read_config_file(config_file) if config_file is not None else {}
-    from_env = _env_names()
-    init_values = {k: v for k, v in file_values.items() if k not in from_env}
+    init_values = _without_env_values(file_values)
     init_values.update(overrides)
     try:
         return Settings(**init_values)

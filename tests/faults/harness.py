@@ -194,10 +194,12 @@ class InProcessIngest:
             None,
             database_url=db.url,
             evidence_dir=db.evidence_dir,
-            mqtt_host=broker.host,
-            mqtt_port=broker.port,
-            mqtt_client_id=client_id,
-            mqtt_reconnect_max_s=1,
+            mqtt={
+                "host": broker.host,
+                "port": broker.port,
+                "client_id": client_id,
+                "reconnect_max_s": 1,
+            },
             dead_letter_dir=db.evidence_dir.parent / "dead-letter",
         )
         self.metrics = IngestMetrics()
@@ -234,10 +236,12 @@ class ServerProcess:
                     "database_url": db.url,
                     "evidence_dir": str(db.evidence_dir),
                     "dead_letter_dir": str(workdir / "dead-letter"),
-                    "mqtt_host": broker.host,
-                    "mqtt_port": broker.port,
-                    "mqtt_client_id": "civicwatch-server-faults",
-                    "mqtt_reconnect_max_s": 1,
+                    "mqtt": {
+                        "host": broker.host,
+                        "port": broker.port,
+                        "client_id": "civicwatch-server-faults",
+                        "reconnect_max_s": 1,
+                    },
                     "http_host": "127.0.0.1",
                     "http_port": self.port,
                 }

@@ -184,17 +184,21 @@ def test_edges_publish_over_tls_only_under_their_own_topics(
     db = Database(f"sqlite:///{tmp_path / 'cases.db'}", tmp_path / "evidence")
     key = EdgeKey.generate()
     db.register("edge-a", key)
+    monkeypatch.setenv("SERVER_USER", server.username)
+    monkeypatch.setenv("SERVER_PASS", server.password)
     ingest = MqttIngest(
         settings=load_settings(
             None,
             database_url=db.url,
             evidence_dir=db.evidence_dir,
-            mqtt_host="localhost",
-            mqtt_port=port,
-            mqtt_client_id="civicwatch-server-tls",
-            mqtt_username=server.username,
-            mqtt_password=server.password,
-            mqtt_tls_ca_file=ca,
+            mqtt={
+                "host": "localhost",
+                "port": port,
+                "client_id": "civicwatch-server-tls",
+                "username_env": "SERVER_USER",
+                "password_env": "SERVER_PASS",
+                "tls_ca_file": ca,
+            },
         ),
         session_factory=db.factory,
         context=IngestContext(store=db.store),

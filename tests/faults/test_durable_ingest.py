@@ -55,10 +55,12 @@ def _ingest(
         database_url=db_url,
         evidence_dir=tmp_path / "evidence",
         dead_letter_dir=tmp_path / "dead-letter",
-        mqtt_host=broker.host,
-        mqtt_port=broker.port,
-        mqtt_client_id=client_id,
-        mqtt_reconnect_max_s=1,
+        mqtt={
+            "host": broker.host,
+            "port": broker.port,
+            "client_id": client_id,
+            "reconnect_max_s": 1,
+        },
     )
     engine = make_engine(db_url)
     metrics = IngestMetrics()

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
 
+from contracts.mqtt import MqttCredentials, MqttSettings
 from server.cli import add_parser
-from server.core.config import Settings, SettingsError, load_settings
+from server.core.config import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in Settings.model_fields:
-        monkeypatch.delenv(f"CIVICWATCH_{name.upper()}", raising=False)
+    for name in os.environ:
+        if name.upper().startswith("CIVICWATCH_"):
+            monkeypatch.delenv(name)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -27,41 +30,68 @@ def test_defaults() -> None:
     settings = load_settings(None)
     assert settings.database_url == "sqlite:///var/server/civicwatch.db"
     assert settings.evidence_dir == Path("var/server/evidence")
-    assert (settings.mqtt_host, settings.mqtt_port, settings.mqtt_protocol) == (
+    assert settings.mqtt == MqttSettings()
+    assert (settings.mqtt.host, settings.mqtt.port, settings.mqtt.protocol) == (
         "127.0.0.1",
         1883,
         "5",
     )
-    assert settings.mqtt_password is None
+    assert settings.mqtt.credentials() is None
 
 
 def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path, "mqtt_host: broker.local\nmqtt_port: 1884\nhttp_port: 9000\n")
-    assert load_settings(path).mqtt_host == "broker.local"
-    monkeypatch.setenv("CIVICWATCH_MQTT_PORT", "1999")
+    path = write(
+        tmp_path, "mqtt:\n  host: broker.local\n  port: 1884\n  keepalive_s: 40\nhttp_port: 9000\n"
+    )
+    assert load_settings(path).mqtt.host == "broker.local"
+    monkeypatch.setenv("CIVICWATCH_MQTT__PORT", "1999")
+    monkeypatch.setenv("civicwatch_mqtt__client_id", "server-2")  # names are case-insensitive
     monkeypatch.setenv("CIVICWATCH_MQTT_PASSWORD", "s3cret")
     monkeypatch.setenv("CIVICWATCH_MQTT_USERNAME", "server")
     monkeypatch.setenv("CIVICWATCH_SHARED_DATA", "/elsewhere")  # someone else's variable
     settings = load_settings(path, http_port=9100)
-    assert settings.mqtt_host == "broker.local"
-    assert settings.mqtt_port == 1999
+    # The environment wins field by field inside the block; the file keeps the rest.
+    assert (settings.mqtt.host, settings.mqtt.port, settings.mqtt.keepalive_s) == (
+        "broker.local",
+        1999,
+        40,
+    )
+    assert settings.mqtt.client_id == "server-2"
     assert settings.http_port == 9100
-    assert settings.mqtt_username == "server"
-    assert settings.mqtt_password is not None
-    assert settings.mqtt_password.get_secret_value() == "s3cret"
-    assert "s3cret" not in repr(settings)
+    assert settings.mqtt.credentials() == MqttCredentials("server", "s3cret")
+    assert "s3cret" not in repr(settings) and "s3cret" not in repr(settings.mqtt.credentials())
+
+
+def test_environment_json_block_replaces_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "mqtt:\n  host: broker.local\n  port: 1884\n")
+    monkeypatch.setenv("CIVICWATCH_MQTT", '{"host": "other.local"}')
+    assert (load_settings(path).mqtt.host, load_settings(path).mqtt.port) == ("other.local", 1883)
+
+
+def test_overrides_win_over_file_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "mqtt:\n  host: broker.local\n")
+    monkeypatch.setenv("CIVICWATCH_MQTT__HOST", "env.local")
+    settings = load_settings(path, mqtt=MqttSettings(host="given.local", port=1999))
+    assert (settings.mqtt.host, settings.mqtt.port) == ("given.local", 1999)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("mqtt_hots: x\n", "unknown setting(s) mqtt_hots"),
-        ("mqtt_password: x\n", "may only come from the environment"),
-        ("mqtt_port: 70000\n", "mqtt_port"),
-        ("mqtt_protocol: '4'\n", "mqtt_protocol"),
+        ("mqtt_host: x\n", "unknown setting(s) mqtt_host"),
+        ("mqtt:\n  hots: x\n", "mqtt.hots"),
+        ("mqtt:\n  password: x\n", "password may only come from the environment"),
+        ("mqtt:\n  username: x\n", "username may only come from the environment"),
+        ("mqtt:\n  port: 70000\n", "mqtt.port"),
+        ("mqtt:\n  protocol: '4'\n", "mqtt.protocol"),
+        ("mqtt: 5\n", "mqtt"),
         ("- a\n- b\n", "top level must be a mapping"),
-        ("mqtt_port: [\n", "not valid YAML"),
-        ("mqtt_client_id: 'has space'\n", "mqtt_client_id"),
+        ("mqtt: [\n", "not valid YAML"),
+        ("mqtt:\n  client_id: 'has space'\n", "mqtt.client_id"),
     ],
 )
 def test_bad_files_are_refused_naming_file_and_field(
@@ -91,13 +121,26 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def test_cli_check(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CIVICWATCH_MQTT_USERNAME", "server")
     monkeypatch.setenv("CIVICWATCH_MQTT_PASSWORD", "s3cret")
-    path = write(tmp_path, "database_url: postgresql+psycopg://cw:dbpass@db/cw\n")
+    path = write(tmp_path, f"database_url: sqlite:///{tmp_path / 'cases.db'}\n")
     args = _parse(["server", "--config", str(path), "--port", "8123", "--check"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "configuration OK" in out and "http_port: 8123" in out
-    assert "s3cret" not in out and "dbpass" not in out
+    assert "s3cret" not in out
+    assert "mqtt_login: <set>" in out
+
+
+def test_cli_check_hides_the_database_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "database_url: postgresql+psycopg://cw:dbpass@db.invalid/cw\n")
+    args = _parse(["server", "--config", str(path), "--check"])
+    assert args.func(args) == 1  # the database cannot be reached
+    captured = capsys.readouterr()
+    assert "configuration OK" in captured.out and "mqtt_login: None" in captured.out
+    assert "dbpass" not in captured.out + captured.err
 
 
 def test_cli_refuses_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

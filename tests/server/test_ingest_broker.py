@@ -12,12 +12,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts import topics
 from contracts.events import EvidenceKind
+from contracts.mqtt import MqttSettings, MqttWill, create_client
 from server.core.config import load_settings
 from server.main import create_app
 from server.state import ServerState
@@ -46,13 +47,11 @@ def protocol(request: pytest.FixtureRequest) -> str:
 def edge_client(mqtt_broker: Any, protocol: str) -> Iterator[tuple[mqtt.Client, str]]:
     """A paho client posing as an edge, with an ``offline`` last will."""
     edge_id = f"edge-{uuid.uuid4().hex[:8]}"
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
+    client = create_client(
+        MqttSettings(host=mqtt_broker.host, port=mqtt_broker.port, protocol=protocol),
         client_id=f"test-{edge_id}",
-        protocol=MQTTProtocolVersion.MQTTv5 if protocol == "5" else MQTTProtocolVersion.MQTTv311,
+        will=MqttWill(topics.availability_topic(edge_id), b"offline"),
     )
-    client.will_set(topics.availability_topic(edge_id), b"offline", qos=1, retain=True)
-    client.connect(mqtt_broker.host, mqtt_broker.port)
     client.loop_start()
     yield client, edge_id
     client.disconnect()
@@ -82,10 +81,12 @@ def test_evidence_and_event_over_mqtt_make_a_case(
         None,
         database_url=f"sqlite:///{tmp_path / 'cases.db'}",
         evidence_dir=tmp_path / "evidence",
-        mqtt_host=mqtt_broker.host,
-        mqtt_port=mqtt_broker.port,
-        mqtt_client_id=f"server-{uuid.uuid4().hex[:8]}",
-        mqtt_protocol=protocol,
+        mqtt=MqttSettings(
+            host=mqtt_broker.host,
+            port=mqtt_broker.port,
+            client_id=f"server-{uuid.uuid4().hex[:8]}",
+            protocol=protocol,
+        ),
     )
     with TestClient(create_app(settings)) as api:
         state: ServerState = api.app.state.civicwatch  # type: ignore[attr-defined]

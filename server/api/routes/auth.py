@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from server import auth
-from server.api.deps import SessionDep, StateDep
+from server.api.deps import PrincipalDep, SessionDep, StateDep
 from server.core.db import utcnow
 from server.tables import UserRole
 
@@ -95,7 +94,7 @@ def logout(request: Request, session: SessionDep) -> Response:
     responses={401: {"description": "No valid login."}},
     summary="Who am I",
 )
-def me(principal: Annotated[auth.Principal, Depends(auth.current_principal)]) -> MeOut:
+def me(principal: PrincipalDep) -> MeOut:
     return MeOut(
         username=principal.username,
         role=principal.role,

@@ -11,8 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from contracts.events import ViolationType
 from contracts.ids import ID_PATTERN
 from server import chain_store, crud
-from server.api.deps import SessionDep
-from server.auth import ReaderDep, ReviewerDep
+from server.api.deps import ReaderDep, ReviewerDep, SessionDep
 from server.core.db import utcnow
 from server.schemas import CaseDetail, CaseList, ReviewIn, case_detail, case_out
 from server.tables import CaseStatus

@@ -9,8 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 
 from contracts.ids import ID_PATTERN
 from server import chain_store
-from server.api.deps import SessionDep
-from server.auth import ReaderDep
+from server.api.deps import ReaderDep, SessionDep
 from server.schemas import EdgeChainOut, chain_issue_out
 
 logger = logging.getLogger(__name__)

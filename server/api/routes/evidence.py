@@ -9,8 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import FileResponse
 
 from server import crud
-from server.api.deps import SessionDep, StateDep
-from server.auth import ReaderDep
+from server.api.deps import ReaderDep, SessionDep, StateDep
 from server.evidence_store import SHA256_PATTERN
 
 logger = logging.getLogger(__name__)

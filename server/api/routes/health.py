@@ -42,7 +42,7 @@ def healthz(state: StateDep, response: Response) -> HealthOut:
         )
     else:
         mqtt = MqttOut(
-            enabled=False, connected=False, host=settings.mqtt_host, port=settings.mqtt_port
+            enabled=False, connected=False, host=settings.mqtt.host, port=settings.mqtt.port
         )
     counts = state.metrics.snapshot()
     if not db_ok:

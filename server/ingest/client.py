@@ -1,0 +1,257 @@
+"""The ingest's MQTT client: subscribes to edge topics and dispatches every message.
+
+Durability: the session outlives the connection (a stable client id, clean start off, a
+session expiry), so the broker keeps what arrives while the server is down and delivers
+it on reconnect. Messages are acknowledged by hand (PUBACK) only after
+:func:`~server.ingest.dispatch.dispatch` has committed them, so a server killed
+mid-ingest gets the message again (every handler is idempotent). A transient database
+failure is retried, unacknowledged, until it succeeds or the server stops; a message
+that keeps failing unexpectedly is copied to the dead-letter directory before it is
+acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy.orm import Session, sessionmaker
+
+from contracts.mqtt import MqttSettings, create_client
+from contracts.topics import (
+    AVAILABILITY_SUBSCRIPTION,
+    CHAIN_SUBSCRIPTION,
+    EVENTS_SUBSCRIPTION,
+    EVIDENCE_SUBSCRIPTION,
+)
+from server.core.config import Settings
+from server.core.db import utcnow
+from server.ingest.dead_letter import write_dead_letter
+from server.ingest.dispatch import TRANSIENT_CODES, dispatch
+from server.ingest.handlers import IngestContext
+from server.ingest.results import IngestMetrics, IngestOutcome
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CLIENT_ID: Final[str] = "civicwatch-server"
+"""The ingest's client id when ``mqtt.client_id`` is unset; unique per server instance."""
+
+DEFAULT_SESSION_EXPIRY_S: Final[int] = 7 * 24 * 3600
+"""How long the broker keeps the ingest's session when ``mqtt.session_expiry_s`` is unset."""
+
+UNEXPECTED_ATTEMPTS: Final[int] = 3
+"""Tries before a message that fails unexpectedly (not the database) is dead-lettered."""
+
+SUBSCRIPTIONS: Final[tuple[str, ...]] = (
+    EVIDENCE_SUBSCRIPTION,
+    EVENTS_SUBSCRIPTION,
+    CHAIN_SUBSCRIPTION,
+    AVAILABILITY_SUBSCRIPTION,
+)
+"""What the ingest subscribes to (QoS 1), evidence first."""
+
+
+@dataclass(frozen=True, slots=True)
+class MqttStatus:
+    """The ingest client's connection state, for ``/healthz``."""
+
+    enabled: bool
+    connected: bool
+    host: str
+    port: int
+
+
+class MqttIngest:
+    """A paho-mqtt client that subscribes to edge topics and dispatches every message.
+
+    paho's network thread (``loop_start``) connects, reconnects with backoff, and calls
+    :func:`~server.ingest.dispatch.dispatch` for each message in arrival order. The client
+    comes from :func:`contracts.mqtt.create_client` with a persistent session (client id
+    ``mqtt.client_id`` or :data:`DEFAULT_CLIENT_ID`, session expiry
+    ``mqtt.session_expiry_s`` or :data:`DEFAULT_SESSION_EXPIRY_S`) and manual
+    acknowledgement: every QoS 1 message is acknowledged only after its transaction
+    committed.
+
+    While the database is unavailable the message is retried with backoff on paho's
+    thread; the broker may drop the connection meanwhile (no keep-alive), which loses
+    nothing: the unacknowledged message and everything after it wait in the session.
+
+    Args:
+        settings: The broker connection (``settings.mqtt``) and the dead-letter directory.
+        session_factory: Where each message's transaction is opened.
+        context: Evidence store and limits for the handlers.
+        metrics: Counters shared with ``/healthz``.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        context: IngestContext,
+        metrics: IngestMetrics,
+    ) -> None:
+        self._mqtt: MqttSettings = settings.mqtt
+        self._dead_letter_dir: Path = settings.dead_letter_dir
+        self._session_factory = session_factory
+        self._context = context
+        self._metrics = metrics
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._client: mqtt.Client | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client is connected and subscribed."""
+        return self._connected.is_set()
+
+    def status(self) -> MqttStatus:
+        """The connection state for ``/healthz``."""
+        return MqttStatus(
+            enabled=True, connected=self.connected, host=self._mqtt.host, port=self._mqtt.port
+        )
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Block until subscribed to the broker or ``timeout_s`` passes (for tests and start-up)."""
+        return self._connected.wait(timeout_s)
+
+    def start(self) -> None:
+        """Connect in the background; returns at once. Reconnects until :meth:`stop`."""
+        cfg = self._mqtt
+        client_id = cfg.client_id_or(DEFAULT_CLIENT_ID)
+        session_expiry_s = cfg.session_expiry_or(DEFAULT_SESSION_EXPIRY_S)
+        client = create_client(
+            cfg, client_id=client_id, session_expiry_s=session_expiry_s, manual_ack=True
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self._client = client
+        self._stopping.clear()
+        logger.info(
+            "MQTT ingest connecting to %s as %s (session expiry %d s)",
+            cfg.address,
+            client_id,
+            session_expiry_s,
+        )
+        client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and join paho's thread; a message being retried stays unacknowledged."""
+        client = self._client
+        if client is None:
+            return
+        self._stopping.set()
+        self._client = None
+        client.disconnect()
+        client.loop_stop()
+        self._connected.clear()
+        logger.info("MQTT ingest stopped")
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            logger.error(
+                "MQTT broker %s refused the connection: %s", self._mqtt.address, reason_code
+            )
+            return
+        logger.info(
+            "MQTT ingest connected (%s session)",
+            "resumed" if getattr(flags, "session_present", False) else "new",
+        )
+        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _mid: int,
+        reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        failed = [str(code) for code in reason_codes if code.is_failure]
+        if failed:
+            logger.error("MQTT subscription refused: %s", ", ".join(failed))
+            return
+        logger.info("MQTT ingest subscribed on %s", self._mqtt.address)
+        self._connected.set()
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        if self._client is not None:
+            logger.warning(
+                "MQTT ingest disconnected from %s (%s); reconnecting",
+                self._mqtt.address,
+                reason_code,
+            )
+
+    def _dead_letter(self, topic: str, payload: bytes, outcome: IngestOutcome, tries: int) -> bool:
+        """Copy a message that keeps failing aside; ``True`` when it may be acknowledged."""
+        try:
+            path = write_dead_letter(self._dead_letter_dir, topic, payload, outcome)
+        except OSError:
+            logger.exception("cannot dead-letter %s; it stays unacknowledged", topic)
+            return False
+        logger.error(
+            "message on %s failed %d times (%s); copied to %s and acknowledged",
+            topic[:200],
+            tries,
+            outcome.code,
+            path,
+        )
+        return True
+
+    def _ingest(self, topic: str, payload: bytes, properties: Properties | None) -> bool:
+        """Dispatch until the outcome is final; ``True`` when the message may be acknowledged."""
+        attempt = 0
+        while True:
+            outcome = dispatch(
+                self._session_factory,
+                topic,
+                payload,
+                properties,
+                context=self._context,
+                metrics=self._metrics,
+                now=utcnow(),
+            )
+            if outcome.code not in TRANSIENT_CODES:
+                return True
+            attempt += 1
+            if outcome.code != "db_unavailable" and attempt >= UNEXPECTED_ATTEMPTS:
+                return self._dead_letter(topic, payload, outcome, attempt)
+            delay = min(0.25 * 2**attempt, 5.0)
+            if self._stopping.wait(delay):
+                logger.warning("stopping with %s unacknowledged; the broker keeps it", topic)
+                return False
+
+    def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            logger.warning("rejected MQTT message with a topic that is not UTF-8")
+            self._metrics.record(IngestOutcome(topic="?", accepted=False, code="bad_topic"))
+            client.ack(message.mid, message.qos)
+            return
+        if self._ingest(topic, bytes(message.payload), getattr(message, "properties", None)):
+            # PUBACK only now: the transaction (and any evidence file) is durable.
+            client.ack(message.mid, message.qos)
