@@ -78,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--config",
         type=Path,
         metavar="FILE",
-        help="YAML file of server settings (database_url, evidence_dir, mqtt: {host: ...}, ...)",
+        help="YAML file of server settings (database_url, evidence_dir, mqtt_host, ...)",
     )
     parser.add_argument("--host", help="address to bind the HTTP server to (overrides http_host)")
     parser.add_argument(
@@ -97,6 +97,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _check_install(settings: Settings) -> int:
     """``--check`` beyond the settings: package data found, database reachable; 0 when ok."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy.exc import SQLAlchemyError
@@ -104,7 +105,6 @@ def _check_install(settings: Settings) -> int:
     from server.core.db import MIGRATIONS_DIR, alembic_config, make_engine
     from server.main import STATIC_DIR, TEMPLATES_DIR
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
     problems: list[str] = []
     for name, folder, pattern in (
         ("templates", TEMPLATES_DIR, "*.html"),
@@ -152,8 +152,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"civicwatch server: invalid configuration: {exc}\n")
         return 2
     if args.check:
-        dump = settings.model_dump(mode="json")
-        dump["mqtt_login"] = "<set>" if settings.mqtt.credentials() is not None else None
+        dump = settings.model_dump(mode="json", exclude={"mqtt_password"})
+        dump["mqtt_password"] = "<set>" if settings.mqtt_password is not None else None
         dump["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
         sys.stdout.write("configuration OK\n")
         for key, value in dump.items():
