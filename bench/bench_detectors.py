@@ -34,6 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from results_file import write_section  # noqa: E402
+
 from edge.detectors import OnnxDetector, create_detector, parse_detector_config  # noqa: E402
 from training.registry import load_registry  # noqa: E402
 
@@ -192,22 +194,6 @@ move between runs; the columns of one row were measured interleaved and compare 
 """
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this benchmark's section; other sections stay untouched."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    path.write_text(new, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--frames", type=int, default=100, help="iterations per row")
@@ -242,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(rows, machine_line, args.frames)
     sys.stdout.write("\n" + text)
     if args.write:
-        write_section(REPO / "bench" / "RESULTS.md", text)
+        write_section(text, heading=SECTION)
     return 0
 
 

@@ -30,7 +30,6 @@ import argparse
 import logging
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -42,11 +41,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from results_file import RESULTS, write_section  # noqa: E402
+
 from tests.faults import harness  # noqa: E402
 
 logger = logging.getLogger("bench_faults")
 
-RESULTS = REPO / "bench" / "RESULTS.md"
 HEADER = (
     "| fault | events sent | MQTT messages | delivered | lost | duplicated | "
     "redeliveries absorbed | chain verifies | seconds | notes |\n"
@@ -167,16 +167,6 @@ def _section(
     return "\n".join(lines)
 
 
-def _write(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Faults\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--outage", type=float, default=60.0, help="broker outage, seconds")
@@ -224,7 +214,7 @@ def main() -> int:
     section = _section(rows, tamper, hostile, args, db_kind)
     sys.stdout.write(section)
     if not args.no_write:
-        _write(section)
+        write_section(section, heading="## Faults")
         sys.stderr.write(f"wrote the Faults section of {RESULTS}\n")
     sys.stderr.write(f"total {time.monotonic() - started:.0f} s\n")
     failed = [r for r in rows if r.lost or r.duplicated or not r.chain_verified]

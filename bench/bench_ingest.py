@@ -41,6 +41,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -80,6 +81,50 @@ class TimedMetrics(IngestMetrics):
     def wait_for(self, n: int, timeout_s: float) -> bool:
         with self.cond:
             return self.cond.wait_for(lambda: len(self.event_done) >= n, timeout_s)
+
+
+@dataclass(frozen=True)
+class RunningIngest:
+    """The server's MQTT ingest, running, with its database engine and timed metrics."""
+
+    ingest: MqttIngest
+    metrics: TimedMetrics
+    engine: Engine
+
+    def stop(self) -> None:
+        self.ingest.stop()
+        self.engine.dispose()
+
+
+def start_ingest(
+    work: Path, *, host: str, port: int, database_url: str | None = None
+) -> RunningIngest:
+    """Start the server's ingest on ``host:port``; evidence under ``work``, SQLite by default.
+
+    Raises:
+        SystemExit: If it does not subscribe within 15 s.
+    """
+    settings = load_settings(
+        None,
+        database_url=database_url or f"sqlite:///{work / 'cases.db'}",
+        evidence_dir=work / "evidence",
+        mqtt={"host": host, "port": port, "client_id": f"bench-server-{uuid.uuid4().hex[:6]}"},
+    )
+    engine = make_engine(settings.database_url)
+    run_migrations(engine)
+    metrics = TimedMetrics()
+    ingest = MqttIngest(
+        settings=settings,
+        session_factory=make_session_factory(engine),
+        context=IngestContext(store=EvidenceStore(settings.evidence_dir)),
+        metrics=metrics,
+    )
+    ingest.start()
+    running = RunningIngest(ingest, metrics, engine)
+    if not ingest.wait_connected(15):
+        running.stop()
+        raise SystemExit(f"ingest could not subscribe on {host}:{port}")
+    return running
 
 
 @dataclass(frozen=True)
@@ -191,24 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         broker_proc = start_mosquitto(work / "mosquitto")
         host, port = broker_proc.host, broker_proc.port
     database_url = args.database_url or f"sqlite:///{work / 'cases.db'}"
-    settings = load_settings(
-        None,
-        database_url=database_url,
-        evidence_dir=work / "evidence",
-        mqtt={"host": host, "port": port, "client_id": f"bench-server-{uuid.uuid4().hex[:6]}"},
-    )
-    engine = make_engine(settings.database_url)
-    run_migrations(engine)
-    metrics = TimedMetrics()
-    ingest = MqttIngest(
-        settings=settings,
-        session_factory=make_session_factory(engine),
-        context=IngestContext(store=EvidenceStore(settings.evidence_dir)),
-        metrics=metrics,
-    )
-    ingest.start()
-    if not ingest.wait_connected(15):
-        raise SystemExit(f"ingest could not subscribe on {host}:{port}")
+    server = start_ingest(work, host=host, port=port, database_url=database_url)
+    metrics = server.metrics
 
     t0 = datetime.now(UTC)
     print(f"preparing {args.events + args.burst} events ...", flush=True)
@@ -264,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         edge.disconnect()
         edge.loop_stop()
-        ingest.stop()
-        engine.dispose()
+        server.stop()
         if broker_proc is not None:
             broker_proc.stop()
     return 0

@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
+from results_file import RESULTS, write_section  # noqa: E402
 
 from edge.sources import FAST_PROBE_OPTIONS, RtspSource, RtspSourceConfig  # noqa: E402
 from tests.support.rtsp_server import (  # noqa: E402
@@ -46,7 +47,6 @@ from tests.support.rtsp_server import (  # noqa: E402
     write_test_clip,
 )
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Sources"
 
 
@@ -194,19 +194,6 @@ def report(
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the ``## Sources`` section of ``bench/RESULTS.md``."""
-    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    start = existing.find(SECTION + "\n")
-    if start < 0:
-        updated = existing.rstrip("\n") + "\n\n" + text
-    else:
-        end = existing.find("\n## ", start + len(SECTION))
-        tail = existing[end + 1 :] if end >= 0 else ""
-        updated = existing[:start] + text + ("\n" + tail if tail else "")
-    RESULTS.write_text(updated)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per decode mode")
@@ -245,7 +232,7 @@ def main() -> int:
     text = report(opens, costs, clip_info, args.opens)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(text, heading=SECTION)
         print(f"wrote the {SECTION!r} section of {RESULTS}")
     return 0
 

@@ -1,9 +1,11 @@
-"""The edge worker: per camera, frames -> detections -> tracks -> rule events -> outbox.
+"""The edge worker: per camera, frames -> analysis -> rule events -> wire events -> outbox.
 
 Each camera runs in its own thread with its own reader (bounded queue, newest frame
-wins for live streams); one failing camera never stops the others. Every rule event
-becomes a ``contracts.ZoneEvent`` whose evidence is enqueued before it, in one atomic
-outbox write, and the publisher thread delivers the outbox to the broker.
+wins for live streams); one failing camera never stops the others. The analysis itself
+(detect, label map, track, rules) is :class:`edge.analysis.Analyzer`; the worker's own job
+is what follows it: every rule event becomes a ``contracts.ZoneEvent`` whose evidence is
+enqueued before it, in one atomic outbox write, and the publisher thread delivers the
+outbox to the broker.
 """
 
 from __future__ import annotations
@@ -11,47 +13,37 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
 from contracts import EventPhase, ZoneEvent, topics
 from contracts.events import Box
+from edge.analysis import Analyzer, StageTimes
 from edge.chain import EdgeChain
 from edge.config import CameraConfig, EdgeConfig
 from edge.detectors import Detector, create_detector
-from edge.detectors.labels import resolve_label_map
 from edge.evidence import Annotation, EvidenceItem, snapshot_set
 from edge.mqtt import Publisher
 from edge.outbox import Outbox, PendingMessage
-from edge.rules import RuleEngine, RuleEvent, RuleResources, attachment_items
+from edge.rules import RuleEvent, RuleResources, attachment_items
 from edge.sensors import SensorHub, SensorInbox, SensorSubscriber
 from edge.sources import FrameReader, open_source
-from edge.tracking import create_tracker
-from edge.types import Detections, Frame
+from edge.types import Frame
 from zones.config import CameraZones, load_zone_file
 from zones.geometry import ZoneGeometry
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass
-class StageTimes:
-    """Seconds spent per stage, summed over analysed frames (for health and benchmarks)."""
-
-    frames: int = 0
-    detect_s: float = 0.0
-    track_s: float = 0.0
-    rules_s: float = 0.0
-    evidence_s: float = 0.0
-    events: int = 0
-    errors: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+__all__ = ["CameraPipeline", "EdgeWorker", "StageTimes"]
 
 
 class CameraPipeline:
-    """Analysis of one camera's frames; ``process`` is synchronous and has no network I/O."""
+    """One camera: its :class:`~edge.analysis.Analyzer`, then rule events to the outbox.
+
+    ``process`` is synchronous and has no network I/O. ``times`` is the analyzer's
+    :class:`~edge.analysis.StageTimes`; the pipeline adds the evidence time and errors.
+    """
 
     def __init__(
         self,
@@ -75,63 +67,27 @@ class CameraPipeline:
         self.detector = detector
         self.outbox = outbox
         self.chain = chain
-        self.labels = resolve_label_map(config.label_map, detector.names)
-        self.tracker = create_tracker(config.tracker)
-        self.resources = resources
         self.sensor_inbox = sensor_inbox
-        self.times = StageTimes()
-        self._engine: RuleEngine | None = None
+        self.analyzer = Analyzer(
+            zones=zones,
+            detector=detector,
+            label_map=config.label_map,
+            tracker=config.tracker,
+            settings=config.rules,
+            resources=resources,
+        )
+        self.times: StageTimes = self.analyzer.times
         self._geometry: dict[str, ZoneGeometry] = {}
-        self._resolution: tuple[int, int] | None = None
-
-    def _ensure_engine(self, resolution_wh: tuple[int, int]) -> RuleEngine:
-        if self._engine is None or resolution_wh != self._resolution:
-            if self._resolution is not None:
-                logger.warning(
-                    "camera %s: resolution changed %s -> %s; zones re-projected",
-                    self.camera.id,
-                    self._resolution,
-                    resolution_wh,
-                )
-            self._engine = RuleEngine(
-                self.zones,
-                resolution_wh=resolution_wh,
-                settings=self.config.rules,
-                resources=self.resources,
-            )
-            self._geometry = {z.id: ZoneGeometry(z, resolution_wh) for z in self.zones.zones}
-            self._resolution = resolution_wh
-        return self._engine
-
-    def detect(self, frame: Frame) -> Detections:
-        return self.labels.apply(self.detector.detect(frame.image))
+        self._geometry_wh: tuple[int, int] | None = None
 
     def process(self, frame: Frame) -> list[ZoneEvent]:
         """Analyse one frame; enqueue and return the events it produced."""
-        engine = self._ensure_engine(frame.resolution_wh)
-        t0 = time.perf_counter()
-        detections = self.detect(frame)
-        t1 = time.perf_counter()
-        tracked = self.tracker.update(detections, frame.ts)
-        t2 = time.perf_counter()
         readings = self.sensor_inbox.drain() if self.sensor_inbox is not None else ()
-        rule_events = engine.update(
-            tracked,
-            frame.ts,
-            image=frame.image,
-            tracks=self.tracker.snapshot(),
-            readings=readings,
-        )
-        t3 = time.perf_counter()
-        events = self.emit(rule_events, frame)
-        t4 = time.perf_counter()
+        analysis = self.analyzer.analyse(frame, readings=readings)
+        t0 = time.perf_counter()
+        events = self.emit(analysis.events, frame)
         with self.times.lock:
-            self.times.frames += 1
-            self.times.detect_s += t1 - t0
-            self.times.track_s += t2 - t1
-            self.times.rules_s += t3 - t2
-            self.times.evidence_s += t4 - t3
-            self.times.events += len(events)
+            self.times.evidence_s += time.perf_counter() - t0
         return events
 
     def emit(self, rule_events: list[RuleEvent], frame: Frame) -> list[ZoneEvent]:
@@ -142,7 +98,7 @@ class CameraPipeline:
         """
         if not rule_events:
             return []
-        self._ensure_engine(frame.resolution_wh)  # zone geometry for the annotations
+        self._project_zones(frame.resolution_wh)  # zone geometry for the annotations
         events: list[ZoneEvent] = []
         messages: list[PendingMessage] = []
         for rule_event in rule_events:
@@ -179,6 +135,11 @@ class CameraPipeline:
         else:
             self.outbox.put_many(messages)
         return events
+
+    def _project_zones(self, resolution_wh: tuple[int, int]) -> None:
+        if resolution_wh != self._geometry_wh:
+            self._geometry = {z.id: ZoneGeometry(z, resolution_wh) for z in self.zones.zones}
+            self._geometry_wh = resolution_wh
 
     def _to_wire(self, rule_event: RuleEvent, frame: Frame) -> tuple[ZoneEvent, list[EvidenceItem]]:
         items: list[EvidenceItem] = []

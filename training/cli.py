@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from training.config import DEFAULT_CONFIG, ConfigError, load_config
+from training.config import DEFAULT_CONFIG, ConfigError, TrainConfig, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,19 @@ def _load(args: argparse.Namespace) -> int | None:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     return None
+
+
+def _checkpoint(args: argparse.Namespace, config: TrainConfig) -> Path | None:
+    """``--weights``, or the run's ``best.pt``; ``None`` (error written) if it does not exist."""
+    weights = (
+        Path(args.weights)
+        if args.weights
+        else config.runs_dir / config.name / "weights" / "best.pt"
+    )
+    if not weights.is_file():
+        sys.stderr.write(f"error: checkpoint {weights} not found (train first or pass --weights)\n")
+        return None
+    return weights
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -56,13 +69,7 @@ def _export(args: argparse.Namespace) -> int:
     from training.train import export_onnx
 
     config = args.config_obj
-    weights = (
-        Path(args.weights)
-        if args.weights
-        else config.runs_dir / config.name / "weights" / "best.pt"
-    )
-    if not weights.is_file():
-        sys.stderr.write(f"error: checkpoint {weights} not found (train first or pass --weights)\n")
+    if (weights := _checkpoint(args, config)) is None:
         return 2
     out = export_onnx(config, weights, Path(args.out) if args.out else config.export.output)
     sys.stdout.write(f"exported {out}\n")
@@ -94,13 +101,7 @@ def _publish(args: argparse.Namespace) -> int:
     from training.publish import publish
 
     config = args.config_obj
-    weights = (
-        Path(args.weights)
-        if args.weights
-        else config.runs_dir / config.name / "weights" / "best.pt"
-    )
-    if not weights.is_file():
-        sys.stderr.write(f"error: checkpoint {weights} not found (train first or pass --weights)\n")
+    if (weights := _checkpoint(args, config)) is None:
         return 2
     real = Path(args.real_data) if args.real_data else _shared_data()
     report = publish(
@@ -160,7 +161,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     e.set_defaults(func=_export)
 
     v = subparsers.add_parser(
-        "evaluate", help="mAP and per-class P/R of an ONNX model on held-out scenes"
+        "evaluate",
+        help="mAP and per-class P/R of an ONNX model on held-out scenes, run through the "
+        "edge's own detector plugin",
     )
     v.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config")
     v.add_argument("--model", default=None, help="ONNX model (default: export.output)")

@@ -1,11 +1,12 @@
 """Evaluating a model file: held-out synthetic mAP and what it finds in real footage.
 
 * :func:`evaluate_holdout` renders the held-out split (a base seed never used for training)
-  and validates the ONNX file itself with ultralytics' metrics (mAP50, mAP50-95, per-class
-  precision and recall).
-* :func:`real_data_report` runs the model over the real images and clips in the shared data
-  folder (no labels exist for them: the report counts what it finds, per class, so a person
-  can compare with what the footage shows).
+  and runs the ONNX file through the edge's own YOLO plugin (same letterbox, decoder and
+  NMS as a deployment), scoring mAP50, mAP50-95 and per-class precision and recall with
+  :mod:`training.detection_metrics`.
+* :func:`real_data_report` runs the model (through the same plugin) over the real images and
+  clips in the shared data folder (no labels exist for them: the report counts what it finds,
+  per class, so a person can compare with what the footage shows).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from edge.detectors import Detector, create_detector
+from edge.detectors.plugins.yolo import YoloConfig
 from edge.registry import package_file
+from edge.types import Detections
 from training.config import TrainConfig
-from training.onnx_detect import OnnxDetector
+from training.detection_metrics import DetectionScorer
 from training.registry import sha256_file
 from training.scenes.classes import CLASSES
 
@@ -81,77 +85,128 @@ class HoldoutReport(BaseModel):
         return "\n".join(lines)
 
 
-def evaluate_holdout(config: TrainConfig, model: Path, *, name: str | None = None) -> HoldoutReport:
-    """Validate an ONNX (or ``.pt``) model file on the held-out synthetic split.
+HOLDOUT_CONFIDENCE = 0.001
+"""Score threshold for mAP: keep nearly every candidate, so the precision-recall curve is whole."""
+
+HOLDOUT_IOU = 0.7
+"""NMS IoU threshold for mAP (ultralytics' validation default)."""
+
+HOLDOUT_MAX_DETECTIONS = 300
+"""Detections kept per image for mAP."""
+
+
+def holdout_detector(model: Path) -> Detector:
+    """The edge's YOLO plugin on ``model``, at the thresholds a mAP evaluation needs.
+
+    Same letterbox, decoder and NMS as the edge; only the score threshold (0.001), the NMS
+    IoU (0.7) and the cap (300 per image) differ from a deployment's.
+    """
+    return create_detector(
+        YoloConfig(
+            path=model,
+            confidence=HOLDOUT_CONFIDENCE,
+            iou=HOLDOUT_IOU,
+            max_detections=HOLDOUT_MAX_DETECTIONS,
+        )
+    )
+
+
+def read_yolo_labels(path: Path, image_wh: tuple[int, int], names: tuple[str, ...]) -> Detections:
+    """Truth boxes of one image from a YOLO label file (``class cx cy w h``, normalised).
 
     Args:
-        config: Training configuration (held-out dataset, offline setup, input size).
-        model: The model file to evaluate.
-        name: Run name for ultralytics' output folder (default: from the file name).
+        path: The ``.txt`` label file; a missing file means no objects.
+        image_wh: The image's size in pixels.
+        names: The class names that the ids index.
+
+    Returns:
+        The boxes in pixels, confidence 1.
+
+    Raises:
+        ValueError: A line is not five numbers, or its class id is out of range.
+    """
+    rows = []
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 5:
+            raise ValueError(f"{path}:{number}: expected 'class cx cy w h', got {line!r}")
+        rows.append([float(v) for v in parts])
+    if not rows:
+        return Detections.empty(names)
+    table = np.asarray(rows, dtype=np.float64)
+    w, h = image_wh
+    cx, cy, bw, bh = table[:, 1] * w, table[:, 2] * h, table[:, 3] * w, table[:, 4] * h
+    xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    try:
+        return Detections(
+            xyxy=xyxy.astype(np.float32),
+            confidence=np.ones(len(rows), dtype=np.float32),
+            class_id=table[:, 0].astype(np.int64),
+            names=names,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def evaluate_holdout(config: TrainConfig, model: Path) -> HoldoutReport:
+    """Evaluate an ONNX model file on the held-out synthetic split with the edge's detector.
+
+    The images are rendered first if the split is not there yet. Each image goes through the
+    edge's YOLO plugin (:func:`holdout_detector`); :mod:`training.detection_metrics` scores
+    the detections against the label files.
+
+    Args:
+        config: Training configuration (its held-out dataset).
+        model: The ONNX model file to evaluate.
 
     Returns:
         The metrics.
     """
-    from training.train import ensure_dataset, prepare_offline
+    from training.train import ensure_dataset
 
-    prepare_offline(config)
-    data_yaml = ensure_dataset(config.holdout)
-    from ultralytics import YOLO  # type: ignore[attr-defined]
-
+    ensure_dataset(config.holdout)
+    images = sorted((config.holdout.root / "images" / "val").glob("*.jpg"))
+    labels = config.holdout.root / "labels" / "val"
     started = time.monotonic()
-    yolo = YOLO(str(model), task="detect")
-    metrics = yolo.val(
-        data=str(data_yaml),
-        imgsz=config.train.imgsz,
-        batch=1,
-        device="cpu",
-        plots=False,
-        split="val",
-        workers=0,
-        project=str(config.runs_dir),
-        name=name or f"eval-{model.stem}",
-        exist_ok=True,
-        verbose=False,
-    )
-    box = metrics.box
-    counts = _instances(config.holdout.root / "labels" / "val")
-    per_class = []
-    index = {int(c): i for i, c in enumerate(box.ap_class_index)}
-    for cid, cname in enumerate(CLASSES):
-        i = index.get(cid)
-        per_class.append(
-            ClassMetrics(
-                name=cname,
-                instances=counts.get(cid, 0),
-                precision=float(box.p[i]) if i is not None else 0.0,
-                recall=float(box.r[i]) if i is not None else 0.0,
-                map50=float(box.ap50[i]) if i is not None else 0.0,
-                map50_95=float(box.ap[i]) if i is not None else 0.0,
-            )
+    detector = holdout_detector(model)
+    if detector.names != CLASSES:
+        raise ValueError(f"{model} has classes {detector.names}, the held-out split {CLASSES}")
+    scorer = DetectionScorer(num_classes=len(CLASSES))
+    for path in images:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise OSError(f"could not read {path}")
+        truth = read_yolo_labels(
+            labels / f"{path.stem}.txt", (int(image.shape[1]), int(image.shape[0])), CLASSES
         )
-    n_images = sum(1 for _ in (config.holdout.root / "images" / "val").glob("*.jpg"))
+        scorer.add(detector.detect(np.ascontiguousarray(image, dtype=np.uint8)), truth)
+    scores = scorer.scores()
+    logger.info("held-out %s: %d images in %.0f s", model, len(images), time.monotonic() - started)
     return HoldoutReport(
         model=str(model),
         sha256=sha256_file(model),
         dataset=str(config.holdout.root),
         seed=config.holdout.seed,
-        images=n_images,
-        imgsz=config.train.imgsz,
-        map50=float(box.map50),
-        map50_95=float(box.map),
-        per_class=per_class,
+        images=len(images),
+        imgsz=max(detector.input_size),
+        map50=scores.map50,
+        map50_95=scores.map50_95,
+        per_class=[
+            ClassMetrics(
+                name=CLASSES[s.class_id],
+                instances=s.instances,
+                precision=s.precision,
+                recall=s.recall,
+                map50=s.ap50,
+                map50_95=s.ap50_95,
+            )
+            for s in scores.per_class
+        ],
         wall_s=time.monotonic() - started,
     )
-
-
-def _instances(labels: Path) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for f in labels.glob("*.txt"):
-        for line in f.read_text().splitlines():
-            if line.strip():
-                cid = int(line.split()[0])
-                counts[cid] = counts.get(cid, 0) + 1
-    return counts
 
 
 class ClassHits(BaseModel):
@@ -198,7 +253,7 @@ def real_data_report(
     """
     if not data_dir.is_dir():
         raise FileNotFoundError(f"shared data folder {data_dir} not found")
-    detector = OnnxDetector(model)
+    detector = create_detector(YoloConfig(path=model, confidence=conf))
     files = sorted(
         p
         for p in data_dir.rglob("*")
@@ -214,7 +269,7 @@ def real_data_report(
         frames_with: dict[str, int] = {}
         started = time.monotonic()
         for frame in frames:
-            found = detector(frame, conf=conf)
+            found = detector.detect(frame)
             present = set()
             for cid, score in zip(found.class_id.tolist(), found.confidence.tolist(), strict=True):
                 name = detector.names[cid]

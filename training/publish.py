@@ -144,7 +144,7 @@ def publish(
         for c, d in zip(stage_commands, run_dirs, strict=True)
     ]
     out = export_onnx(config, weights, config.export.output)
-    holdout = evaluate_holdout(config, out, name=f"eval-{out.stem}")
+    holdout = evaluate_holdout(config, out)
     logger.info("held-out mAP50 %.3f mAP50-95 %.3f", holdout.map50, holdout.map50_95)
     int8_report: HoldoutReport | None = None
     int8_size: int | None = None
@@ -153,7 +153,7 @@ def publish(
 
         calib = sorted((config.dataset.root / "images" / "train").glob("*.jpg"))[:64]
         q = quantize_int8(out, weights.parent / f"{out.stem}-int8.onnx", calib, config.train.imgsz)
-        int8_report = evaluate_holdout(config, q, name=f"eval-{q.stem}")
+        int8_report = evaluate_holdout(config, q)
         int8_size = q.stat().st_size
     real: list[RealFileResult] = []
     if real_data is not None and real_data.is_dir():

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from training.onnx_detect import _letterbox
+from edge.detectors.plugins.yolo import YoloConfig, YoloDetector
 
 if TYPE_CHECKING:
     import onnx
@@ -80,11 +80,15 @@ def quantize_int8(fp32: Path, out: Path, calibration: list[Path], imgsz: int) ->
     if not images:
         raise ValueError(f"none of the {len(calibration)} calibration images could be read")
     input_name = onnx.load(str(fp32), load_external_data=False).graph.input[0].name
+    # the edge's own preprocessing (letterbox, RGB, 0..1), so calibration sees what it will see
+    detector = YoloDetector(YoloConfig(path=fp32))
+    if detector.input_size != (imgsz, imgsz):
+        raise ValueError(f"{fp32} takes {detector.input_size} (w, h), not {imgsz}x{imgsz}")
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
             self._it: Iterator[dict[str, npt.NDArray[np.float32]]] = (
-                {input_name: _letterbox(img, (imgsz, imgsz))[0]} for img in images
+                {input_name: detector.preprocess(img).tensor} for img in images
             )
 
         def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:

@@ -73,8 +73,8 @@ def test_truck_pass_is_found(shared_data: Path) -> None:
     assert isinstance(rule, MuckTruckRule)
     tracked = Counter(
         int(t)
-        for _, d in result.detections
-        for t, n in zip(d.tracker_id, d.class_name, strict=True)
+        for f in result.detections
+        for t, n in zip(f.detections.tracker_id, f.detections.class_name, strict=True)
         if t >= 0 and n == "truck"
     )
     assert tracked, "no truck track"
@@ -82,7 +82,7 @@ def test_truck_pass_is_found(shared_data: Path) -> None:
     assert frames >= 0.8 * result.frames  # one track follows the truck through the clip
     judged = rule.verdicts["covered"] + rule.verdicts["uncovered"]
     assert judged == 1 and rule.verdicts["undecided"] == 0, rule.verdicts
-    starts = [e for _, e in result.events if e.phase.value == "start"]
+    starts = [r.event for r in result.events if r.event.phase.value == "start"]
     assert len(starts) == rule.verdicts["uncovered"]
     logger.info(
         "dump-truck clip: track %d on %d/%d frames, verdicts %s",

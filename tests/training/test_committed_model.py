@@ -74,7 +74,7 @@ def test_committed_model_finds_the_stall_in_the_demo_clip(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_int8_copy_keeps_metadata_and_finds_the_same_objects(tmp_path: Path) -> None:
-    from training.onnx_detect import OnnxDetector
+    from edge.detectors.plugins.yolo import YoloConfig, YoloDetector
     from training.quantize import quantize_int8
     from training.scenes.world import render_still
 
@@ -87,11 +87,12 @@ def test_int8_copy_keeps_metadata_and_finds_the_same_objects(tmp_path: Path) -> 
     q = quantize_int8(MODEL, tmp_path / "int8.onnx", images, imgsz)
     assert q.stat().st_size < MODEL.stat().st_size / 2
     assert read_onnx_metadata(q)["names"] == read_onnx_metadata(MODEL)["names"]
-    fp32, int8 = OnnxDetector(MODEL), OnnxDetector(q)
+    fp32 = YoloDetector(YoloConfig(path=MODEL, confidence=0.4))
+    int8 = YoloDetector(YoloConfig(path=q, confidence=0.25))
     matched = total = 0
     for i in range(8, 14):
         image = render_still((77, i), 640).image
-        a, b = fp32(image, conf=0.4), int8(image, conf=0.25)
+        a, b = fp32.detect(image), int8.detect(image)
         for box, cls in zip(a.xyxy, a.class_id, strict=True):
             total += 1
             matched += any(

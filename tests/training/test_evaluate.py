@@ -60,3 +60,54 @@ def test_every_shared_file_is_described(shared_data: Path) -> None:
         if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES and "weights" not in p.parts
     }
     assert files <= set(truth), f"not described in real_footage.yaml: {sorted(files - set(truth))}"
+
+
+def test_yolo_labels_become_pixel_boxes(tmp_path: Path) -> None:
+    from training.evaluate import read_yolo_labels
+    from training.scenes.classes import CLASSES
+
+    label = tmp_path / "a.txt"
+    label.write_text("2 0.5 0.25 0.5 0.1\n\n0 0.1 0.9 0.2 0.2\n")
+    truth = read_yolo_labels(label, (400, 200), CLASSES)
+    assert truth.class_id.tolist() == [2, 0]
+    assert truth.xyxy.ravel().tolist() == pytest.approx([100, 40, 300, 60, 0, 160, 80, 200])
+    assert len(read_yolo_labels(tmp_path / "missing.txt", (400, 200), CLASSES)) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("2 0.5 0.5 0.1\n", r"a.txt:1: expected"), ("9 0.5 0.5 0.1 0.1\n", "out of range")],
+)
+def test_malformed_yolo_labels_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    from training.evaluate import read_yolo_labels
+    from training.scenes.classes import CLASSES
+
+    label = tmp_path / "a.txt"
+    label.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_yolo_labels(label, (400, 200), CLASSES)
+
+
+def test_holdout_runs_the_edge_plugin_at_map_thresholds(tmp_path: Path) -> None:
+    from edge.detectors.plugins.yolo import YoloDetector
+    from edge.registry import default_model
+    from training.config import DEFAULT_CONFIG, load_config
+    from training.evaluate import HOLDOUT_CONFIDENCE, evaluate_holdout, holdout_detector
+    from training.scenes.classes import CLASSES
+
+    model = default_model()
+    detector = holdout_detector(model)
+    assert isinstance(detector, YoloDetector)
+    assert detector.config.confidence == HOLDOUT_CONFIDENCE == 0.001
+
+    config = load_config(DEFAULT_CONFIG)
+    small = config.holdout.model_copy(update={"root": tmp_path / "holdout", "count": 4})
+    report = evaluate_holdout(config.model_copy(update={"holdout": small}), model)
+    labelled = sum(
+        len(f.read_text().splitlines()) for f in (tmp_path / "holdout/labels/val").glob("*.txt")
+    )
+    assert report.images == 4 and [c.name for c in report.per_class] == list(CLASSES)
+    assert sum(c.instances for c in report.per_class) == labelled > 0
+    assert report.imgsz == max(detector.input_size)
+    # rendered scenes of the kind it was trained on: the shipped model finds most objects
+    assert 0.5 < report.map50 <= 1.0
