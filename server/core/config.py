@@ -20,11 +20,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.mqtt import MqttSettings
+from contracts.yamlconfig import (
+    ConfigError,
+    Problem,
+    YamlDocument,
+    describe_error,
+    did_you_mean,
+    read_yaml,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -140,32 +147,40 @@ def _without_env_values(values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
+def _read_config_file(path: Path) -> YamlDocument:
+    """Parse the file; unknown settings are refused at their line with a suggestion."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read config file ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}: top level must be a mapping of setting names to values")
-    unknown = sorted(str(key) for key in data if key not in Settings.model_fields)
-    if unknown:
-        known = ", ".join(sorted(Settings.model_fields))
-        raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {known}")
-    return {str(key): value for key, value in data.items()}
+        document = read_yaml(
+            path, expected="a mapping of setting names to values", allow_empty=True
+        )
+    except ConfigError as exc:
+        raise SettingsError("\n".join(exc.problems)) from exc
+    problems = [
+        document.render(
+            Problem(
+                document.line_of((str(key),)),
+                f"unknown setting '{key}'{did_you_mean(str(key), Settings, ())}",
+            )
+        )
+        for key in document.data
+        if key not in Settings.model_fields
+    ]
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return document
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, document: YamlDocument | None, from_file: set[str]) -> str:
+    """One line per error: ``file:line: field: message`` for values the file gave."""
     parts = []
     for error in exc.errors():
-        where = ".".join(str(item) for item in error["loc"]) or "settings"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+        loc = tuple(error["loc"])
+        if document is not None and loc and str(loc[0]) in from_file:
+            parts.append(document.render(describe_error(error, document, Settings)))
+        else:
+            where = ".".join(str(item) for item in loc) or "settings"
+            parts.append(f"settings: {where}: {error['msg']}")
+    return "\n".join(parts)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -182,11 +197,12 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         SettingsError: The file is unreadable, not YAML, names an unknown setting or a
             secret, or a value is out of bounds; the message names the file and field.
     """
-    file_values = _read_config_file(config_file) if config_file is not None else {}
+    document = _read_config_file(config_file) if config_file is not None else None
+    file_values = {str(k): v for k, v in document.data.items()} if document else {}
     init_values = _without_env_values(file_values)
+    from_file = set(init_values) - set(overrides)
     init_values.update(overrides)
     try:
         return Settings(**init_values)
     except ValidationError as exc:
-        source = str(config_file) if config_file is not None else "settings"
-        raise SettingsError(f"{source}: {_describe(exc)}") from exc
+        raise SettingsError(_describe(exc, document, from_file)) from exc
