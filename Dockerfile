@@ -19,23 +19,29 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 RUN useradd --create-home --uid 10001 civicwatch
 WORKDIR /app
 
-# ---------------------------------------------------------------- edge (CPU)
-FROM base AS edge
-RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
-    && rm -rf /var/lib/apt/lists/*
-COPY requirements/edge.lock requirements/
-RUN pip install -r requirements/edge.lock
+# ---------------------------------------------------------------- the edge's files
+# What both edge images install: the edge's packages, the CLI, the configs, and only the
+# registry and the models it ships (not the whole models/ folder); no server/, no training/.
+FROM scratch AS edge-app
+WORKDIR /app
 COPY pyproject.toml setup.py README.md LICENSE NOTICE ./
 COPY contracts ./contracts
 COPY zones ./zones
 COPY edge ./edge
 COPY civicwatch ./civicwatch
 COPY configs ./configs
-# Only the registry and the models it ships, not the whole models/ folder; no training/.
 COPY models/__init__.py models/registry.yaml models/cover-registry.yaml \
      models/civicwatch-street-v5.onnx models/civicwatch-street-v5.md \
      models/civicwatch-street-v4.onnx models/civicwatch-street-v4.md \
      models/cover-v1.onnx models/cover-v1.md ./models/
+
+# ---------------------------------------------------------------- edge (CPU)
+FROM base AS edge
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+COPY requirements/edge.lock requirements/
+RUN pip install -r requirements/edge.lock
+COPY --from=edge-app /app ./
 # The sample configs name models/...: after the install /app/models is the packaged copy.
 RUN pip install --no-deps . \
     && rm -r models \
@@ -79,16 +85,7 @@ COPY requirements/edge.lock requirements/
 # onnxruntime-gpu replaces the CPU wheel (both provide the 'onnxruntime' module).
 RUN pip install -r requirements/edge.lock \
     && pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu>=1.20,<2'
-COPY pyproject.toml setup.py README.md LICENSE NOTICE ./
-COPY contracts ./contracts
-COPY zones ./zones
-COPY edge ./edge
-COPY civicwatch ./civicwatch
-COPY configs ./configs
-COPY models/__init__.py models/registry.yaml models/cover-registry.yaml \
-     models/civicwatch-street-v5.onnx models/civicwatch-street-v5.md \
-     models/civicwatch-street-v4.onnx models/civicwatch-street-v4.md \
-     models/cover-v1.onnx models/cover-v1.md ./models/
+COPY --from=edge-app /app ./
 RUN pip install --no-deps . \
     && rm -r models \
     && ln -s "$(python -c 'import importlib.resources as r; print(r.files("civicwatch.models"))')" models
