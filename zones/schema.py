@@ -237,9 +237,12 @@ def _line_in_polygon(
 
 
 class Zone(BaseModel):
-    """One named zone of a camera's view and the objects it cares about."""
+    """One named zone of a camera's view and the objects it cares about.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Fields without ``Field(description=...)`` are described by the docstring under them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     id: Identifier = Field(
         description="Stable id, unique per camera: letters, digits and _.- (at most 64).",
@@ -287,30 +290,22 @@ class Zone(BaseModel):
         description='Daily local-time windows ("06:00-09:00") in which the activity is '
         "lawful and no event is raised; empty means never.",
     )
-    shop: ShopRef | None = Field(
-        default=None,
-        description="shop_frontage only (required there): the shop the frontage belongs to; "
-        "its id and name go into every event.",
-    )
-    door_line: DoorLine | None = Field(
-        default=None,
-        description="shop_frontage only (required there): the line goods must stay behind.",
-    )
+    shop: ShopRef | None = None
+    """shop_frontage only (required there): the shop the frontage belongs to; its id and name
+    go into every event."""
+    door_line: DoorLine | None = None
+    """shop_frontage only (required there): the line goods must stay behind."""
     business_hours: DailyWindows = Field(
         default_factory=list,
         description="shop_frontage only: daily local-time windows in which goods beyond the "
         "door line raise a case; empty means at all hours.",
     )
-    crossing_line: CrossingLine | None = Field(
-        default=None,
-        description="road only: count a truck when its anchor crosses this line (in the "
-        "given direction) instead of when it enters the zone.",
-    )
-    site_id: Identifier | None = Field(
-        default=None,
-        description="construction_site only: the site's id, which joins IoT sensor readings "
-        "published under civicwatch/v1/sensors/{site_id}/... to this zone's cases.",
-    )
+    crossing_line: CrossingLine | None = None
+    """road only: count a truck when its anchor crosses this line (in the given direction)
+    instead of when it enters the zone."""
+    site_id: Identifier | None = None
+    """construction_site only: the site's id, which joins IoT sensor readings published under
+    civicwatch/v1/sensors/{site_id}/... to this zone's cases."""
 
     @field_validator("shop", "door_line", "business_hours", "crossing_line", "site_id")
     @classmethod
