@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -201,6 +202,10 @@ class CaseReview(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     reviewer: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    chain_status: Mapped[str | None] = mapped_column(String(16))
+    """The case's chain status when the verdict was given."""
+    chain_override: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The reviewer confirmed a case whose chain was not verified, explicitly."""
 
     case: Mapped[Case] = relationship(back_populates="reviews")
 
@@ -301,6 +306,39 @@ class ChainIssue(Base):
     detail: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class QuarantineOutcome(StrEnum):
+    """How a quarantined event left the quarantine."""
+
+    ADMITTED = "admitted"  # its verified chain record arrived; it went to its case
+    EXPIRED = "expired"  # it waited longer than ``quarantine_max_age_s``
+
+
+class QuarantinedEvent(Base):
+    """An event message waiting for the verified chain record that names it.
+
+    An event becomes part of a case only when a verified record of its own edge names its
+    digest; until then it waits here with the reason, and ages out (the row stays, with
+    its outcome, as the audit of what was refused).
+    """
+
+    __tablename__ = "quarantined_events"
+    __table_args__ = (UniqueConstraint("edge_id", "payload_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64), index=True)
+    event_id: Mapped[str] = mapped_column(String(32), index=True)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(16))
+    payload_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    outcome: Mapped[QuarantineOutcome | None] = mapped_column(
+        _enum(QuarantineOutcome, "quarantine_outcome")
+    )
 
 
 class UserRole(StrEnum):
