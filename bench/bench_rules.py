@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from results_file import write_section  # noqa: E402
+
 from edge.rules.cover import OnnxCoverClassifier  # noqa: E402
 from edge.rules.settings import MuckTruckSettings  # noqa: E402
 from edge.tracking import ByteTracker, SimpleTracker  # noqa: E402
@@ -169,23 +171,32 @@ def bench_scenarios(cover: OnnxCoverClassifier) -> list[str]:
 def _time_rules(
     scenario: RuleScenario, frames: list[ScenarioFrame], cover: OnnxCoverClassifier
 ) -> list[float]:
-    from edge.rules import RuleEngine, RuleResources
+    """Milliseconds of tracker + rules per frame: the edge's Analyzer on the truth boxes."""
+    from edge.analysis import Analyzer
+    from edge.rules import RuleResources
+    from edge.types import Frame
+
+    analyzer = Analyzer(
+        zones=scenario.zones,
+        settings=scenario.settings,
+        resources=RuleResources(cover_classifier=cover),
+    )
+    out = []
+    for k, frame in enumerate(frames):
+        image = frame.image if frame.image is not None else _blank(scenario)
+        analysis = analyzer.analyse(
+            Frame(scenario.zones.camera_id, k, frame.ts, image),
+            detections=frame.truth(),
+            readings=frame.readings,
+        )
+        out.append((analysis.track_s + analysis.rules_s) * 1000)
+    return out
+
+
+def _blank(scenario: RuleScenario) -> np.ndarray:
     from training.scenes.rule_scenarios import SIZE
 
-    engine = RuleEngine(
-        scenario.zones, SIZE, scenario.settings, resources=RuleResources(cover_classifier=cover)
-    )
-    tracker = ByteTracker()
-    out = []
-    for frame in frames:
-        d = frame.truth()
-        t0 = time.perf_counter()
-        tracked = tracker.update(d, frame.ts)
-        engine.update(
-            tracked, frame.ts, image=frame.image, tracks=tracker.snapshot(), readings=frame.readings
-        )
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+    return np.zeros((SIZE[1], SIZE[0], 3), dtype=np.uint8)
 
 
 def bench_model_scenarios(cover: OnnxCoverClassifier) -> list[str]:
@@ -203,7 +214,7 @@ def bench_model_scenarios(cover: OnnxCoverClassifier) -> list[str]:
         play(
             build_scenario(n),
             cover=cover,
-            detect=lambda f: detector.detect(_pixels(f)),
+            detector=detector,
             slack_s=15.0,
         )
         for n in RULE_SCENARIOS
@@ -244,11 +255,6 @@ def _delays(outcome: ScenarioOutcome) -> str:
         )
         text += f" (start {starts} vs {windows or 'none'})"
     return text
-
-
-def _pixels(frame: ScenarioFrame) -> np.ndarray:
-    assert frame.image is not None
-    return frame.image
 
 
 def bench_cover(cover: OnnxCoverClassifier) -> list[str]:
@@ -328,8 +334,8 @@ def bench_real_clip(cover: OnnxCoverClassifier) -> list[str]:
     assert isinstance(rule, MuckTruckRule)
     tracks = Counter(
         int(t)
-        for _, d in result.detections
-        for t, n in zip(d.tracker_id, d.class_name, strict=True)
+        for f in result.detections
+        for t, n in zip(f.detections.tracker_id, f.detections.class_name, strict=True)
         if t >= 0 and n == "truck"
     )
     main, seen = tracks.most_common(1)[0] if tracks else (-1, 0)
@@ -344,14 +350,14 @@ def bench_real_clip(cover: OnnxCoverClassifier) -> list[str]:
             ]
             for f in container.decode(video=0)
         ]
-    fps = len(frames) / max(result.detections[-1][0], 1e-6) if result.detections else 30.0
-    for t, d in result.detections:
-        for box, tid in zip(d.xyxy, d.tracker_id, strict=True):
+    fps = len(frames) / max(result.detections[-1].t_s, 1e-6) if result.detections else 30.0
+    for f in result.detections:
+        for box, tid in zip(f.detections.xyxy, f.detections.tracker_id, strict=True):
             if int(tid) == main:
-                image = frames[min(round(t * fps), len(frames) - 1)]
+                image = frames[min(round(f.t_s * fps), len(frames) - 1)]
                 region = load_region(box, (image.shape[1], image.shape[0]))
                 probs.append(float(cover.p_uncovered([crop(image, region)])[0]))
-    starts = [e for _, e in result.events if e.phase.value == "start"]
+    starts = [r.event for r in result.events if r.event.phase.value == "start"]
     verdict = (
         "uncovered"
         if rule.verdicts["uncovered"]
@@ -391,22 +397,6 @@ def bench_real_clip(cover: OnnxCoverClassifier) -> list[str]:
         f"frame, tracker + rules {1000 * result.seconds_rules / max(result.frames, 1):.2f} "
         f"ms / frame.",
     ]
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this benchmark's section; other sections stay untouched."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    path.write_text(new, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sys.stdout.write(text)
     if args.write:
-        write_section(REPO / "bench" / "RESULTS.md", text)
+        write_section(text, heading=SECTION)
     return 0
 
 
