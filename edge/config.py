@@ -14,6 +14,7 @@ from edge.detectors import DetectorConfig
 from edge.detectors.labels import LabelMapConfig
 from edge.evidence import EvidenceConfig
 from edge.mqtt import MqttConfig
+from edge.registry import default_registry_path
 from edge.rules.settings import RulesSettings
 from edge.sensors import SensorsConfig
 from edge.sources import SourceConfig
@@ -48,9 +49,10 @@ class EdgeConfig(BaseModel):
         "that already are object names (the project's own models).",
     )
     model_registry: Path | None = Field(
-        Path("models/registry.yaml"),
+        default_factory=default_registry_path,
         description="Registry the model file must be listed in (sha256 checked before "
-        "loading); null to skip the check for a model from elsewhere.",
+        "loading); by default $CIVICWATCH_MODEL_REGISTRY or the registry installed with "
+        "civicwatch; null to skip the check for a model from elsewhere.",
     )
     tracker: TrackerSettings = Field(
         default_factory=ByteTrackSettings,
