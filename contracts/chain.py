@@ -130,6 +130,7 @@ class DropReason(StrEnum):
     """Why an edge discarded evidence."""
 
     OUTBOX_BUDGET = "outbox_budget"  # the outbox reached its disk budget
+    UNDELIVERABLE = "undeliverable"  # the broker can never take it (too large, refused)
 
 
 class ChainRecord(_Wire):

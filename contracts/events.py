@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.ids import Identifier as Identifier  # re-exported: older imports read it here
+from contracts.limits import MAX_EVIDENCE_BYTES
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -96,7 +97,7 @@ class EvidenceRef(_Wire):
     sha256: Sha256
     kind: EvidenceKind
     content_type: Literal["image/jpeg", "image/png", "application/json"]
-    byte_size: int = Field(gt=0, le=20 * 1024 * 1024)
+    byte_size: int = Field(gt=0, le=MAX_EVIDENCE_BYTES)
     captured_at: UtcDatetime
 
 
