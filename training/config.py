@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.yamlconfig import ConfigError as YamlConfigError
+from contracts.yamlconfig import load_yaml_model
 from edge.registry import package_file
 from training.scenes.classes import CLASSES
 
@@ -41,8 +42,11 @@ REPO_ROOT = project_root(DEFAULT_CONFIG)
 """The project root of :data:`DEFAULT_CONFIG` (the checkout, in an editable install)."""
 
 
-class ConfigError(ValueError):
-    """The training configuration file is missing or invalid."""
+class ConfigError(YamlConfigError):
+    """The training configuration file is missing or invalid.
+
+    Every problem is a ``file:line: message`` line (unknown keys with a did-you-mean).
+    """
 
 
 class DatasetConfig(BaseModel):
@@ -180,19 +184,9 @@ def load_config(path: Path = DEFAULT_CONFIG) -> TrainConfig:
         ConfigError: If the file is missing, not YAML, or fails validation (the message
             names each offending field).
     """
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"training config {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"training config {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"training config {path} must be a mapping, got {type(raw).__name__}")
-    try:
-        config = TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"training config {path} is invalid: {problems}") from None
+    if not path.is_file():
+        raise ConfigError(path, [f"{path}: training config not found"])
+    config = load_yaml_model(
+        path, TrainConfig, expected="a mapping of training settings", error=ConfigError
+    )
     return config.resolved(project_root(path))

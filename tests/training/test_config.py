@@ -47,7 +47,8 @@ def _write(tmp_path: Path, change: dict[str, object]) -> Path:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"epochs": 3}, "epochs: Extra inputs are not permitted"),
+        ({"epochs": 3}, r"train\.yaml:\d+: unknown key 'epochs'"),
+        ({"nmae": "x"}, r"train\.yaml:\d+: unknown key 'nmae'; did you mean 'name'\?"),
         ({"train": {"epochs": 0}}, "train.epochs"),
         ({"holdout": {"root": "x", "count": 3, "seed": 1}}, "holdout.seed must differ"),
         ({"name": "has space"}, "name"),
@@ -73,7 +74,9 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_config(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("- a list\n")
-    with pytest.raises(ConfigError, match="must be a mapping"):
+    with pytest.raises(
+        ConfigError, match=r"bad\.yaml:1: expected a mapping of training settings, got list"
+    ):
         load_config(bad)
 
 
