@@ -17,9 +17,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
+from contracts.yamlconfig import load_yaml_model
 from edge.detectors import Detector, create_detector
 from edge.detectors.plugins.yolo import YoloConfig
 from edge.registry import package_file
@@ -333,19 +333,21 @@ class FootageTruth(BaseModel):
         return names
 
 
+class FootageDescriptions(RootModel[dict[str, FootageTruth]]):
+    """The whole of ``real_footage.yaml``: shared-data file -> what it shows."""
+
+
 def load_footage_truth(path: Path = REAL_FOOTAGE_TRUTH) -> dict[str, FootageTruth]:
     """Read the by-eye description of the real files (see ``training/real_footage.yaml``).
 
     Raises:
-        ValueError: If the file is not a mapping of file name to a valid description.
+        contracts.yamlconfig.ConfigError: If the file is not a mapping of file name to a valid
+            description (a ValueError; each problem as ``file:line: message``).
     """
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of file name to description")
-    try:
-        return {str(k): FootageTruth.model_validate(v) for k, v in raw.items()}
-    except ValidationError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+    described = load_yaml_model(
+        path, FootageDescriptions, expected="a mapping of file name to description"
+    )
+    return dict(described.root)
 
 
 def real_data_table(
