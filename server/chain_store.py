@@ -31,6 +31,8 @@ from contracts.chain import (
     public_key_from_text,
     public_key_to_text,
 )
+from server import quarantine
+from server.crud import CaseCaps
 from server.tables import (
     Case,
     ChainEvidence,
@@ -59,6 +61,7 @@ class RecordIngest:
         code: Outcome code for the ingest metrics (``chain``, ``chain_duplicate``,
             ``chain_unverified``, ``bad_signature``, ``key_mismatch``).
         detail: What happened, including any issue raised.
+        admitted: Cases that quarantined events joined because this record verified.
     """
 
     stored: bool
@@ -66,6 +69,7 @@ class RecordIngest:
     verified: bool
     code: str
     detail: str
+    admitted: tuple[int, ...] = ()
 
 
 def _public_key(row: EdgeKey) -> Ed25519PublicKey:
@@ -245,16 +249,29 @@ def _store(
     return row
 
 
-def ingest_record(session: Session, *, signed: SignedChainRecord, now: datetime) -> RecordIngest:
+def _release(session: Session, row: ChainRecordRow, *, now: datetime, caps: CaseCaps) -> list[int]:
+    """Admit the quarantined event messages a newly verified event record names."""
+    if row.kind != ChainEntryKind.EVENT.value or row.event_sha256 is None:
+        return []
+    return quarantine.release(
+        session, edge_id=row.edge_id, event_sha256=row.event_sha256, now=now, caps=caps
+    )
+
+
+def ingest_record(
+    session: Session, *, signed: SignedChainRecord, now: datetime, caps: CaseCaps | None = None
+) -> RecordIngest:
     """Verify, store and link one chain record (idempotent on edge, seq and hash).
 
-    The caller has checked that ``signed.hash`` matches the record's content.
+    The caller has checked that ``signed.hash`` matches the record's content. A verified
+    event record admits the quarantined message it names (:func:`server.quarantine.release`).
 
     Args:
         session: Open session; the caller commits (also when the record is refused, so
             the issue it raised is kept).
         signed: The parsed record.
         now: Receive time (UTC).
+        caps: How much one case may grow (for the admitted message).
     """
     record = signed.record
     existing = session.scalar(
@@ -291,10 +308,13 @@ def ingest_record(session: Session, *, signed: SignedChainRecord, now: datetime)
         return RecordIngest(False, False, False, "bad_signature", detail)
     row = _store(session, signed, verified=True, now=now)
     raised = _link(session, row, now=now)
+    admitted = _release(session, row, now=now, caps=caps or CaseCaps())
     detail = f"record {record.seq} ({record.kind.value})" + (
         f"; issues: {', '.join(raised)}" if raised else ""
     )
-    return RecordIngest(True, False, True, "chain", detail)
+    if admitted:
+        detail += f"; admitted to case(s) {sorted(set(admitted))}"
+    return RecordIngest(True, False, True, "chain", detail, tuple(admitted))
 
 
 def register_key(
@@ -365,6 +385,7 @@ def register_key(
         waiting_row.verified = True
         session.flush()
         _link(session, waiting_row, now=now)
+        _release(session, waiting_row, now=now, caps=CaseCaps())
         verified += 1
     session.flush()
     return row, verified
@@ -401,18 +422,21 @@ class CaseChain:
     """A case's standing in its edge's chain.
 
     Attributes:
-        status: ``flagged`` (an open issue names the case's event), ``verified`` (every
-            accepted message of the case is fixed by a verified record), ``pending``
-            (some are not, yet), ``unchained`` (no record names the case at all).
+        status: ``flagged`` (an open issue of the case's edge names its event, or its
+            evidence belongs to another edge), ``verified`` (every accepted message of
+            the case is fixed by a verified record), ``pending`` (some are not, yet),
+            ``unchained`` (no record names the case at all).
         records: The records of the case's messages, by sequence number.
-        issues: Open issues naming the case's event.
+        issues: Open issues of the case's edge naming the case's event.
         dropped: Evidence of the case the edge discarded unsent (sha256 -> record seq).
+        foreign: Evidence of the case that belongs to another edge (sha256 -> edge).
     """
 
     status: ChainStatus
     records: list[ChainRecordRow]
     issues: list[ChainIssue]
     dropped: dict[str, int]
+    foreign: dict[str, str]
 
 
 def case_chain(session: Session, *, case: Case) -> CaseChain:
@@ -432,7 +456,11 @@ def case_chain(session: Session, *, case: Case) -> CaseChain:
     issues = list(
         session.scalars(
             select(ChainIssue)
-            .where(ChainIssue.event_id == case.event_id, ChainIssue.resolved_at.is_(None))
+            .where(
+                ChainIssue.edge_id == case.edge_id,  # another edge cannot flag this case
+                ChainIssue.event_id == case.event_id,
+                ChainIssue.resolved_at.is_(None),
+            )
             .order_by(ChainIssue.seq, ChainIssue.id)
         )
     )
@@ -449,9 +477,10 @@ def case_chain(session: Session, *, case: Case) -> CaseChain:
             )
         )
         dropped = {row[0]: row[1] for row in rows}
+    foreign = quarantine.foreign_evidence(session, edge_id=case.edge_id, shas=shas)
     verified_digests = {r.event_sha256 for r in records if r.verified}
     status: ChainStatus
-    if issues:
+    if issues or foreign:
         status = "flagged"
     elif not records:
         status = "unchained"
@@ -459,7 +488,9 @@ def case_chain(session: Session, *, case: Case) -> CaseChain:
         status = "verified"
     else:
         status = "pending"
-    return CaseChain(status=status, records=records, issues=issues, dropped=dropped)
+    return CaseChain(
+        status=status, records=records, issues=issues, dropped=dropped, foreign=foreign
+    )
 
 
 @dataclass(frozen=True, slots=True)

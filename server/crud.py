@@ -47,6 +47,25 @@ class ReviewConflictError(ValueError):
     """The verdict is not allowed from the case's current status."""
 
 
+class ChainNotVerifiedError(ReviewConflictError):
+    """A confirmation of a case whose chain is not verified, without an explicit override."""
+
+
+class CaseCapError(ValueError):
+    """The case already holds as many messages or evidence items as a case may."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseCaps:
+    """How much one case may grow: distinct event messages and evidence references.
+
+    An ``end`` message is taken even when the case is full (so the case closes), once.
+    """
+
+    max_events: int = 200
+    max_evidence: int = 64
+
+
 @dataclass(frozen=True, slots=True)
 class EventUpsert:
     """What :func:`upsert_event` did.
@@ -140,6 +159,7 @@ def upsert_event(
     payload: dict[str, object],
     payload_sha256: str,
     received_at: datetime,
+    caps: CaseCaps | None = None,
 ) -> EventUpsert:
     """Create or update the case for ``event.event_id`` and record the message once.
 
@@ -149,13 +169,16 @@ def upsert_event(
         payload: Its canonical JSON form, stored with the case's events.
         payload_sha256: Hash of the canonical JSON; an identical replay changes nothing.
         received_at: When the server received it (UTC).
+        caps: How much one case may grow (:class:`CaseCaps`; the defaults when ``None``).
 
     Returns:
         Which case it went to and whether it was new or a duplicate.
 
     Raises:
         EventConflictError: The ``event_id`` belongs to another edge, camera, zone or rule.
+        CaseCapError: The case is full (messages or evidence); nothing is changed.
     """
+    caps = caps or CaseCaps()
     case = get_case_by_event_id(session, event_id=event.event_id)
     created = case is None
     if case is None:
@@ -190,6 +213,7 @@ def upsert_event(
         )
         if seen is not None:
             return EventUpsert(case_id=case.id, created=False, duplicate=True)
+        _check_caps(session, case=case, event=event, caps=caps)
         _merge(case, event)
         case.updated_at = received_at
     session.add(
@@ -208,6 +232,15 @@ def upsert_event(
     for ref in event.evidence:
         if ref.sha256 in linked:
             continue
+        if len(linked) >= caps.max_evidence:  # only an end gets here with a full case
+            logger.warning(
+                "case %d holds %d evidence items (the cap); evidence %s of its %s is not linked",
+                case.id,
+                len(linked),
+                ref.sha256,
+                event.phase,
+            )
+            continue
         linked.add(ref.sha256)
         session.add(
             CaseEvidence(
@@ -221,6 +254,35 @@ def upsert_event(
         )
     session.flush()
     return EventUpsert(case_id=case.id, created=created, duplicate=False)
+
+
+def _check_caps(session: Session, *, case: Case, event: ZoneEvent, caps: CaseCaps) -> None:
+    """Refuse a message that would grow a full case (an end is let through, once)."""
+    events = session.scalar(
+        select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)
+    )
+    linked = set(
+        session.scalars(select(CaseEvidence.sha256).where(CaseEvidence.case_id == case.id))
+    )
+    new_evidence = {ref.sha256 for ref in event.evidence} - linked
+    if event.phase is EventPhase.END:
+        ends = session.scalar(
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.phase == EventPhase.END)
+        )
+        if not ends:
+            return
+    if (events or 0) >= caps.max_events:
+        raise CaseCapError(
+            f"case {case.id} already holds {events} messages (max_events_per_case "
+            f"{caps.max_events}); {event.phase} of event {event.event_id} refused"
+        )
+    if len(linked) + len(new_evidence) > caps.max_evidence:
+        raise CaseCapError(
+            f"case {case.id} would reference {len(linked) + len(new_evidence)} evidence items "
+            f"(max_evidence_per_case {caps.max_evidence}); {event.phase} refused"
+        )
 
 
 def get_evidence(session: Session, *, sha256: str) -> Evidence | None:
@@ -292,16 +354,32 @@ def review_case(
     reason: str | None,
     reviewer: str | None,
     now: datetime,
+    chain_status: str | None = None,
+    chain_override: bool = False,
 ) -> Case:
     """Apply a reviewer's verdict and record it in the audit trail.
+
+    Args:
+        chain_status: The case's chain status now (:func:`server.chain_store.case_chain`);
+            recorded with the verdict. ``None`` only where no chain is kept (tests).
+        chain_override: The reviewer explicitly confirms a case whose chain is not
+            ``verified``; recorded with the verdict.
 
     Raises:
         ReviewConflictError: The verdict is not allowed from the case's status
             (confirmed and rejected are final; escalated cannot be escalated again).
+        ChainNotVerifiedError: A confirmation of a case whose chain is not verified,
+            without ``chain_override``.
     """
     target = _TRANSITIONS.get((case.status, verdict))
     if target is None:
         raise ReviewConflictError(f"case {case.id} is {case.status.value}; cannot {verdict.value}")
+    unverified = chain_status is not None and chain_status != "verified"
+    if verdict is ReviewVerdict.CONFIRM and unverified and not chain_override:
+        raise ChainNotVerifiedError(
+            f"case {case.id}'s evidence chain is {chain_status}; confirming it needs an "
+            "explicit override with a reason"
+        )
     case.reviews.append(
         CaseReview(
             case_id=case.id,
@@ -311,8 +389,19 @@ def review_case(
             reason=reason,
             reviewer=reviewer,
             created_at=now,
+            chain_status=chain_status,
+            chain_override=bool(chain_override and unverified),
         )
     )
+    if chain_override and unverified:
+        logger.warning(
+            "case %d %s by %s with its chain %s (explicit override): %s",
+            case.id,
+            verdict.value,
+            reviewer or "-",
+            chain_status,
+            reason,
+        )
     case.status = target
     case.review_reason = reason
     case.reviewer = reviewer

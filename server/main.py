@@ -60,10 +60,7 @@ def _start(state: ServerState) -> None:
             session_factory=state.session_factory,
             context=IngestContext(
                 store=state.store,
-                limits=IngestLimits(
-                    max_event_bytes=state.settings.max_event_bytes,
-                    max_evidence_bytes=state.settings.max_evidence_bytes,
-                ),
+                limits=IngestLimits.from_settings(state.settings),
             ),
             metrics=state.metrics,
         )

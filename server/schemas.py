@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.events import EventPhase
-from server.chain_store import CaseChain
+from server.chain_store import CaseChain, ChainStatus
 from server.tables import (
     Case,
     CaseEvidence,
@@ -17,6 +17,7 @@ from server.tables import (
     ChainIssueKind,
     Edge,
     EdgeAvailability,
+    QuarantineOutcome,
     ReviewVerdict,
 )
 
@@ -88,6 +89,12 @@ class CaseOut(_Out):
     created_at: datetime
     updated_at: datetime
     evidence: list[EvidenceOut]
+    chain_status: ChainStatus = Field(
+        description=(
+            "The case's standing in its edge's signed chain (see CaseChainOut.status); "
+            "confirming a case that is not verified needs an explicit override."
+        )
+    )
 
 
 class CaseEventOut(_RowOut):
@@ -110,6 +117,10 @@ class ReviewOut(_RowOut):
     reason: str | None
     reviewer: str | None
     created_at: datetime
+    chain_status: str | None = Field(description="The case's chain status at the verdict.")
+    chain_override: bool = Field(
+        description="The reviewer confirmed a case whose chain was not verified, explicitly."
+    )
 
 
 class ChainRecordOut(_RowOut):
@@ -153,6 +164,9 @@ class CaseChainOut(_Out):
     dropped_evidence: dict[str, int] = Field(
         description="Evidence the edge discarded unsent (outbox budget): sha256 -> record seq."
     )
+    foreign_evidence: dict[str, str] = Field(
+        description="Evidence that belongs to another edge's chain: sha256 -> edge (flags)."
+    )
 
 
 class CaseDetail(CaseOut):
@@ -174,6 +188,32 @@ class EdgeChainOut(_Out):
     verified_records: int
     head_seq: int = Field(description="Highest verified sequence number (0: none).")
     issues: list[ChainIssueOut] = Field(description="Open issues, by sequence number.")
+
+
+class QuarantinedOut(_RowOut):
+    """An event message that waits for (or waited in vain for) its verified chain record."""
+
+    id: int
+    edge_id: str
+    event_id: str
+    camera_id: str
+    phase: str
+    payload_sha256: str
+    reason: str = Field(description="Why it is not (yet) part of a case.")
+    received_at: datetime
+    resolved_at: datetime | None
+    outcome: QuarantineOutcome | None = Field(
+        description="admitted (its record verified) or expired; null while it waits."
+    )
+
+
+class QuarantineList(_Out):
+    """A page of quarantined events, newest first."""
+
+    items: list[QuarantinedOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class CaseList(_Out):
@@ -202,11 +242,20 @@ class ReviewIn(BaseModel):
         max_length=64,
         description="Who decided (until sign-in exists, self-declared).",
     )
+    override_chain: bool = Field(
+        default=False,
+        description=(
+            "Confirm although the case's chain is not verified; needs a reason and is "
+            "recorded in the audit trail."
+        ),
+    )
 
     @model_validator(mode="after")
     def _reason_for_reject(self) -> ReviewIn:
         if self.verdict is ReviewVerdict.REJECT and not self.reason:
             raise ValueError("a reason is required to reject a case")
+        if self.override_chain and not self.reason:
+            raise ValueError("a reason is required to override the chain check")
         return self
 
 
@@ -257,7 +306,7 @@ def evidence_out(item: CaseEvidence) -> EvidenceOut:
     )
 
 
-def _case_fields(case: Case) -> dict[str, Any]:
+def _case_fields(case: Case, chain_status: ChainStatus) -> dict[str, Any]:
     return {
         "id": case.id,
         "event_id": case.event_id,
@@ -284,11 +333,12 @@ def _case_fields(case: Case) -> dict[str, Any]:
         "created_at": case.created_at,
         "updated_at": case.updated_at,
         "evidence": [evidence_out(item) for item in case.evidence],
+        "chain_status": chain_status,
     }
 
 
-def case_out(case: Case) -> CaseOut:
-    return CaseOut(**_case_fields(case))
+def case_out(case: Case, chain_status: ChainStatus) -> CaseOut:
+    return CaseOut(**_case_fields(case, chain_status))
 
 
 def chain_issue_out(issue: ChainIssue) -> ChainIssueOut:
@@ -301,15 +351,16 @@ def case_chain_out(chain: CaseChain) -> CaseChainOut:
         records=[ChainRecordOut.model_validate(row) for row in chain.records],
         issues=[chain_issue_out(issue) for issue in chain.issues],
         dropped_evidence=chain.dropped,
+        foreign_evidence=chain.foreign,
     )
 
 
-def case_detail(case: Case, chain: CaseChain | None = None) -> CaseDetail:
+def case_detail(case: Case, chain: CaseChain) -> CaseDetail:
     return CaseDetail(
-        **_case_fields(case),
+        **_case_fields(case, chain.status),
         events=[CaseEventOut.model_validate(event) for event in case.events],
         reviews=[ReviewOut.model_validate(review) for review in case.reviews],
-        chain=case_chain_out(chain) if chain is not None else None,
+        chain=case_chain_out(chain),
     )
 
 

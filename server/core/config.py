@@ -125,6 +125,68 @@ class Settings(BaseSettings):
         le=16 * 1024 * 1024,
         description="Largest event JSON payload accepted over MQTT, in bytes.",
     )
+    ingest_require_chain: bool = Field(
+        default=True,
+        description=(
+            "An event becomes part of a case only when a verified chain record of its own "
+            "edge names it; others wait in the quarantine (with the reason) until the record "
+            "arrives or they age out. Off only for tests of unsigned edges."
+        ),
+    )
+    quarantine_max_age_s: int = Field(
+        default=3 * 24 * 3600,
+        ge=60,
+        le=365 * 24 * 3600,
+        description="How long an event waits in the quarantine for its chain record, seconds.",
+    )
+    quarantine_max_per_edge: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Most events of one edge waiting in the quarantine; more are refused.",
+    )
+    edge_event_rate_per_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=10_000,
+        description="Sustained event messages accepted per edge per second (token bucket).",
+    )
+    edge_event_burst: int = Field(
+        default=600,
+        ge=1,
+        le=1_000_000,
+        description="Event messages one edge may send at once above its sustained rate.",
+    )
+    max_events_per_case: int = Field(
+        default=200,
+        ge=2,
+        le=100_000,
+        description="Most distinct event messages one case keeps (an end is always taken).",
+    )
+    max_evidence_per_case: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Most evidence items one case references.",
+    )
+    max_clock_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=24 * 3600,
+        description="How far in the future an event or evidence time may lie, seconds.",
+    )
+    max_evidence_side_px: int = Field(
+        default=8192,
+        ge=64,
+        le=65535,
+        description="Largest width or height of an evidence image, pixels (read from its header).",
+    )
+    max_evidence_pixels: int = Field(
+        default=40_000_000,
+        ge=4096,
+        le=1_000_000_000,
+        description="Largest width x height of an evidence image, pixels.",
+    )
 
 
 def _without_env_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-// The first review page: lists cases through the JSON API, refreshes every few seconds,
-// and posts verdicts. DOM is built with textContent only (no HTML from data).
+// The review page: lists cases through the JSON API a page at a time (with each case's
+// evidence-chain badge), shows the quarantine, refreshes every few seconds, and posts
+// verdicts (confirming a case whose chain is not verified asks for an override reason).
+// DOM is built with textContent only (no HTML from data).
 "use strict";
 
 const API = document.body.dataset.api;
@@ -17,13 +19,21 @@ const STATUSES = {
 const KINDS = { annotated: "标注 annotated", crop: "目标 crop", frame: "原图 frame",
   plate: "车牌 plate", load: "车斗 load" };
 const THUMB_KINDS = ["annotated", "crop", "frame", "plate", "load"];
+const CHAIN = { verified: "链已验证", pending: "链待验证", flagged: "链异常", unchained: "无链记录" };
+const PAGE_SIZE = 50;
 
 const list = document.getElementById("cases");
 const empty = document.getElementById("empty");
 const summary = document.getElementById("summary");
 const message = document.getElementById("message");
 const filter = document.getElementById("status-filter");
+const prevButton = document.getElementById("prev-page");
+const nextButton = document.getElementById("next-page");
+const pageInfo = document.getElementById("page-info");
+const quarantineList = document.getElementById("quarantine-list");
+const quarantineSummary = document.getElementById("quarantine-summary");
 const rendered = new Map(); // case id -> {key, node}
+let offset = 0;
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -81,6 +91,15 @@ function thumbs(item) {
 
 async function review(item, verdict, buttons) {
   let reason = null;
+  let override = false;
+  if (verdict === "confirm" && item.chain_status !== "verified") {
+    reason = window.prompt(`案件 ${item.id} 证据链${CHAIN[item.chain_status] || ""} `
+      + `(chain ${item.chain_status}). 仍要确认? 请填写理由 Reason to confirm anyway `
+      + "(recorded as an override):", "");
+    if (reason === null) return;
+    if (!reason.trim()) { say("越过链校验需要理由 An override needs a reason.", true); return; }
+    override = true;
+  }
   if (verdict === "reject") {
     reason = window.prompt(`驳回理由 Reason for rejecting case ${item.id}:`, "");
     if (reason === null) return;
@@ -91,7 +110,7 @@ async function review(item, verdict, buttons) {
     const response = await fetch(`${API}/cases/${item.id}/review`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ verdict, reason }),
+      body: JSON.stringify({ verdict, reason, override_chain: override }),
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
@@ -118,6 +137,7 @@ function card(item) {
     el("span", { textContent: `#${item.id} ${VIOLATIONS[vt] || ""}` }),
     el("span", { className: "en", textContent: vt }),
     status,
+    chainBadge(item.chain_status),
     el("span", { className: "phase", textContent: item.open ? "进行中 open" : "已结束 ended" })));
   const rows = [
     ["摄像头 Camera", item.camera_id],
@@ -147,8 +167,38 @@ function card(item) {
   return node;
 }
 
+function chainBadge(chainStatus) {
+  const badge = el("span", { className: `chain ${chainStatus}`,
+    textContent: `${CHAIN[chainStatus] || ""} chain ${chainStatus}`,
+    title: "签名哈希链状态 signed evidence chain status" });
+  badge.dataset.chain = chainStatus;
+  return badge;
+}
+
 function keyOf(item) {
-  return `${item.updated_at}|${item.evidence.map((e) => e.sha256 + e.available).join(",")}`;
+  return `${item.updated_at}|${item.chain_status}|`
+    + item.evidence.map((e) => e.sha256 + e.available).join(",");
+}
+
+function age(iso) {
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  return s >= 3600 ? `${Math.floor(s / 3600)} h` : s >= 60 ? `${Math.floor(s / 60)} min` : `${s} s`;
+}
+
+async function refreshQuarantine() {
+  const response = await fetch(`${API}/quarantine?limit=20`, { cache: "no-store" });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const page = await response.json();
+  quarantineSummary.textContent = `隔离区 Quarantine: ${page.total} 条等待链记录 waiting for a verified chain record`;
+  quarantineList.replaceChildren(...page.items.map((q) => {
+    const row = el("li", {},
+      el("span", { className: "q-edge", textContent: `${q.edge_id} / ${q.camera_id}` }),
+      el("span", { className: "q-event", textContent: ` ${q.event_id} ${q.phase} ` }),
+      el("span", { className: "q-age", textContent: `(${age(q.received_at)}) ` }),
+      el("span", { className: "q-reason", textContent: q.reason }));
+    row.dataset.eventId = q.event_id;
+    return row;
+  }));
 }
 
 let busy = false;
@@ -157,7 +207,7 @@ async function refresh() {
   if (busy) { again = true; return; }
   busy = true;
   try {
-    const params = new URLSearchParams({ limit: "100" });
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
     if (filter.value) params.set("status", filter.value);
     const response = await fetch(`${API}/cases?${params}`, { cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -185,6 +235,12 @@ async function refresh() {
     }
     empty.hidden = page.items.length > 0;
     summary.textContent = `${page.total} 件 cases · 更新 ${parts(new Date(), "Asia/Shanghai")} 北京`;
+    const last = Math.min(page.total, offset + page.items.length);
+    pageInfo.textContent = page.total ? `${offset + 1}–${last} / ${page.total}` : "0 / 0";
+    prevButton.disabled = offset === 0;
+    nextButton.disabled = last >= page.total;
+    if (!page.items.length && offset > 0) { offset = Math.max(0, offset - PAGE_SIZE); again = true; }
+    await refreshQuarantine();
     if (message.className === "error" && message.textContent.startsWith("刷新")) say("", false);
   } catch (err) {
     say(`刷新失败 Refresh failed: ${err.message}`, true);
@@ -194,10 +250,13 @@ async function refresh() {
   }
 }
 
-filter.addEventListener("change", () => {
+function reload() {
   for (const entry of rendered.values()) entry.node.remove();
   rendered.clear();
   refresh();
-});
+}
+filter.addEventListener("change", () => { offset = 0; reload(); });
+prevButton.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); reload(); });
+nextButton.addEventListener("click", () => { offset += PAGE_SIZE; reload(); });
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -23,7 +23,11 @@ from contracts.events import EvidenceKind, EvidenceRef, ZoneEvent
 T0 = datetime(2024, 5, 1, 8, 0, 0, tzinfo=UTC)
 MODEL = {"name": "civicwatch-yolo11n", "version": "1", "sha256": "ab" * 32}
 
-JPEG_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+JPEG_HEADER = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    b"\xff\xc0\x00\x11\x08\x00\x30\x00\x40\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+)
+"""SOI, a JFIF APP0 and a 64x48 frame header (the ingest reads the pixel size from it)."""
 
 
 def fake_jpeg(seed: int | str, size: int = 600) -> bytes:

@@ -167,7 +167,7 @@ def test_ten_thousand_hostile_payloads_are_refused_and_lose_nothing(tmp_path: Pa
     run_migrations(engine)
     factory = make_session_factory(engine)
     store = EvidenceStore(tmp_path / "evidence")
-    context, metrics = IngestContext(store=store), IngestMetrics()
+    context, metrics = IngestContext(store=store, limits=b.UNCHAINED), IngestMetrics()
     signer = Signer()
     from tests.server.test_chain_verify import _register
 

@@ -50,7 +50,7 @@ def api_schema(tmp_path: Path) -> Iterator[Any]:
                 m.topic,
                 m.payload,
                 b.props(m.content_type),
-                context=IngestContext(store=state.store),
+                context=IngestContext(store=state.store, limits=b.UNCHAINED),
                 metrics=state.metrics,
                 now=NOW,
             )

@@ -15,8 +15,14 @@ from paho.mqtt.properties import Properties
 
 from contracts import topics
 from contracts.events import EvidenceKind, EvidenceRef, ZoneEvent
+from server.ingest import IngestLimits
 
 T0 = datetime(2024, 5, 1, 8, 0, 0, tzinfo=UTC)
+
+UNCHAINED = IngestLimits(require_chain=False, max_clock_skew_s=7 * 24 * 3600.0)
+"""Limits for tests of ingest behaviour other than trust: unsigned events (no chain
+record) make cases directly, and the fixed test clock may lie before the events' times.
+The trust gate itself is tested in tests/security/ and tests/server/test_chain_ingest.py."""
 MODEL = {"name": "civicwatch-yolo11n", "version": "1", "sha256": "ab" * 32}
 
 

@@ -16,6 +16,7 @@ from server.core.db import make_engine, make_session_factory, run_migrations
 from server.evidence_store import EvidenceStore
 from server.ingest import IngestContext, IngestMetrics
 from server.main import create_app
+from tests.server.builders import UNCHAINED
 
 NOW = datetime(2024, 5, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -61,7 +62,7 @@ def store(tmp_path: Path) -> EvidenceStore:
 
 @pytest.fixture
 def context(store: EvidenceStore) -> IngestContext:
-    return IngestContext(store=store)
+    return IngestContext(store=store, limits=UNCHAINED)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def ingest(client: TestClient, topic: str, payload: bytes, content_type: str) ->
         topic,
         payload,
         b.props(content_type),
-        context=IngestContext(store=state.store),
+        context=IngestContext(store=state.store, limits=b.UNCHAINED),
         metrics=state.metrics,
         now=NOW,
     )
@@ -190,13 +190,21 @@ def review(client: TestClient, case_id: int, **body: Any) -> Any:
 
 
 def test_review_verdicts(client: TestClient) -> None:
-    seed(client)
-    confirmed = review(client, 1, verdict="confirm", reviewer="li.wei")
+    seed(client)  # unsigned events: every case is "unchained"
+    assert client.get("/api/v1/cases/1").json()["chain_status"] == "unchained"
+    refused = review(client, 1, verdict="confirm", reviewer="li.wei")
+    assert refused.status_code == 409 and "override" in refused.json()["detail"]
+    assert review(client, 1, verdict="confirm", override_chain=True).status_code == 422
+    confirmed = review(
+        client, 1, verdict="confirm", reviewer="li.wei", override_chain=True, reason="seen on site"
+    )
     assert confirmed.status_code == 200, confirmed.text
     body = confirmed.json()
     assert body["status"] == "confirmed" and body["reviewer"] == "li.wei"
     assert body["reviewed_at"] is not None
-    assert [r["verdict"] for r in body["reviews"]] == ["confirm"]
+    assert [(r["verdict"], r["chain_status"], r["chain_override"]) for r in body["reviews"]] == [
+        ("confirm", "unchained", True)
+    ]
 
     rejected = review(client, 2, verdict="reject", reason="  umbrella of a pedestrian  ")
     assert rejected.status_code == 200, rejected.text
@@ -204,7 +212,7 @@ def test_review_verdicts(client: TestClient) -> None:
     assert rejected.json()["review_reason"] == "umbrella of a pedestrian"
 
     assert review(client, 3, verdict="escalate").json()["status"] == "escalated"
-    decided = review(client, 3, verdict="confirm", reason="supervisor agrees")
+    decided = review(client, 3, verdict="confirm", reason="supervisor agrees", override_chain=True)
     assert decided.json()["status"] == "confirmed"
     assert [(r["status_before"], r["status_after"]) for r in decided.json()["reviews"]] == [
         ("candidate", "escalated"),
@@ -239,7 +247,7 @@ def test_review_refuses_bad_input(
 def test_review_conflicts_and_unknown_case(client: TestClient) -> None:
     seed(client)
     assert review(client, 999, verdict="confirm").status_code == 404
-    assert review(client, 1, verdict="confirm").status_code == 200
+    assert review(client, 1, verdict="confirm", reason="ok", override_chain=True).status_code == 200
     again = review(client, 1, verdict="reject", reason="changed my mind")
     assert again.status_code == 409
     assert again.json()["detail"] == "case 1 is confirmed; cannot reject"

@@ -53,7 +53,7 @@ def secured(tmp_path: Path) -> Iterator[TestClient]:
                 m.topic,
                 m.payload,
                 b.props(m.content_type),
-                context=IngestContext(store=state.store),
+                context=IngestContext(store=state.store, limits=b.UNCHAINED),
                 metrics=state.metrics,
                 now=NOW,
             )

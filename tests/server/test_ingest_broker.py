@@ -81,6 +81,7 @@ def test_evidence_and_event_over_mqtt_make_a_case(
         None,
         database_url=f"sqlite:///{tmp_path / 'cases.db'}",
         evidence_dir=tmp_path / "evidence",
+        ingest_require_chain=False,  # the transport is tested here; the chain gate elsewhere
         mqtt=MqttSettings(
             host=mqtt_broker.host,
             port=mqtt_broker.port,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import EvidenceKind, ZoneEvent
-from server import crud
+from server import chain_store, crud
 from server.core.db import make_engine, make_session_factory, run_migrations
 from server.evidence_store import EvidenceStore
 from server.ingest import (
@@ -65,7 +65,9 @@ def case_state(factory: Factory, event_id: str) -> dict[str, Any]:
     with factory() as session:
         case = crud.get_case_by_event_id(session, event_id=event_id)
         assert case is not None, f"no case for {event_id}"
-        detail = case_detail(crud.get_case(session, case_id=case.id))  # type: ignore[arg-type]
+        full = crud.get_case(session, case_id=case.id)
+        assert full is not None
+        detail = case_detail(full, chain_store.case_chain(session, case=full))
     state = detail.model_dump(
         exclude={"id", "event_id", "created_at", "updated_at", "events", "reviews"}
     )
@@ -172,7 +174,9 @@ def test_evidence_before_event_is_linked_when_the_event_arrives(
     with session_factory() as session:
         case = crud.get_case_by_event_id(session, event_id=ev.event_id)
         assert case is not None
-        detail = case_detail(crud.get_case(session, case_id=case.id))  # type: ignore[arg-type]
+        full = crud.get_case(session, case_id=case.id)
+        assert full is not None
+        detail = case_detail(full, chain_store.case_chain(session, case=full))
     assert [(e.sha256, e.kind, e.available) for e in detail.evidence] == [
         (annotated.sha256, "annotated", True),
         (crop.sha256, "crop", True),
@@ -245,7 +249,12 @@ def test_evidence_replay_is_a_duplicate(
 def test_evidence_content_type_from_property_event_or_bytes(
     session_factory: Factory, context: IngestContext, metrics: IngestMetrics
 ) -> None:
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + b"\x00\x00\x00\rIHDR"
+        + bytes([0, 0, 0, 32, 0, 0, 0, 24])
+        + b"\x00" * 24
+    )
     referenced = b.item(png, EvidenceKind.PLATE, "image/png")
     send_event(session_factory, context, metrics, b.event(evidence=[referenced.ref]))
     series = b.item(b'{"pm10": [51.0, 52.5]}', EvidenceKind.SENSOR_SERIES, "application/json")
@@ -308,7 +317,7 @@ def test_bad_evidence_is_refused_with_a_reason(
     run_migrations(engine)
     factory = make_session_factory(engine)
     store = EvidenceStore(tmp_path / "ev")
-    context = IngestContext(store=store, limits=limits or IngestLimits())
+    context = IngestContext(store=store, limits=limits or b.UNCHAINED)
     data = payload if payload is not None else b.jpeg(8)
     digest = b.sha(data)
     if topic is None:

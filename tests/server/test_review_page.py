@@ -43,7 +43,7 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
 
 def seed_case(live: LiveServer, n: int) -> b.Item:
     state = live.state
-    context = IngestContext(store=state.store)
+    context = IngestContext(store=state.store, limits=b.UNCHAINED)
     annotated = b.item(b.jpeg(30 + n, (320, 180)), EvidenceKind.ANNOTATED)
     crop = b.item(b.jpeg(40 + n, (60, 80)), EvidenceKind.CROP)
     ev = b.event(event_id=f"{n:032x}", evidence=[annotated.ref, crop.ref])
@@ -89,6 +89,7 @@ def test_review_page_shows_a_case_and_confirms_it(live: LiveServer, browser: Any
     )
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: dialog.accept("seen on the live camera"))  # chain override
 
     page.goto(f"{live.url}/")
     card = page.locator("article.case[data-case-id='1']")

@@ -72,7 +72,9 @@ def read_cases(
     )
     page = crud.list_cases(session, query=query, limit=limit, offset=offset)
     return CaseList(
-        items=[case_out(case) for case in page.items],
+        items=[
+            case_out(case, chain_store.case_chain(session, case=case).status) for case in page.items
+        ],
         total=page.total,
         limit=limit,
         offset=offset,
@@ -93,7 +95,12 @@ def read_case(session: SessionDep, _principal: ReaderDep, case_id: CaseId) -> Ca
     response_model=CaseDetail,
     responses={
         **_NOT_FOUND,
-        409: {"description": "The verdict is not allowed from the case's status."},
+        409: {
+            "description": (
+                "The verdict is not allowed from the case's status, or a confirmation of a "
+                "case whose chain is not verified lacks override_chain."
+            )
+        },
     },
     summary="Give a verdict",
 )
@@ -103,12 +110,15 @@ def review_case(
     """Confirm, reject (a reason is required) or escalate a case.
 
     Candidate cases take any verdict; escalated cases can be confirmed or rejected;
-    confirmed and rejected are final.
+    confirmed and rejected are final. Confirming a case whose evidence chain is not
+    ``verified`` needs ``override_chain`` and a reason; the verdict records the chain
+    status and the override.
     """
     case = crud.get_case(session, case_id=case_id)
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
     status_before = case.status
+    chain_status = chain_store.case_chain(session, case=case).status
     # With logins the verdict is signed by the account; without, by the name given.
     reviewer = principal.username if principal.authenticated else body.reviewer
     try:
@@ -119,7 +129,12 @@ def review_case(
             reason=body.reason or None,
             reviewer=reviewer,
             now=utcnow(),
+            chain_status=chain_status,
+            chain_override=body.override_chain,
         )
+    except crud.ChainNotVerifiedError as exc:
+        logger.warning("confirmation of case %d refused: chain %s", case_id, chain_status)
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except crud.ReviewConflictError as exc:
         detail = f"case {case_id} is {status_before.value}; cannot {body.verdict.value}"
         raise HTTPException(status.HTTP_409_CONFLICT, detail=detail) from exc

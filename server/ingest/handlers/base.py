@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -10,24 +11,85 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from contracts.topics import EdgeTopic
+from server.core.config import Settings
+from server.crud import CaseCaps
 from server.evidence_store import EvidenceStore
 from server.ingest.results import IngestOutcome, IngestRejectedError
 
 
 @dataclass(frozen=True, slots=True)
 class IngestLimits:
-    """Size limits applied before any parsing."""
+    """What the ingest accepts: sizes, trust, quotas and caps (see :class:`Settings`)."""
 
     max_event_bytes: int = 256 * 1024
     max_evidence_bytes: int = 20 * 1024 * 1024
+    require_chain: bool = True
+    quarantine_max_age_s: int = 3 * 24 * 3600
+    quarantine_max_per_edge: int = 1000
+    edge_event_rate_per_s: float = 5.0
+    edge_event_burst: int = 600
+    caps: CaseCaps = field(default_factory=CaseCaps)
+    max_clock_skew_s: float = 300.0
+    max_evidence_side_px: int = 8192
+    max_evidence_pixels: int = 40_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestLimits:
+        """The limits the server's settings give."""
+        return cls(
+            max_event_bytes=settings.max_event_bytes,
+            max_evidence_bytes=settings.max_evidence_bytes,
+            require_chain=settings.ingest_require_chain,
+            quarantine_max_age_s=settings.quarantine_max_age_s,
+            quarantine_max_per_edge=settings.quarantine_max_per_edge,
+            edge_event_rate_per_s=settings.edge_event_rate_per_s,
+            edge_event_burst=settings.edge_event_burst,
+            caps=CaseCaps(
+                max_events=settings.max_events_per_case,
+                max_evidence=settings.max_evidence_per_case,
+            ),
+            max_clock_skew_s=settings.max_clock_skew_s,
+            max_evidence_side_px=settings.max_evidence_side_px,
+            max_evidence_pixels=settings.max_evidence_pixels,
+        )
+
+
+class EdgeRateLimiter:
+    """A token bucket per edge: ``burst`` messages at once, ``rate_per_s`` sustained.
+
+    Time is the message's receive time, so the limiter is deterministic in tests.
+    """
+
+    def __init__(self, *, rate_per_s: float, burst: int) -> None:
+        self._rate = rate_per_s
+        self._burst = float(burst)
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, datetime]] = {}
+
+    def take(self, edge_id: str, now: datetime) -> bool:
+        """Spend one token of ``edge_id``; ``False`` when its bucket is empty."""
+        with self._lock:
+            tokens, since = self._buckets.get(edge_id, (self._burst, now))
+            elapsed = max(0.0, (now - since).total_seconds())
+            tokens = min(self._burst, tokens + elapsed * self._rate)
+            allowed = tokens >= 1.0
+            self._buckets[edge_id] = (tokens - 1.0 if allowed else tokens, max(now, since))
+            return allowed
 
 
 @dataclass(frozen=True, slots=True)
 class IngestContext:
-    """What the handlers need besides the session: the evidence store and limits."""
+    """What the handlers need besides the session: the evidence store, limits, rate state."""
 
     store: EvidenceStore
     limits: IngestLimits = field(default_factory=IngestLimits)
+    rate: EdgeRateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        rate = EdgeRateLimiter(
+            rate_per_s=self.limits.edge_event_rate_per_s, burst=self.limits.edge_event_burst
+        )
+        object.__setattr__(self, "rate", rate)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ def handle_chain(
             JSON, schema violation, topic/record mismatch, or content that does not hash
             to the record's hash.
     """
-    del context
     edge_id, key, payload = message.address.edge_id, message.address.key, message.payload
     if not key.isdigit() or key.startswith("0"):
         raise IngestRejectedError("bad_topic", f"chain topic key {key[:32]!r} is not a seq")
@@ -53,7 +52,7 @@ def handle_chain(
         raise IngestRejectedError(
             "hash_mismatch", f"record content hashes to {actual}, the record says {signed.hash}"
         )
-    result = chain_store.ingest_record(session, signed=signed, now=now)
+    result = chain_store.ingest_record(session, signed=signed, now=now, caps=context.limits.caps)
     if result.stored:
         crud.touch_edge(session, edge_id=edge_id, at=now)
     return IngestOutcome(

@@ -14,6 +14,7 @@ from contracts.events import EvidenceRef
 from server import crud
 from server.evidence_store import EvidenceHashMismatchError, check_sha256
 from server.ingest.handlers.base import IngestContext, IngestMessage
+from server.ingest.handlers.image_size import ImageHeaderError, image_size_wh
 from server.ingest.results import IngestOutcome, IngestRejectedError
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,29 @@ def _content_type(message: IngestMessage, declared: set[str]) -> str:
     return content_type
 
 
+def _check_pixels(content_type: str, payload: bytes, context: IngestContext) -> None:
+    """Refuse an image whose header declares more pixels than a reviewer's browser should take."""
+    limits = context.limits
+    try:
+        size = image_size_wh(content_type, payload)
+    except ImageHeaderError as exc:
+        raise IngestRejectedError("bad_image", f"{content_type}: {exc}") from exc
+    if size is None:
+        return
+    width, height = size
+    if (
+        width < 1
+        or height < 1
+        or max(width, height) > limits.max_evidence_side_px
+        or width * height > limits.max_evidence_pixels
+    ):
+        raise IngestRejectedError(
+            "too_many_pixels",
+            f"{content_type} of {width}x{height} px exceeds max_evidence_side_px "
+            f"{limits.max_evidence_side_px} / max_evidence_pixels {limits.max_evidence_pixels}",
+        )
+
+
 def handle_evidence(
     session: Session, message: IngestMessage, *, context: IngestContext, now: datetime
 ) -> IngestOutcome:
@@ -108,13 +132,14 @@ def handle_evidence(
 
     Raises:
         IngestRejectedError: Bad hash in the topic, empty or oversized payload, hash
-            mismatch, missing or unsupported content type, or bytes that are not what
-            they claim.
+            mismatch, missing or unsupported content type, bytes that are not what
+            they claim, or an image larger than the pixel limits.
     """
     edge_id, sha256 = message.address.edge_id, message.address.key
     payload = _checked_payload(message, context)
     refs = crud.evidence_references(session, sha256=sha256)
     content_type = _content_type(message, {ref.content_type for ref in refs})
+    _check_pixels(content_type, payload, context)
     for ref in refs:
         if ref.content_type != content_type or ref.byte_size != len(payload):
             logger.warning(
