@@ -2,8 +2,10 @@
 
 The demo uses a Mosquitto already listening on the configured port, or starts one
 (installing Debian's package when run as root), or, where neither is possible, an
-embedded Python broker (amqtt, MQTT 3.1.1) with a line saying so. It renders its own
-sample clip (a street stall that is set up and stays) with the project's scene
+embedded Python broker (amqtt, MQTT 3.1.1) with a line saying so. A broker the demo
+starts has no accounts: it lets anonymous clients in, so it listens on loopback only
+and says so (a deployment uses the closed configuration of ``civicwatch keys mosquitto``).
+It renders its own sample clip (a street stall that is set up and stays) with the project's scene
 generator, starts the server on SQLite and an edge reading the clip, prints the review
 URL and runs until Ctrl-C. It needs nothing from ``../shared`` and no network.
 """
@@ -30,10 +32,12 @@ from civicwatch.services import (
     find_mosquitto,
     free_port,
     install_mosquitto,
+    is_loopback,
     port_open,
     start_mosquitto,
     wait_for_port,
 )
+from contracts.yamlconfig import load_yaml_model
 from edge.registry import default_model, default_registry_path, package_file
 
 logger = logging.getLogger(__name__)
@@ -73,8 +77,7 @@ def _abs(path: Path) -> Path:
 def _load(config_path: Path | None) -> DemoConfig:
     if config_path is None:
         return DemoConfig()
-    data = yaml.safe_load(config_path.read_text()) or {}
-    return DemoConfig.model_validate(data)
+    return load_yaml_model(config_path, DemoConfig, expected="a mapping of demo settings")
 
 
 class Demo:
@@ -95,6 +98,11 @@ class Demo:
 
     def ensure_broker(self) -> None:
         host, port = self.config.mqtt_host, self.config.mqtt_port
+        if not is_loopback(host):
+            raise ValueError(
+                f"mqtt_host {host}: the demo's broker is open to anonymous clients, so it "
+                "runs on loopback only; deploy with 'civicwatch keys mosquitto' instead"
+            )
         if port_open(host, port):
             print(f"MQTT: using the broker already listening on {host}:{port}")
             return
@@ -108,10 +116,14 @@ class Demo:
                 ["-m", "civicwatch.embedded_broker", "--host", host, "--port", str(port)],
             )
             wait_for_port(host, port, 20)
+            print("MQTT: the embedded broker lets anonymous clients in: loopback only (demo)")
             self.mqtt_protocol = "3.1.1"
             return
         self.broker = start_mosquitto(self.workdir / "mosquitto", host=host, port=port)
-        print(f"MQTT: started Mosquitto on {host}:{port}")
+        print(
+            f"MQTT: started Mosquitto on {host}:{port}, open to anonymous clients on loopback "
+            "only (demo; a deployment uses 'civicwatch keys mosquitto')"
+        )
 
     def make_clip(self) -> Path:
         from training.scenes import render_scenario

@@ -1,7 +1,8 @@
 """A last-resort MQTT broker in Python (amqtt) for the demo, where Mosquitto is unavailable.
 
 amqtt speaks MQTT 3.1.1 only, so clients connect with protocol 3.1.1 to it. Run as
-``python -m civicwatch.embedded_broker --host 127.0.0.1 --port 1883``.
+``python -m civicwatch.embedded_broker --host 127.0.0.1 --port 1883``. It has no accounts
+(anonymous clients), so it refuses to listen anywhere but on loopback.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+
+from civicwatch.services import is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=1883)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    if not is_loopback(args.host):
+        parser.error(f"--host {args.host}: anonymous clients only on loopback (127.0.0.1)")
+    logger.warning("embedded broker: anonymous clients allowed, loopback only (demo)")
     asyncio.run(_serve(args.host, args.port))
 
 

@@ -3,7 +3,7 @@
 The edge refuses to make an evidence item larger than :data:`MAX_EVIDENCE_BYTES`
 (:mod:`edge.evidence`), the wire schema refuses a reference to one
 (:class:`contracts.events.EvidenceRef`), and the broker configuration is generated with
-``message_size_limit`` :data:`BROKER_MESSAGE_SIZE_LIMIT` (:mod:`server.mosquitto_auth`,
+``max_packet_size`` :data:`BROKER_MESSAGE_SIZE_LIMIT` (:mod:`server.mosquitto_auth`,
 :mod:`civicwatch.services`), so an item the edge may make is an item the broker takes.
 A message larger than :data:`MAX_MESSAGE_BYTES` can never be sent: the edge's publisher
 moves it to its dead letter with a chain record instead of retrying it forever.
@@ -27,7 +27,7 @@ MAX_MESSAGE_BYTES: Final[int] = MAX_EVIDENCE_BYTES
 """The largest payload the edge publishes; anything larger goes to its dead letter."""
 
 BROKER_MESSAGE_SIZE_LIMIT: Final[int] = MAX_MESSAGE_BYTES + MQTT_HEADROOM_BYTES
-"""Mosquitto's ``message_size_limit`` in every configuration civicwatch generates."""
+"""Mosquitto's ``max_packet_size`` (payload, topic, header) in every generated configuration."""
 
 __all__ = [
     "BROKER_MESSAGE_SIZE_LIMIT",

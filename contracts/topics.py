@@ -61,6 +61,15 @@ def availability_topic(edge_id: str) -> str:
     return f"{edge_root(edge_id)}/availability"
 
 
+def resend_topic(edge_id: str) -> str:
+    """Where the server asks one edge to re-send part of its chain (retained, QoS 1).
+
+    The payload is a :class:`contracts.resend.ResendRequest`; only the server's account
+    may publish here and only the edge's own account may read it (the generated ACL).
+    """
+    return f"{edge_root(edge_id)}/resend"
+
+
 def sensor_topic(site_id: str, sensor_id: str) -> str:
     """IoT readings (dust PM10 / PM2.5, noise) for one site and sensor."""
     return f"{_SENSORS}/{_segment(site_id, 'site id')}/{_segment(sensor_id, 'sensor id')}"
@@ -71,6 +80,8 @@ EVIDENCE_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/evidence/+"
 CHAIN_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/chain/+"
 AVAILABILITY_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/availability"
 SENSORS_SUBSCRIPTION: Final[str] = f"{_SENSORS}/+/+"
+RESEND_PATTERN: Final[str] = f"{_EDGES}/+/resend"
+"""Every edge's resend topic: what the server's account may publish (ACL)."""
 
 
 class EdgeTopicKind(StrEnum):

@@ -11,6 +11,12 @@ Keys are Ed25519 (``cryptography``): ``civicwatch keys create`` writes the priva
 (PKCS#8 PEM, mode 0600) and the public key (PEM) that ``civicwatch keys register`` puts
 into the server's edge registry.
 
+The chain is also how the edge answers the server's :class:`contracts.resend.ResendRequest`
+(:meth:`EdgeChain.resend`): each event record is linked to the outbox ids of the messages
+enqueued with it, whose copies the outbox keeps after sending; and how a message the
+broker can never take leaves the queue (:meth:`EdgeChain.dead_letter`): moved aside with
+a signed ``drop`` record, so the server sees it was not lost silently.
+
 Example:
     >>> key = EdgeKey.load(Path("var/keys/edge-1.key"))  # doctest: +SKIP
     >>> chain = EdgeChain(outbox, key, edge_id="edge-1")  # doctest: +SKIP
@@ -19,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sqlite3
@@ -61,6 +68,18 @@ CREATE TABLE IF NOT EXISTS evidence_chain (
     recorded_at TEXT NOT NULL
 )
 """
+
+_LINKS = (
+    """CREATE TABLE IF NOT EXISTS chain_messages (
+    seq INTEGER NOT NULL,
+    outbox_id INTEGER NOT NULL,
+    PRIMARY KEY (seq, outbox_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS resend_handled (
+    request_id TEXT PRIMARY KEY,
+    handled_at TEXT NOT NULL
+)""",
+)
 
 MAX_DROPS_PER_RECORD = 1000
 """A drop record lists at most this many hashes; more drops make more records."""
@@ -207,6 +226,8 @@ class EdgeChain:
         self._reader.execute("PRAGMA busy_timeout=10000")
         with self._reader:
             self._reader.execute(_SCHEMA)
+            for table in _LINKS:
+                self._reader.execute(table)
         head = self.head()
         logger.info(
             "edge %s: evidence chain at seq %d (key %s) in %s",
@@ -277,10 +298,14 @@ class EdgeChain:
         digests = [event_digest(ZoneEvent.from_json(event.to_json())) for event in events]
         appended: list[SignedChainRecord] = []
 
-        def then(conn: sqlite3.Connection) -> list[PendingMessage]:
+        def then(conn: sqlite3.Connection, ids: list[int]) -> list[PendingMessage]:
             appended.clear()
             head = self._head(conn)
             for event, digest in zip(events, digests, strict=True):
+                conn.executemany(
+                    "INSERT OR IGNORE INTO chain_messages (seq, outbox_id) VALUES (?, ?)",
+                    [(head.seq + 1, message_id) for message_id in ids],
+                )
                 head = self._append(
                     conn,
                     head,
@@ -303,6 +328,70 @@ class EdgeChain:
     def enforce_budget(self, *, now: datetime | None = None) -> list[SignedChainRecord]:
         """Apply the disk budget without a new event (e.g. periodically); returns drop records."""
         return self.enqueue([], [], now=now)
+
+    def dead_letter(self, message_id: int, reason: str) -> SignedChainRecord | None:
+        """Move a pending message that can never be sent aside, with a signed ``drop`` record.
+
+        One transaction: the message leaves the outbox for its ``dead_letter`` table (kept,
+        with ``reason``) and a ``drop`` record (reason ``undeliverable``) naming the
+        payload's SHA-256 is appended and queued, so the queue moves on and the server
+        learns what the edge could not deliver.
+
+        Returns:
+            The drop record, or ``None`` when the message was no longer pending.
+        """
+        appended: list[SignedChainRecord] = []
+        recorded_at = self._clock()
+
+        def work(conn: sqlite3.Connection) -> list[PendingMessage]:
+            appended.clear()
+            row = conn.execute("SELECT payload FROM outbox WHERE id = ?", (message_id,)).fetchone()
+            if row is None or not self.outbox.move_to_dead_letter(conn, message_id, reason):
+                return []
+            self._append(
+                conn,
+                self._head(conn),
+                appended,
+                kind=ChainEntryKind.DROP,
+                dropped_sha256=[hashlib.sha256(bytes(row[0])).hexdigest()],
+                drop_reason=DropReason.UNDELIVERABLE,
+                recorded_at=recorded_at,
+            )
+            return [self._message(signed) for signed in appended]
+
+        self.outbox.transaction(work)
+        if appended:
+            logger.error(
+                "edge %s: outbox message %d can never be sent (%s); moved to the dead letter, "
+                "chain record %d says so",
+                self.edge_id,
+                message_id,
+                reason,
+                appended[0].record.seq,
+            )
+        return appended[0] if appended else None
+
+    def linked_outbox_ids(self, from_seq: int, to_seq: int | None) -> list[int]:
+        """Outbox ids of the messages enqueued with the records ``from_seq`` .. ``to_seq``."""
+        rows = self._reader.execute(
+            "SELECT DISTINCT outbox_id FROM chain_messages WHERE seq >= ? AND seq <= ?"
+            " ORDER BY outbox_id",
+            (from_seq, to_seq if to_seq is not None else 2**62),
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def mark_handled(self, request_id: str) -> bool:
+        """Note a resend request as handled; ``False`` when it already was."""
+        with self._reader:
+            cur = self._reader.execute(
+                "INSERT OR IGNORE INTO resend_handled (request_id, handled_at) VALUES (?, ?)",
+                (request_id, self._clock().isoformat()),
+            )
+        return bool(cur.rowcount)
+
+    def record_message(self, signed: SignedChainRecord) -> PendingMessage:
+        """The outbox message that carries ``signed`` (for re-sending)."""
+        return self._message(signed)
 
     def _record_drops(
         self,
@@ -354,6 +443,9 @@ class EdgeChain:
         if head.seq > self.keep_records and head.seq % 100 == 0:
             conn.execute(
                 "DELETE FROM evidence_chain WHERE seq <= ?", (head.seq - self.keep_records,)
+            )
+            conn.execute(
+                "DELETE FROM chain_messages WHERE seq <= ?", (head.seq - self.keep_records,)
             )
 
     def _message(self, signed: SignedChainRecord) -> PendingMessage:

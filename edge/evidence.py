@@ -2,6 +2,12 @@
 
 Every item is a JPEG with its SHA-256; the annotated frame has the zone, the box, the
 label and the capture time (UTC and local) burned in, so a printed copy stands alone.
+
+No item is made larger than :data:`contracts.limits.MAX_EVIDENCE_BYTES`, the one limit
+the wire schema, the broker configuration and the server share: a snapshot that would be
+larger is encoded again at a lower JPEG quality, then at a smaller size, until it fits
+(:func:`encode_jpeg_within`); anything else that is too large is refused where it is made
+(:class:`EvidenceTooLargeError`), so the outbox never holds an item the broker cannot take.
 """
 
 from __future__ import annotations
@@ -18,9 +24,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import EvidenceKind, EvidenceRef
+from contracts.limits import MAX_EVIDENCE_BYTES
 from edge.types import FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
+
+
+class EvidenceTooLargeError(ValueError):
+    """An evidence item larger than :data:`contracts.limits.MAX_EVIDENCE_BYTES`."""
 
 
 class EvidenceConfig(BaseModel):
@@ -52,6 +63,16 @@ class EvidenceItem:
     def create(
         cls, kind: EvidenceKind, content_type: str, data: bytes, captured_at: datetime
     ) -> EvidenceItem:
+        """The item for ``data``.
+
+        Raises:
+            EvidenceTooLargeError: ``data`` is larger than the contract's evidence limit.
+        """
+        if len(data) > MAX_EVIDENCE_BYTES:
+            raise EvidenceTooLargeError(
+                f"{kind} evidence of {len(data)} bytes exceeds the {MAX_EVIDENCE_BYTES}-byte "
+                "limit (contracts.limits.MAX_EVIDENCE_BYTES)"
+            )
         return cls(kind, content_type, data, hashlib.sha256(data).hexdigest(), captured_at)
 
     def ref(self) -> EvidenceRef:
@@ -81,6 +102,44 @@ def encode_jpeg(image: ImageArray, quality: int) -> bytes:
     if not ok:
         raise ValueError(f"JPEG encoding failed for an image of shape {image.shape}")
     return bytes(buf.tobytes())
+
+
+def encode_jpeg_within(
+    image: ImageArray, quality: int, max_bytes: int = MAX_EVIDENCE_BYTES
+) -> bytes:
+    """``image`` as a JPEG of at most ``max_bytes``: lower quality first, then smaller.
+
+    Raises:
+        EvidenceTooLargeError: Not even a 64-pixel, quality-30 JPEG fits (``max_bytes`` tiny).
+    """
+    data = encode_jpeg(image, quality)
+    if len(data) <= max_bytes:
+        return data
+    original = len(data)
+    for lower in (75, 50, 30):
+        if lower < quality:
+            data = encode_jpeg(image, lower)
+            if len(data) <= max_bytes:
+                break
+    scaled = image
+    while len(data) > max_bytes and min(scaled.shape[:2]) > 64:
+        h, w = scaled.shape[:2]
+        size = (max(w * 3 // 4, 1), max(h * 3 // 4, 1))
+        scaled = np.asarray(cv2.resize(scaled, size, interpolation=cv2.INTER_AREA))
+        data = encode_jpeg(scaled, 30)
+    if len(data) > max_bytes:
+        raise EvidenceTooLargeError(f"no JPEG of the image fits in {max_bytes} bytes")
+    logger.warning(
+        "a %dx%d snapshot was %d bytes, over the %d-byte evidence limit; stored as %dx%d, %d bytes",
+        image.shape[1],
+        image.shape[0],
+        original,
+        max_bytes,
+        scaled.shape[1],
+        scaled.shape[0],
+        len(data),
+    )
+    return data
 
 
 def crop_box(image: ImageArray, xyxy: FloatArray, padding: float, min_side: int) -> ImageArray:
@@ -142,11 +201,11 @@ def snapshot_set(
     config: EvidenceConfig,
 ) -> list[EvidenceItem]:
     """The three snapshots of an event's start: clean frame, annotated frame, object crop."""
-    clean = encode_jpeg(image, config.jpeg_quality)
-    marked = encode_jpeg(
+    clean = encode_jpeg_within(image, config.jpeg_quality)
+    marked = encode_jpeg_within(
         annotate(image, annotation, captured_at, config.timezone), config.jpeg_quality
     )
-    crop = encode_jpeg(
+    crop = encode_jpeg_within(
         crop_box(image, annotation.box_xyxy, config.crop_padding, config.min_crop_px),
         config.jpeg_quality,
     )

@@ -4,6 +4,13 @@ One sender thread publishes outbox messages in order with QoS 1 and removes each
 after its PUBACK. An availability topic per edge carries ``online`` (retained) and, as the
 last will, ``offline``. The client comes from :func:`contracts.mqtt.create_client`
 (credentials from the environment, never from config files).
+
+A message the broker can never take (larger than :data:`contracts.limits.MAX_MESSAGE_BYTES`,
+or refused with a permanent reason code) is not retried forever: it goes to the outbox's
+dead letter with a signed chain record (:meth:`edge.chain.EdgeChain.dead_letter`) and the
+queue moves on. The publisher subscribes to its edge's resend topic and answers the
+server's :class:`contracts.resend.ResendRequest` from its chain and outbox
+(:func:`edge.resend.resend`).
 """
 
 from __future__ import annotations
@@ -20,8 +27,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts import topics
+from contracts.limits import MAX_MESSAGE_BYTES
 from contracts.mqtt import MqttSettings, MqttWill, create_client
-from edge.outbox import Outbox
+from contracts.resend import ResendRequest
+from edge.chain import EdgeChain
+from edge.outbox import Outbox, OutboxMessage
+from edge.resend import resend
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +41,10 @@ def default_client_id(edge_id: str) -> str:
     """The edge's client id when its ``mqtt.client_id`` is unset."""
     return f"civicwatch-edge-{edge_id}"
 
+
+PERMANENT_REFUSALS: frozenset[int] = frozenset({0x87, 0x90, 0x95, 0x99})
+"""PUBACK reason codes that no retry can change: not authorized, topic name invalid,
+packet too large, payload format invalid. Other refusals are retried."""
 
 MqttConfig = MqttSettings
 """The edge's ``mqtt:`` block: :class:`contracts.mqtt.MqttSettings` (kept under its old name)."""
@@ -42,6 +57,8 @@ class PublisherStats:
     sent: int = 0
     acked: int = 0
     refused: int = 0
+    dead_lettered: int = 0
+    resends: int = 0
     connects: int = 0
     disconnects: int = 0
     last_error: str = ""
@@ -51,14 +68,24 @@ class PublisherStats:
 class Publisher:
     """Sends the outbox to the broker; ``start()`` / ``stop()``."""
 
-    def __init__(self, *, edge_id: str, config: MqttSettings, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        *,
+        edge_id: str,
+        config: MqttSettings,
+        outbox: Outbox,
+        chain: EdgeChain | None = None,
+    ) -> None:
         self.edge_id = edge_id
         self.config = config
         self.outbox = outbox
+        self.chain = chain
         self.stats = PublisherStats()
         self._stop = threading.Event()
         self._connected = threading.Event()
-        self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
+        self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._resend_topic = topics.resend_topic(edge_id)
         self._inflight: dict[int, int] = {}  # paho mid -> outbox id
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{edge_id}", daemon=True)
         self._availability = topics.availability_topic(edge_id)
@@ -79,6 +106,7 @@ class Publisher:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def start(self) -> None:
@@ -136,6 +164,7 @@ class Publisher:
             self.stats.connects += 1
         logger.info("edge %s: connected to MQTT broker", self.edge_id)
         client.publish(self._availability, b"online", qos=1, retain=True)
+        client.subscribe(self._resend_topic, qos=1)
         self._connected.set()
 
     def _on_disconnect(
@@ -164,37 +193,105 @@ class Publisher:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self._acks.put((mid, not reason_code.is_failure))
+        self._acks.put((mid, int(reason_code.value) if reason_code.is_failure else 0))
 
-    def _drain_acks(self) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._resend_topic and message.payload:
+            self._requests.put(bytes(message.payload))
+
+    def _answer_requests(self) -> None:
+        """Handle the server's resend requests (on the sender thread, not paho's)."""
         while True:
             try:
-                mid, ok = self._acks.get_nowait()
+                payload = self._requests.get_nowait()
             except queue.Empty:
                 return
+            try:
+                request = ResendRequest.from_json(payload)
+            except ValueError as exc:
+                logger.warning("edge %s: ignored a malformed resend request: %s", self.edge_id, exc)
+                continue
+            if self.chain is None:
+                logger.error(
+                    "edge %s: the server asks to re-send records %d.. but this edge has no "
+                    "evidence chain",
+                    self.edge_id,
+                    request.from_seq,
+                )
+                continue
+            try:
+                done = resend(self.chain, request)
+            except ValueError as exc:
+                logger.warning("edge %s: ignored resend request: %s", self.edge_id, exc)
+                continue
+            if done is not None:
+                with self.stats.lock:
+                    self.stats.resends += 1
+
+    def _dead_letter(self, message_id: int, reason: str) -> None:
+        """Move a message that can never be sent out of the queue, with a chain record."""
+        if self.chain is not None:
+            self.chain.dead_letter(message_id, reason)
+        else:
+            self.outbox.dead_letter(message_id, reason)
+            logger.error(
+                "edge %s: outbox message %d can never be sent (%s); moved to the dead letter "
+                "(no evidence chain to record it)",
+                self.edge_id,
+                message_id,
+                reason,
+            )
+        with self.stats.lock:
+            self.stats.dead_lettered += 1
+            self.stats.last_error = reason
+
+    def _drain_acks(self) -> int | None:
+        """Apply acknowledgements; returns the lowest outbox id to send again, if any."""
+        retry: int | None = None
+        while True:
+            try:
+                mid, refusal = self._acks.get_nowait()
+            except queue.Empty:
+                return retry
             message_id = self._inflight.pop(mid, None)
             if message_id is None:
                 continue  # availability announcements are not in the outbox
-            if ok:
+            if not refusal:
                 self.outbox.ack(message_id)
                 with self.stats.lock:
                     self.stats.acked += 1
-            else:
-                # Kept in the outbox: it is retried on the next start, never silently lost.
-                with self.stats.lock:
-                    self.stats.refused += 1
-                logger.error(
-                    "edge %s: broker refused outbox message %d; kept for retry",
-                    self.edge_id,
-                    message_id,
-                )
+                continue
+            with self.stats.lock:
+                self.stats.refused += 1
+            if refusal in PERMANENT_REFUSALS:
+                self._dead_letter(message_id, f"broker refused it (reason code {refusal:#04x})")
+                continue
+            logger.error(
+                "edge %s: broker refused outbox message %d (reason code %#04x); sending it again",
+                self.edge_id,
+                message_id,
+                refusal,
+            )
+            retry = message_id if retry is None else min(retry, message_id)
+
+    def _too_large(self, message: OutboxMessage) -> bool:
+        if len(message.payload) <= MAX_MESSAGE_BYTES:
+            return False
+        self._dead_letter(
+            message.id,
+            f"{len(message.payload)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte message limit",
+        )
+        return True
 
     def _run(self) -> None:
         last_id = 0
         while not self._stop.is_set():
-            self._drain_acks()
+            retry = self._drain_acks()
+            if retry is not None:
+                last_id = min(last_id, retry - 1)
             if not self._connected.wait(0.2):
                 continue
+            self._answer_requests()
             room = self.config.max_inflight - len(self._inflight)
             if room <= 0:
                 self._stop.wait(0.01)
@@ -204,6 +301,9 @@ class Publisher:
                 self.outbox.wait_for_new(last_id, 0.1)
                 continue
             for message in batch:
+                if self._too_large(message):
+                    last_id = message.id
+                    continue
                 props: Properties | None = None
                 if self.config.protocol == "5":
                     props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]

@@ -212,7 +212,9 @@ class EdgeWorker:
             if config.chain is not None
             else None
         )
-        self.publisher = Publisher(edge_id=config.edge_id, config=config.mqtt, outbox=self.outbox)
+        self.publisher = Publisher(
+            edge_id=config.edge_id, config=config.mqtt, outbox=self.outbox, chain=self.chain
+        )
         self.pipelines: list[CameraPipeline] = []
         self.readers: list[FrameReader] = []
         cameras = [c for c in config.cameras if c.enabled]

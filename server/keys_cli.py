@@ -39,13 +39,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     broker = commands.add_parser(
         "mosquitto",
-        help="write Mosquitto password and ACL files from the edge registry",
+        help="write a closed Mosquitto configuration, password and ACL files",
         description=(
             "For every registered edge an MQTT account that may publish only under "
-            "civicwatch/v1/edges/EDGE_ID/#, and the server's ingest account that may only "
-            "read edge topics. Writes DIR/passwd, DIR/acl and DIR/credentials/USER.env "
-            "(mode 0600; existing credentials are kept). Use them in mosquitto.conf with "
-            "allow_anonymous false, password_file DIR/passwd, acl_file DIR/acl."
+            "civicwatch/v1/edges/EDGE_ID/# and read only its resend topic, and the "
+            "server's ingest account that may read edge topics and publish only resend "
+            "requests. Writes DIR/passwd and DIR/acl (mode 0640, group --broker-group, "
+            "which Mosquitto reads them as), DIR/credentials/USER.env (mode 0600; "
+            "existing credentials are kept) and DIR/civicwatch.conf: no anonymous "
+            "clients, client ids bound to accounts (use_username_as_clientid), the "
+            "contract's packet size limit. Copy it to /etc/mosquitto/conf.d/."
         ),
     )
     broker.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write")
@@ -53,6 +56,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--server-user",
         default="civicwatch-server",
         help="MQTT user name of the server's ingest (default civicwatch-server)",
+    )
+    broker.add_argument(
+        "--broker-group",
+        default="mosquitto",
+        help="group Mosquitto runs as, given read access to passwd and acl (default "
+        "mosquitto; 'none': owner only)",
     )
     _config_option(broker)
     broker.set_defaults(func=run_mosquitto)
@@ -120,17 +129,23 @@ def run_list(args: argparse.Namespace) -> int:
 def run_mosquitto(args: argparse.Namespace) -> int:
     """Run ``keys mosquitto``: broker accounts for every registered edge and the server."""
     from server.chain_store import list_keys
-    from server.mosquitto_auth import broker_config_lines, write_broker_auth
+    from server.mosquitto_auth import write_broker_auth
 
     try:
         with server_database(args.config) as factory, factory() as session:
             edge_ids = sorted({row.edge_id for row in list_keys(session)})
-        accounts = write_broker_auth(args.out, edge_ids=edge_ids, server_username=args.server_user)
+        accounts = write_broker_auth(
+            args.out,
+            edge_ids=edge_ids,
+            server_username=args.server_user,
+            broker_group=None if args.broker_group == "none" else args.broker_group,
+        )
     except (ConfigurationError, ValueError) as exc:
         return _fail("mosquitto", exc)
     sys.stdout.write(
         f"{len(accounts) - 1} edge account(s) and server account {args.server_user} in "
-        f"{args.out}; credentials in {args.out / 'credentials'}. mosquitto.conf:\n"
-        + "".join(f"  {line}\n" for line in broker_config_lines(args.out))
+        f"{args.out}; credentials in {args.out / 'credentials'}; closed broker "
+        f"configuration in {args.out / 'civicwatch.conf'} (copy it to "
+        "/etc/mosquitto/conf.d/)\n"
     )
     return EXIT_OK

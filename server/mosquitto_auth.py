@@ -1,9 +1,16 @@
-"""Mosquitto password and ACL files from the server's edge registry.
+"""Mosquitto configuration, password and ACL files from the server's edge registry.
 
 Every registered edge gets an MQTT account named after its edge id that may publish
 only under its own topics (``civicwatch/v1/edges/<edge_id>/#``: events, evidence, chain
-records, availability and its last will) and read nothing; the server's ingest account
-may read every edge topic and publish nothing. Anonymous access is off.
+records, availability and its last will) and read only its own resend topic; the
+server's ingest account may read every edge topic and publish only resend requests.
+
+The broker configuration (:func:`broker_config_text`, written as ``civicwatch.conf``
+beside the accounts, and shipped as ``configs/mosquitto/civicwatch.conf``) is closed:
+no anonymous clients, and ``use_username_as_clientid`` binds every client id to its
+account, so no login can take over another's session (the server's persistent session
+and the messages queued in it). ``message_size_limit`` is the contract's
+(:data:`contracts.limits.BROKER_MESSAGE_SIZE_LIMIT`).
 
 Passwords are random (32 bytes, URL-safe) and live in ``<out>/credentials/<user>.env``
 (mode 0600, ``CIVICWATCH_MQTT_USERNAME`` / ``CIVICWATCH_MQTT_PASSWORD``: what the edge
@@ -12,13 +19,15 @@ so regenerating the broker files after registering a new edge changes no one els
 password. The password file holds Mosquitto's ``$7$`` hashes (PBKDF2-HMAC-SHA512, 101
 iterations, 12-byte salt, as ``mosquitto_passwd`` writes them).
 
-Point Mosquitto at them with ``password_file <out>/passwd``, ``acl_file <out>/acl`` and
-``allow_anonymous false``; see :func:`broker_config_lines`.
+Mosquitto 2 reads the password and ACL files as its own user (``mosquitto``) after
+dropping root: they are written mode 0640, group ``broker_group``, in a directory that
+group may enter (the credentials stay 0700 / 0600, the owner's alone).
 """
 
 from __future__ import annotations
 
 import base64
+import grp
 import hashlib
 import logging
 import os
@@ -30,6 +39,7 @@ from pathlib import Path
 from typing import Final
 
 from contracts import topics
+from contracts.limits import BROKER_MESSAGE_SIZE_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +82,13 @@ def passwd_text(accounts: Iterable[MqttAccount]) -> str:
     return "".join(f"{a.username}:{mosquitto_hash(a.password)}\n" for a in accounts)
 
 
+DEFAULT_BROKER_GROUP: Final[str] = "mosquitto"
+"""The group Debian's Mosquitto runs as; it must read ``passwd`` and ``acl``."""
+
+SHIPPED_AUTH_DIR: Final[Path] = Path("/etc/mosquitto/civicwatch")
+"""Where ``configs/mosquitto/civicwatch.conf`` expects ``passwd`` and ``acl``."""
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -101,15 +118,52 @@ def _credentials(directory: Path, username: str) -> str:
     return password
 
 
+def _share_with_broker(paths: Iterable[Path], group: str | None) -> None:
+    """Give ``group`` (the broker's) read access to ``paths``; owner-only when ``None``."""
+    gid: int | None = None
+    if group is not None:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            logger.warning(
+                "group %r does not exist: the broker files stay readable by their owner only "
+                "(run Mosquitto as this user, or pass the broker's group)",
+                group,
+            )
+    for path in paths:
+        if gid is None:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+            continue
+        try:
+            os.chown(path, -1, gid)
+        except PermissionError:
+            logger.warning(
+                "cannot give %s to group %s (not root?): run 'chgrp %s %s' before starting "
+                "Mosquitto, which reads it as its own user",
+                path,
+                group,
+                group,
+                path,
+            )
+        path.chmod(0o750 if path.is_dir() else 0o640)
+
+
 def write_broker_auth(
-    out: Path, *, edge_ids: Iterable[str], server_username: str
+    out: Path,
+    *,
+    edge_ids: Iterable[str],
+    server_username: str,
+    broker_group: str | None = DEFAULT_BROKER_GROUP,
 ) -> list[MqttAccount]:
-    """Write ``passwd``, ``acl`` and ``credentials/*.env`` for the edges and the server.
+    """Write ``passwd``, ``acl``, ``civicwatch.conf`` and ``credentials/*.env``.
 
     Args:
-        out: Directory to write into (created, mode 0700).
+        out: Directory to write into (created; mode 0750, group ``broker_group``).
         edge_ids: The registered edges.
-        server_username: The ingest's account (its ``CIVICWATCH_MQTT_USERNAME``).
+        server_username: The ingest's account (its ``CIVICWATCH_MQTT_USERNAME``); with
+            ``use_username_as_clientid`` it is also the ingest's client id at the broker.
+        broker_group: The group Mosquitto runs as, given read access to ``passwd`` and
+            ``acl`` (mode 0640); ``None``: owner only (Mosquitto runs as this user).
 
     Returns:
         The accounts written, server first.
@@ -127,7 +181,7 @@ def write_broker_auth(
         MqttAccount(
             username=server_username,
             password=_credentials(credentials, server_username),
-            write=(),
+            write=(topics.RESEND_PATTERN,),
             read=(f"{topics.PREFIX}/edges/#", f"{topics.PREFIX}/sensors/#"),
         )
     ]
@@ -139,19 +193,77 @@ def write_broker_auth(
                 username=edge_id,
                 password=_credentials(credentials, edge_id),
                 write=(f"{topics.edge_root(edge_id)}/#",),
-                read=(),
+                read=(topics.resend_topic(edge_id),),
             )
         )
     _write_private(out / "passwd", passwd_text(accounts))
-    (out / "acl").write_text(acl_text(accounts), encoding="utf-8")
+    _write_private(out / "acl", acl_text(accounts))
+    (out / "civicwatch.conf").write_text(broker_config_text(out), encoding="utf-8")
+    _share_with_broker([out, out / "passwd", out / "acl"], broker_group)
     logger.info("wrote broker accounts for %d edge(s) to %s", len(accounts) - 1, out)
     return accounts
 
 
 def broker_config_lines(out: Path) -> list[str]:
-    """The ``mosquitto.conf`` lines that use the generated files."""
+    """The ``mosquitto.conf`` lines that close the broker and use the generated files.
+
+    With ``per_listener_settings false`` (Mosquitto's default) they apply to every
+    listener; give them before the listeners (:func:`listener_lines`). ``max_packet_size``
+    (the contract's limit plus room for the MQTT header) is the whole packet, announced to
+    MQTT 5 clients in the CONNACK.
+    """
     return [
         "allow_anonymous false",
-        f"password_file {(out / 'passwd').resolve()}",
-        f"acl_file {(out / 'acl').resolve()}",
+        f"password_file {(out / 'passwd').absolute()}",
+        f"acl_file {(out / 'acl').absolute()}",
+        f"max_packet_size {BROKER_MESSAGE_SIZE_LIMIT}",
     ]
+
+
+def listener_lines(port: int, host: str | None = None) -> list[str]:
+    """A listener that binds every client id to its account (``use_username_as_clientid``).
+
+    That option belongs to a listener in Mosquitto 2 (given before any ``listener`` line it
+    opens the default listener on every interface): repeat these lines for each listener.
+    """
+    return [f"listener {port}{f' {host}' if host else ''}", "use_username_as_clientid true"]
+
+
+def broker_config_text(out: Path = SHIPPED_AUTH_DIR) -> str:
+    """A whole Mosquitto 2 configuration for civicwatch, closed, using the files in ``out``.
+
+    ``configs/mosquitto/civicwatch.conf`` is this text for :data:`SHIPPED_AUTH_DIR`
+    (a test keeps them equal); ``civicwatch keys mosquitto --out DIR`` writes it for DIR.
+    """
+    lines = [
+        "# Mosquitto 2.x configuration for a civicwatch deployment (generated by",
+        "# 'civicwatch keys mosquitto'; do not edit: regenerate). Copy it to",
+        "# /etc/mosquitto/conf.d/civicwatch.conf.",
+        "#",
+        "# Closed: no anonymous clients; every client id is bound to its account",
+        "# (use_username_as_clientid), so no login can take over another's session;",
+        "# each edge may publish only under its own topics (see the ACL).",
+        "per_listener_settings false",
+        *broker_config_lines(out),
+        "",
+        "# Loopback for a server on the same host. Edges across the network connect with",
+        "# TLS only:",
+        *listener_lines(1883, "127.0.0.1"),
+        "# listener 8883",
+        "# use_username_as_clientid true",
+        "# cafile /etc/mosquitto/certs/ca.crt",
+        "# certfile /etc/mosquitto/certs/server.crt",
+        "# keyfile /etc/mosquitto/certs/server.key",
+        "",
+        "persistence true",
+        "persistence_location /var/lib/mosquitto/",
+        "autosave_interval 30",
+        "",
+        "# Mosquitto caps each client's queue at 1000 messages by default and then drops",
+        '# ("Outgoing messages are being dropped"): bursts of 2,000-10,000 QoS 1 events to one',
+        "# subscriber lost 10-72 % of them. The server subscribes with one client, so the",
+        "# queue must hold a whole outage's worth of events and evidence.",
+        "max_queued_messages 100000",
+        "max_inflight_messages 100",
+    ]
+    return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from contracts.events import EventPhase, EvidenceKind, ViolationType
-from edge.evidence import EvidenceItem, encode_jpeg, json_item
+from edge.evidence import EvidenceItem, encode_jpeg_within, json_item
 from edge.types import FloatArray, ImageArray
 
 _EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -184,7 +184,7 @@ def attachment_items(event: RuleEvent, jpeg_quality: int) -> list[EvidenceItem]:
     items: list[EvidenceItem] = []
     for attachment in event.attachments:
         if isinstance(attachment, ImageAttachment):
-            data = encode_jpeg(attachment.image, jpeg_quality)
+            data = encode_jpeg_within(attachment.image, jpeg_quality)
             items.append(
                 EvidenceItem.create(attachment.kind, "image/jpeg", data, attachment.captured_at)
             )
