@@ -152,8 +152,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"civicwatch server: invalid configuration: {exc}\n")
         return 2
     if args.check:
-        dump = settings.model_dump(mode="json", exclude={"mqtt_password"})
-        dump["mqtt_password"] = "<set>" if settings.mqtt_password is not None else None
+        dump = settings.model_dump(mode="json")
+        dump["mqtt_login"] = "<set>" if settings.mqtt.credentials() is not None else None
         dump["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
         sys.stdout.write("configuration OK\n")
         for key, value in dump.items():
