@@ -65,8 +65,14 @@ RUN pip install --no-deps .
 USER civicwatch
 VOLUME ["/var/lib/civicwatch"]
 EXPOSE 8000
+# Login on: the container listens on all its interfaces, so the server would refuse to
+# start with auth off (only an explicit --insecure allows that). Create the accounts with
+# `docker run ... civicwatch-server users add --username NAME --role admin` first.
+# Behind a TLS reverse proxy set CIVICWATCH_TRUSTED_PROXIES='["<proxy address>"]'.
 ENV CIVICWATCH_DATABASE_URL=sqlite:////var/lib/civicwatch/civicwatch.db \
-    CIVICWATCH_EVIDENCE_DIR=/var/lib/civicwatch/evidence
+    CIVICWATCH_EVIDENCE_DIR=/var/lib/civicwatch/evidence \
+    CIVICWATCH_DEAD_LETTER_DIR=/var/lib/civicwatch/dead-letter \
+    CIVICWATCH_AUTH_ENABLED=true
 ENTRYPOINT ["civicwatch"]
 CMD ["server", "--host", "0.0.0.0", "--port", "8000"]
 

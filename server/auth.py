@@ -1,6 +1,7 @@
 """Users, roles and logins for the HTTP API and the review page.
 
-Passwords are stored as argon2id hashes (``argon2-cffi``'s defaults); a login issues a
+Passwords are stored as argon2id hashes (``argon2-cffi``'s defaults) and must pass
+:func:`check_password_policy`; a login issues a
 random bearer token of which only the sha256 is stored, with an expiry. A request
 authenticates with ``Authorization: Bearer <token>`` or the ``civicwatch_session``
 cookie the login page sets (HttpOnly, SameSite=Strict). Neither passwords nor tokens
@@ -10,6 +11,11 @@ Roles: ``operator`` reads cases, evidence and chains; ``reviewer`` also gives ve
 ``admin`` may do everything; ``edge`` is a device account with no HTTP access to cases
 (edges publish over MQTT). With ``auth_enabled`` off every request acts as an anonymous
 admin, which the server announces with a warning at start.
+
+Guessing is bounded: ``account_failures`` consecutive wrong passwords lock an account for
+``lockout_s``, doubling with every further failure (:class:`AccountLockedError`; no
+password is hashed while locked). A disabled account cannot log in and its tokens stop
+working at once.
 
 This module knows users, passwords, tokens and roles; the FastAPI dependencies that
 apply them to a request (``ReaderDep``, ``ReviewerDep``) live in :mod:`server.api.deps`,
@@ -26,8 +32,11 @@ import hashlib
 import logging
 import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from importlib.resources import files
 from typing import Final
 
 from argon2 import PasswordHasher
@@ -36,6 +45,7 @@ from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from server.core.config import LoginLimits
 from server.tables import ApiToken, User, UserRole
 
 logger = logging.getLogger(__name__)
@@ -43,6 +53,7 @@ logger = logging.getLogger(__name__)
 COOKIE_NAME: Final[str] = "civicwatch_session"
 USERNAME_PATTERN: Final[str] = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 MIN_PASSWORD_LENGTH: Final[int] = 10
+MIN_DISTINCT_CHARACTERS: Final[int] = 5
 
 READ_ROLES: Final[tuple[UserRole, ...]] = (UserRole.OPERATOR, UserRole.REVIEWER, UserRole.ADMIN)
 REVIEW_ROLES: Final[tuple[UserRole, ...]] = (UserRole.REVIEWER, UserRole.ADMIN)
@@ -54,6 +65,14 @@ _DUMMY_HASH: Final[str] = _hasher.hash("civicwatch-no-such-user")
 
 class UserError(ValueError):
     """A user cannot be created or changed; the message says why."""
+
+
+class AccountLockedError(Exception):
+    """Too many wrong passwords: the account refuses logins until ``until``."""
+
+    def __init__(self, username: str, until: datetime, now: datetime) -> None:
+        self.retry_after_s = max(1, int((until - now).total_seconds() + 0.999))
+        super().__init__(f"account {username!r} is locked for {self.retry_after_s} s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +98,36 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _check_password(password: str) -> None:
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (``server/data/common-passwords.txt``), lowercase."""
+    text = files("server.data").joinpath("common-passwords.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def check_password_policy(password: str, *, username: str) -> None:
+    """Refuse a password that is short, mostly one character, names the user or is common.
+
+    Raises:
+        UserError: The password breaks a rule; the message says which.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    counts = Counter(password.lower())
+    if len(counts) < MIN_DISTINCT_CHARACTERS or counts.most_common(1)[0][1] * 2 > len(password):
+        raise UserError(
+            f"password must have at least {MIN_DISTINCT_CHARACTERS} different characters "
+            "and no character in more than half of it"
+        )
+    lowered = password.lower()
+    if len(username) >= 3 and username.lower() in lowered:
+        raise UserError("password must not contain the user name")
+    stem = lowered.rstrip("0123456789!@#$%^&*.?_- ")
+    listed = common_passwords()
+    if lowered in listed or stem in listed:
+        raise UserError("password is on the list of common passwords")
 
 
 def create_user(
@@ -94,7 +140,7 @@ def create_user(
     """
     if not re.fullmatch(USERNAME_PATTERN, username):
         raise UserError(f"user name {username[:70]!r} must match {USERNAME_PATTERN}")
-    _check_password(password)
+    check_password_policy(password, username=username)
     if session.get(User, username) is not None:
         raise UserError(f"user {username!r} exists")
     user = User(
@@ -116,28 +162,85 @@ def set_password(session: Session, *, username: str, password: str) -> None:
     Raises:
         UserError: No such user, or a password that is too short.
     """
-    _check_password(password)
+    check_password_policy(password, username=username)
     user = session.get(User, username)
     if user is None:
         raise UserError(f"no user {username!r}")
     user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
     session.execute(delete(ApiToken).where(ApiToken.username == username))
     session.flush()
     logger.info("password of user %s changed; their sessions ended", username)
 
 
-def authenticate(session: Session, *, username: str, password: str) -> User | None:
-    """The user if the password matches and the account is enabled, else ``None``."""
+def set_disabled(session: Session, *, username: str, disabled: bool, now: datetime) -> None:
+    """Disable an account (its sessions end at once) or enable it again (the caller commits).
+
+    Raises:
+        UserError: No such user.
+    """
+    user = session.get(User, username)
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    user.disabled_at = now if disabled else None
+    user.failed_logins = 0
+    user.locked_until = None
+    if disabled:
+        session.execute(delete(ApiToken).where(ApiToken.username == username))
+    session.flush()
+    logger.warning(
+        "user %s %s", username, "disabled; their sessions ended" if disabled else "enabled"
+    )
+
+
+def authenticate(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    now: datetime,
+    limits: LoginLimits | None = None,
+) -> User | None:
+    """The user if the password matches and the account is enabled, else ``None``.
+
+    A wrong password counts against the account (the caller commits either way); after
+    ``limits.account_failures`` in a row the account locks, for longer each time.
+
+    Raises:
+        AccountLockedError: The account is locked; no password was checked.
+    """
+    limits = limits or LoginLimits()
     user = session.get(User, username) if re.fullmatch(USERNAME_PATTERN, username) else None
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise AccountLockedError(username, user.locked_until, now)
     try:
         _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
+        if user is not None:
+            _count_failure(user, now=now, limits=limits)
         return None
     if user is None or user.disabled_at is not None:
         return None
+    user.failed_logins = 0
+    user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def _count_failure(user: User, *, now: datetime, limits: LoginLimits) -> None:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    over = user.failed_logins - limits.account_failures
+    if over >= 0:
+        lock_s = min(limits.lockout_s * 2 ** min(over, 30), limits.lockout_max_s)
+        user.locked_until = now + timedelta(seconds=lock_s)
+        logger.warning(
+            "user %s locked for %d s after %d failed logins",
+            user.username,
+            lock_s,
+            user.failed_logins,
+        )
 
 
 def _token_digest(token: str) -> str:

@@ -15,17 +15,20 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from fastapi_offline import FastAPIOffline
 
 from server.api.routes import auth as auth_routes
-from server.api.routes import cases, chain, evidence, health, pages
+from server.api.routes import cases, chain, docs, evidence, health, holds, pages
 from server.core.config import Settings
-from server.core.db import make_engine, make_session_factory, run_migrations
+from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
 from server.evidence_store import EvidenceStore
 from server.ingest import IngestContext, IngestLimits, IngestMetrics, MqttIngest
+from server.login_guard import LoginGuard
+from server.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from server.retention import apply_retention
 from server.schemas import API_PREFIX
 from server.state import ServerState
 
@@ -36,6 +39,11 @@ TEMPLATES_DIR = Path(str(files("server").joinpath("templates")))
 """The review pages' Jinja2 templates."""
 STATIC_DIR = Path(str(files("server").joinpath("static")))
 """The review pages' static files (CSS, scripts)."""
+DOCS_STATIC_URL = "/static/docs"
+DOCS_STATIC_DIR = Path(fastapi_offline.__file__).parent / "static"
+"""Where fastapi-offline serves the Swagger UI and ReDoc files."""
+LOGIN_PATHS = (f"{API_PREFIX}/auth/login", "/login")
+"""The routes whose bodies get ``http_limits.login_body_bytes``."""
 
 _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid login (only when auth_enabled is on)."},
@@ -70,6 +78,19 @@ def _start(state: ServerState) -> None:
         logger.info("MQTT ingest disabled (mqtt_enabled is false)")
 
 
+async def _retention_loop(state: ServerState) -> None:
+    """Apply the retention policy every ``retention.interval_s`` (first after one interval)."""
+    policy = state.settings.retention
+    while True:
+        await asyncio.sleep(policy.interval_s)
+        try:
+            await asyncio.to_thread(
+                apply_retention, state.session_factory, state.store, policy, now=utcnow()
+            )
+        except Exception:
+            logger.exception("retention run failed; retrying in %d s", policy.interval_s)
+
+
 def _stop(state: ServerState) -> None:
     if state.ingest is not None:
         state.ingest.stop()
@@ -100,29 +121,50 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_start, state)
+        retention = (
+            asyncio.create_task(_retention_loop(state))
+            if settings.retention.interval_s > 0
+            else None
+        )
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             await asyncio.to_thread(_stop, state)
 
-    # Swagger UI and ReDoc from files packaged with fastapi-offline: no CDN at run time.
-    app = FastAPIOffline(
+    # Swagger UI and ReDoc files packaged with fastapi-offline (no CDN at run time); the
+    # pages and /openapi.json themselves come from server.api.routes.docs, behind a login.
+    app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
         title="civicwatch",
         summary="Candidate cases from edge cameras, their evidence, and human review.",
         version="1",
         lifespan=lifespan,
-        static_url="/static/docs",
     )
+    app.mount(DOCS_STATIC_URL, StaticFiles(directory=DOCS_STATIC_DIR), name="static-docs")
     app.state.civicwatch = state
+    app.state.login_guard = LoginGuard(settings.login)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(cases.router, responses=_AUTH_RESPONSES)
     api.include_router(evidence.router, responses=_AUTH_RESPONSES)
     api.include_router(chain.router, responses=_AUTH_RESPONSES)
+    api.include_router(holds.router, responses=_AUTH_RESPONSES)
     api.include_router(auth_routes.router)
     app.include_router(api)
     app.include_router(health.router)
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     app.include_router(pages.make_router(templates))
+    app.include_router(docs.make_router(app, static_url=DOCS_STATIC_URL))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost last: the body limit runs before routing, authentication and parsing.
+    app.add_middleware(SecurityHeadersMiddleware, cacheable_prefixes=("/static/",))
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.http_limits.body_bytes,
+        limits=dict.fromkeys(LOGIN_PATHS, settings.http_limits.login_body_bytes),
+    )
     return app

@@ -121,6 +121,10 @@ class Case(Base):
     reviewed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # A legal hold keeps the case and its evidence from retention (server.retention).
+    legal_hold_at: Mapped[datetime | None] = mapped_column(default=None)
+    legal_hold_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -360,6 +364,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(default=0)  # consecutive; reset by a login
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiToken(Base):
@@ -373,3 +379,47 @@ class ApiToken(Base):
     )
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class HoldAction(StrEnum):
+    """What was done to a case's legal hold."""
+
+    SET = "set"
+    CLEAR = "clear"
+
+
+class LegalHoldLog(Base):
+    """The audit trail of legal holds (kept when the case itself is deleted later)."""
+
+    __tablename__ = "legal_hold_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(index=True)
+    event_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[HoldAction] = mapped_column(_enum(HoldAction, "hold_action"))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class RetentionRun(Base):
+    """One application of the retention policy: what it deleted (the audit of deletions)."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    cases_deleted: Mapped[int]
+    evidence_deleted: Mapped[int]
+    bytes_freed: Mapped[int] = mapped_column(BigInteger)
+    held_skipped: Mapped[int]
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class HealthProbe(Base):
+    """One row rewritten by every health check: proves the database takes writes."""
+
+    __tablename__ = "health_probe"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime]

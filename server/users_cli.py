@@ -27,7 +27,7 @@ ROLES = ("operator", "reviewer", "admin", "edge")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``users add``, ``users passwd`` and ``users list``."""
+    """Register ``users add``, ``passwd``, ``disable``, ``enable`` and ``list``."""
     parser = subparsers.add_parser(
         "users",
         help="manage logins (roles operator, reviewer, admin, edge)",
@@ -35,8 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "Accounts for the HTTP API and the review page (used when the server's "
             "auth_enabled is true). operator: reads cases and evidence; reviewer: also "
             "gives verdicts; admin: everything; edge: a device account without access to "
-            f"cases. Passwords come from ${PASSWORD_ENV} or a terminal prompt and are "
-            "stored as argon2id hashes."
+            f"cases. Passwords come from ${PASSWORD_ENV} or a terminal prompt, must have "
+            "10 characters, 5 different ones, not contain the user name nor be a common "
+            "password, and are stored as argon2id hashes. A disabled account cannot log in "
+            "and its sessions end at once."
         ),
     )
     commands = parser.add_subparsers(dest="users_command", metavar="ACTION", required=True)
@@ -49,6 +51,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     passwd.add_argument("--username", required=True, help="the account whose password changes")
     passwd.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
     passwd.set_defaults(func=run_passwd)
+    for action, text in (
+        ("disable", "refuse the account's logins and end its sessions"),
+        ("enable", "let a disabled (or locked) account log in again"),
+    ):
+        toggle = commands.add_parser(action, help=text)
+        toggle.add_argument("--username", required=True, help="the account")
+        toggle.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
+        toggle.set_defaults(func=run_disable if action == "disable" else run_enable)
     listing = commands.add_parser("list", help="show the accounts and their roles")
     listing.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
     listing.set_defaults(func=run_list)
@@ -105,12 +115,19 @@ def _act(session: Session, args: argparse.Namespace, action: str, password: str 
         assert password is not None
         auth.set_password(session, username=args.username, password=password)
         sys.stdout.write(f"password of {args.username} changed; sessions ended\n")
+    elif action in ("disable", "enable"):
+        disabled = action == "disable"
+        auth.set_disabled(session, username=args.username, disabled=disabled, now=utcnow())
+        sys.stdout.write(
+            f"user {args.username} {'disabled; sessions ended' if disabled else 'enabled'}\n"
+        )
     else:
-        sys.stdout.write("username\trole\tcreated_at\tdisabled\n")
+        sys.stdout.write("username\trole\tcreated_at\tdisabled\tlocked_until\n")
         for user in auth.list_users(session):
+            locked = user.locked_until.isoformat() if user.locked_until else "-"
             sys.stdout.write(
                 f"{user.username}\t{user.role.value}\t{user.created_at.isoformat()}\t"
-                f"{'yes' if user.disabled_at else 'no'}\n"
+                f"{'yes' if user.disabled_at else 'no'}\t{locked}\n"
             )
 
 
@@ -124,3 +141,11 @@ def run_passwd(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     return _run(args, "list")
+
+
+def run_disable(args: argparse.Namespace) -> int:
+    return _run(args, "disable")
+
+
+def run_enable(args: argparse.Namespace) -> int:
+    return _run(args, "enable")

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Annotated, cast
 
@@ -25,6 +26,7 @@ from server.auth import (
     request_token,
 )
 from server.core.db import utcnow
+from server.login_guard import LoginGuard
 from server.state import ServerState
 from server.tables import UserRole
 
@@ -44,6 +46,47 @@ def get_session(state: StateDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_login_guard(request: Request) -> LoginGuard:
+    """The server's login admission control (``app.state.login_guard``)."""
+    return cast(LoginGuard, request.app.state.login_guard)
+
+
+LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]
+
+
+def _trusted(address: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in proxies)
+
+
+def client_address(request: Request, proxies: tuple[str, ...]) -> str:
+    """The requester's address: the peer, or what a trusted proxy says in X-Forwarded-For.
+
+    Only hops added by trusted proxies are believed: the right-most address in
+    ``X-Forwarded-For`` that is not itself a trusted proxy.
+    """
+    peer = request.client.host if request.client is not None else "unknown"
+    if not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop[:64]
+    return peer
+
+
+def request_is_https(request: Request, proxies: tuple[str, ...]) -> bool:
+    """Whether the client spoke https: to us, or to a trusted proxy (``X-Forwarded-Proto``)."""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client is not None else ""
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto == "https" and _trusted(peer, proxies)
 
 
 def current_principal(request: Request, state: StateDep, session: SessionDep) -> Principal:
@@ -86,3 +129,6 @@ ReaderDep = Annotated[Principal, Depends(require(*READ_ROLES))]
 
 ReviewerDep = Annotated[Principal, Depends(require(*REVIEW_ROLES))]
 """Reviewers and admins: give verdicts."""
+
+AdminDep = Annotated[Principal, Depends(require(UserRole.ADMIN))]
+"""Admins only: legal holds and other changes outside review."""

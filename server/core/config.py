@@ -15,12 +15,13 @@ Example:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.mqtt import MqttSettings
@@ -41,6 +42,135 @@ ENV_NESTED_DELIMITER = "__"
 
 class SettingsError(ValueError):
     """A configuration file or environment variable is unusable; the message says why."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or name) only reaches this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class LoginLimits(BaseModel):
+    """How hard password guessing is made (argon2 hashing is deliberately expensive)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_concurrent_hashes: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Password checks running at once; further logins get 429 at once.",
+    )
+    per_ip_in_flight: int = Field(
+        default=2, ge=1, le=64, description="Logins one client address may have running at once."
+    )
+    ip_failures: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Failed logins one client address may make per ip_window_s before 429.",
+    )
+    ip_window_s: int = Field(
+        default=600, ge=1, le=86_400, description="Window of the per-address failure count, s."
+    )
+    account_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Consecutive failed logins after which the account is locked for lockout_s.",
+    )
+    lockout_s: int = Field(
+        default=30,
+        ge=1,
+        le=86_400,
+        description="First lockout of an account, s; it doubles with every further failure.",
+    )
+    lockout_max_s: int = Field(
+        default=3600, ge=1, le=7 * 86_400, description="Longest lockout of an account, s."
+    )
+
+
+class HttpLimits(BaseModel):
+    """Largest request bodies, refused before authentication or parsing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest request body of any route, bytes (413 beyond).",
+    )
+    login_body_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest body of the login routes (API and page), bytes.",
+    )
+
+
+class RetentionSettings(BaseModel):
+    """What ``civicwatch server retention`` (and the server, every interval_s) deletes.
+
+    A case on legal hold is never deleted, nor is evidence any kept case refers to.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rejected_days: int | None = Field(
+        default=90,
+        ge=1,
+        le=36_500,
+        description="Delete rejected cases (and their evidence) this many days after review.",
+    )
+    case_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Delete any case (whatever its status) this many days after it was last "
+        "updated; null keeps candidates, confirmed and escalated cases.",
+    )
+    orphan_evidence_days: int | None = Field(
+        default=30,
+        ge=1,
+        le=36_500,
+        description="Delete evidence no case refers to this many days after it arrived.",
+    )
+    interval_s: int = Field(
+        default=6 * 3600,
+        ge=0,
+        le=30 * 86_400,
+        description="How often the running server applies the policy, s; 0 only by command.",
+    )
+
+
+class HealthSettings(BaseModel):
+    """What /healthz counts as failing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_free_mb: int = Field(
+        default=256,
+        ge=0,
+        le=1024 * 1024,
+        description="Free space under which the evidence, dead-letter or database disk is "
+        "failing; the ingest waits (unacknowledged) until it is back.",
+    )
+    database_dir: Path | None = Field(
+        default=None,
+        description="The database's data directory when it is on this host (PostgreSQL); "
+        "for SQLite the database file's directory is watched anyway.",
+    )
+    ingest_stall_s: int = Field(
+        default=60,
+        ge=1,
+        le=86_400,
+        description="An ingest that has waited this long on one message is reported stalled.",
+    )
 
 
 class Settings(BaseSettings):
@@ -102,9 +232,44 @@ class Settings(BaseSettings):
         le=30 * 24 * 3600,
         description="How long a login (bearer token / session cookie) stays valid, seconds.",
     )
-    auth_cookie_secure: bool = Field(
+    auth_cookie_secure: bool | None = Field(
+        default=None,
+        description=(
+            "Send the session cookie over HTTPS only. null: when the request came over "
+            "https (or X-Forwarded-Proto https from a trusted proxy) or http_host is not "
+            "loopback."
+        ),
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        max_length=64,
+        description=(
+            "Addresses or networks of reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto headers are believed (e.g. ['127.0.0.1'])."
+        ),
+    )
+    insecure: bool = Field(
         default=False,
-        description="Send the session cookie over HTTPS only (set true behind TLS).",
+        description=(
+            "Allow auth_enabled false on an http_host that is not loopback (CLI --insecure). "
+            "Anyone who reaches the port then acts as admin."
+        ),
+    )
+    login: LoginLimits = Field(
+        default_factory=LoginLimits,
+        description="Login rate limits and account lockout (CIVICWATCH_LOGIN__<FIELD>).",
+    )
+    http_limits: HttpLimits = Field(
+        default_factory=HttpLimits,
+        description="Request body limits (CIVICWATCH_HTTP_LIMITS__<FIELD>).",
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="Retention of rejected and expired cases and of their evidence.",
+    )
+    health: HealthSettings = Field(
+        default_factory=HealthSettings,
+        description="Free-space and stall thresholds of /healthz and the ingest.",
     )
     http_host: str = Field(
         default="127.0.0.1",
@@ -187,6 +352,33 @@ class Settings(BaseSettings):
         le=1_000_000_000,
         description="Largest width x height of an evidence image, pixels.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> Self:
+        if not self.auth_enabled and not self.insecure and not is_loopback(self.http_host):
+            raise ValueError(
+                f"auth_enabled is false and http_host {self.http_host!r} is not loopback: "
+                "anyone who reaches it could read evidence and give verdicts. Turn "
+                "auth_enabled on (and add accounts with 'civicwatch users add'), bind to "
+                "127.0.0.1, or pass --insecure to accept that"
+            )
+        return self
+
+    def cookie_secure(self, *, https: bool) -> bool:
+        """Whether the session cookie gets ``Secure`` for a request (``https``: it came so)."""
+        if self.auth_cookie_secure is not None:
+            return self.auth_cookie_secure
+        return https or not is_loopback(self.http_host)
 
 
 def _without_env_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from contracts.topics import (
 )
 from server.core.config import Settings
 from server.core.db import utcnow
+from server.health import StorageGuard
 from server.ingest.dead_letter import write_dead_letter
 from server.ingest.dispatch import TRANSIENT_CODES, dispatch
 from server.ingest.handlers import IngestContext
@@ -105,6 +106,7 @@ class MqttIngest:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
+        self.storage = StorageGuard(settings)  # waits while a disk is full; reports stalls
 
     @property
     def connected(self) -> bool:
@@ -222,9 +224,17 @@ class MqttIngest:
         return True
 
     def _ingest(self, topic: str, payload: bytes, properties: Properties | None) -> bool:
+        with self.storage.handling():
+            return self._ingest_until_final(topic, payload, properties)
+
+    def _ingest_until_final(
+        self, topic: str, payload: bytes, properties: Properties | None
+    ) -> bool:
         """Dispatch until the outcome is final; ``True`` when the message may be acknowledged."""
         attempt = 0
         while True:
+            if not self.storage.wait_for_space(self._stopping):
+                return False  # stopping while a disk is full; the broker keeps the message
             outcome = dispatch(
                 self._session_factory,
                 topic,

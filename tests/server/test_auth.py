@@ -8,10 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from server import auth
+from server import auth, chain_store
 from server.core.config import load_settings
 from server.core.db import utcnow
 from server.ingest import IngestContext, dispatch
@@ -46,7 +47,15 @@ def secured(tmp_path: Path) -> Iterator[TestClient]:
                 auth.create_user(
                     session, username=name, password=password, role=UserRole(role), now=NOW
                 )
-        _, messages = edge_messages(Signer(), seed="auth")
+        signer = Signer()
+        pem = signer.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        with state.session_factory() as session, session.begin():
+            chain_store.register_key(
+                session, edge_id=signer.edge_id, public_key_text=pem.decode(), now=NOW
+            )
+        _, messages = edge_messages(signer, seed="auth")
         for m in messages:
             dispatch(
                 state.session_factory,
@@ -69,7 +78,7 @@ def login(client: TestClient, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def test_without_a_login_nothing_but_health_is_served(secured: TestClient) -> None:
+def test_without_a_login_nothing_but_liveness_is_served(secured: TestClient) -> None:
     for path in ("/api/v1/cases", "/api/v1/cases/1", "/api/v1/edges/edge-1/chain"):
         response = secured.get(path)
         assert response.status_code == 401, path
@@ -77,7 +86,9 @@ def test_without_a_login_nothing_but_health_is_served(secured: TestClient) -> No
     sha = secured.get("/api/v1/cases", headers=login(secured, "olga")).json()["items"][0]
     assert secured.get(f"/api/v1/evidence/{sha['evidence'][0]['sha256']}").status_code == 401
     assert secured.post("/api/v1/cases/1/review", json={"verdict": "confirm"}).status_code == 401
-    assert secured.get("/healthz").status_code == 200
+    for path in ("/healthz", "/openapi.json", "/docs", "/redoc"):
+        assert secured.get(path).status_code == 401, path
+    assert secured.get("/livez").json() == {"status": "ok"}
     page = secured.get("/", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/login"
     assert secured.get("/api/v1/cases", headers={"Authorization": "Bearer nope"}).status_code == 401
@@ -160,6 +171,17 @@ def test_password_change_ends_sessions_and_short_passwords_are_refused(
         auth.set_password(session, username="olga", password="a-new-password")
         with pytest.raises(auth.UserError, match="at least 10"):
             auth.set_password(session, username="olga", password="short")
+        for weak, why in (
+            ("aaaaaaaaaa", "different characters"),
+            ("abababababab", "different characters"),
+            ("olga12345678", "user name"),
+            ("OLGA-2024-secret", "user name"),
+            ("Password123!", "common"),
+            ("qwertyuiop", "common"),
+            ("1234567890", "common"),
+        ):
+            with pytest.raises(auth.UserError, match=why):
+                auth.set_password(session, username="olga", password=weak)
         with pytest.raises(auth.UserError, match="exists"):
             auth.create_user(
                 session, username="olga", password="long-enough-1", role=UserRole.ADMIN, now=NOW
@@ -223,7 +245,7 @@ def test_the_users_cli_creates_accounts_that_can_log_in(
         result: int = args.func(args)
         return result
 
-    monkeypatch.setenv(users_cli.PASSWORD_ENV, "demo-reviewer-1")
+    monkeypatch.setenv(users_cli.PASSWORD_ENV, "quiet-harbor-41")
     assert (
         cli("users", "add", "--username", "demo", "--role", "reviewer", "--config", str(config))
         == 0
@@ -235,10 +257,10 @@ def test_the_users_cli_creates_accounts_that_can_log_in(
     assert cli("users", "passwd", "--username", "demo", "--config", str(config)) == 2
     assert cli("users", "list", "--config", str(config)) == 0
     out = capsys.readouterr().out
-    assert "demo\treviewer\t" in out and "demo-reviewer-1" not in out
+    assert "demo\treviewer\t" in out and "quiet-harbor-41" not in out
     settings = load_settings(config)
     with TestClient(create_app(settings)) as client:
         response = client.post(
-            "/api/v1/auth/login", json={"username": "demo", "password": "demo-reviewer-1"}
+            "/api/v1/auth/login", json={"username": "demo", "password": "quiet-harbor-41"}
         )
         assert response.status_code == 200 and response.json()["role"] == "reviewer"

@@ -27,7 +27,7 @@ def test_migrations_build_exactly_the_mapped_schema(engine: Engine) -> None:
 def test_migrating_twice_is_harmless(engine: Engine) -> None:
     run_migrations(engine)
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0004"
+        assert MigrationContext.configure(connection).get_current_revision() == "0005"
 
 
 def test_times_come_back_aware_in_utc(session_factory: sessionmaker[Session]) -> None:

@@ -1,4 +1,8 @@
-"""Login and logout for the API (bearer token) and the review page (session cookie)."""
+"""Login and logout for the API (bearer token) and the review page (session cookie).
+
+Both logins go through :func:`check_login`: admission by :class:`server.login_guard.LoginGuard`
+(concurrent hashing, per-address attempts and failures), then the account's own lockout.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,21 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from server import auth
-from server.api.deps import PrincipalDep, SessionDep, StateDep
+from server.api.deps import (
+    LoginGuardDep,
+    PrincipalDep,
+    SessionDep,
+    StateDep,
+    client_address,
+    request_is_https,
+)
 from server.core.db import utcnow
-from server.tables import UserRole
+from server.login_guard import LoginGuard, LoginThrottledError
+from server.state import ServerState
+from server.tables import User, UserRole
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +58,72 @@ class MeOut(BaseModel):
     authenticated: bool = Field(description="False when the server runs without auth.")
 
 
-def set_session_cookie(response: Response, token: str, *, max_age: int, secure: bool) -> None:
+class LoginRefusedError(Exception):
+    """A login failed; ``status_code`` 401 (wrong) or 429 (throttled or locked)."""
+
+    def __init__(self, status_code: int, detail: str, retry_after_s: int | None = None) -> None:
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else {}
+        super().__init__(detail)
+
+
+def check_login(
+    request: Request,
+    *,
+    session: Session,
+    state: ServerState,
+    guard: LoginGuard,
+    username: str,
+    password: str,
+) -> User:
+    """The user whose password this is; every outcome is committed (failure counters too).
+
+    Raises:
+        LoginRefusedError: Wrong credentials (401), or throttled or locked (429).
+    """
+    address = client_address(request, state.settings.trusted_proxies)
+    try:
+        with guard.attempt(address) as attempt:
+            now = utcnow()
+            try:
+                user = auth.authenticate(
+                    session,
+                    username=username,
+                    password=password,
+                    now=now,
+                    limits=state.settings.login,
+                )
+            finally:
+                session.commit()
+            if user is None:
+                attempt.failed()
+    except LoginThrottledError as exc:
+        logger.warning("login from %s for %r refused: %s", address, username[:64], exc)
+        raise LoginRefusedError(429, str(exc), exc.retry_after_s) from exc
+    except auth.AccountLockedError as exc:
+        logger.warning("login from %s refused: %s", address, exc)
+        raise LoginRefusedError(
+            429, f"too many failed logins; try again in {exc.retry_after_s} s", exc.retry_after_s
+        ) from exc
+    if user is None:
+        logger.warning("failed login from %s for user name %r", address, username[:64])
+        raise LoginRefusedError(401, "wrong user name or password")
+    return user
+
+
+def set_session_cookie(
+    request: Request, response: Response, token: str, *, state: ServerState
+) -> None:
+    """The HttpOnly, SameSite=Strict session cookie; ``Secure`` per ``cookie_secure``."""
+    settings = state.settings
     response.set_cookie(
         auth.COOKIE_NAME,
         token,
-        max_age=max_age,
+        max_age=settings.auth_token_ttl_s,
         httponly=True,
         samesite="strict",
-        secure=secure,
+        secure=settings.cookie_secure(https=request_is_https(request, settings.trusted_proxies)),
         path="/",
     )
 
@@ -59,19 +131,37 @@ def set_session_cookie(response: Response, token: str, *, max_age: int, secure: 
 @router.post(
     "/login",
     response_model=LoginOut,
-    responses={401: {"description": "Wrong user name or password, or a disabled account."}},
+    responses={
+        401: {"description": "Wrong user name or password, or a disabled account."},
+        413: {"description": "The request body is too large."},
+        429: {"description": "Too many attempts, or the account is locked (see Retry-After)."},
+    },
     summary="Log in",
 )
-def login(body: LoginIn, response: Response, session: SessionDep, state: StateDep) -> LoginOut:
+def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    state: StateDep,
+    guard: LoginGuardDep,
+) -> LoginOut:
     """Check the password and issue a token (also set as an HttpOnly session cookie)."""
-    user = auth.authenticate(session, username=body.username, password=body.password)
-    if user is None:
-        logger.warning("failed login for user name %r", body.username[:64])
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong user name or password")
+    try:
+        user = check_login(
+            request,
+            session=session,
+            state=state,
+            guard=guard,
+            username=body.username,
+            password=body.password,
+        )
+    except LoginRefusedError as exc:
+        raise HTTPException(exc.status_code, detail=exc.detail, headers=exc.headers) from exc
     ttl = state.settings.auth_token_ttl_s
     token, expires_at = auth.issue_token(session, user=user, now=utcnow(), ttl_s=ttl)
     session.commit()
-    set_session_cookie(response, token, max_age=ttl, secure=state.settings.auth_cookie_secure)
+    set_session_cookie(request, response, token, state=state)
     logger.info("user %s (%s) logged in", user.username, user.role.value)
     return LoginOut(token=token, username=user.username, role=user.role, expires_at=expires_at)
 

@@ -35,7 +35,11 @@ def read_evidence(
     _principal: ReaderDep,
     sha256: Annotated[str, Path(pattern=SHA256_PATTERN, description="Lowercase hex sha256.")],
 ) -> FileResponse:
-    """The evidence bytes with their content type; cacheable forever (content-addressed)."""
+    """The evidence bytes with their content type.
+
+    Never stored by a browser or proxy cache (``private, no-store``): a logged-out browser
+    must not show evidence from its cache, and a shared machine must not keep it.
+    """
     row = crud.get_evidence(session, sha256=sha256)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"evidence {sha256} not found")
@@ -49,7 +53,7 @@ def read_evidence(
         path,
         media_type=row.content_type,
         headers={
-            "Cache-Control": "private, max-age=31536000, immutable",
+            "Cache-Control": "private, no-store",
             "ETag": f'"{sha256}"',
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",

@@ -1,14 +1,23 @@
-"""``/healthz``: database, MQTT ingest and edge availability."""
+"""``/healthz`` (what is failing, for operators; a login when auth is on) and ``/livez``.
+
+``/healthz`` checks that the database takes a write, that the evidence, dead-letter and
+database disks have ``health.min_free_mb`` free, and that the ingest is not holding a
+message past ``health.ingest_stall_s``; any of these failing is ``down`` with HTTP 503
+and a line in ``problems``. ``/livez`` is the unauthenticated liveness probe for
+orchestrators: it only says the process answers.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict
 
 from server import crud
-from server.api.deps import StateDep
+from server.api.deps import ReaderDep, StateDep
 from server.core.db import database_ok
+from server.health import database_write_problem, disk_checks
 from server.schemas import HealthOut, IngestOut, MqttOut, edge_out
 
 logger = logging.getLogger(__name__)
@@ -16,45 +25,96 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
+class DiskOut(BaseModel):
+    """Free space of one directory the server writes to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: str
+    free_mb: int
+    min_free_mb: int
+    ok: bool
+
+
+class HealthReport(HealthOut):
+    """Server health with what is failing (``problems``; empty when all is well)."""
+
+    database_writable: bool
+    disks: list[DiskOut]
+    problems: list[str]
+
+
+class LiveOut(BaseModel):
+    status: str = "ok"
+
+
+@router.get("/livez", response_model=LiveOut, summary="Liveness")
+async def livez() -> LiveOut:
+    """The process answers HTTP; says nothing else (public, for orchestrators)."""
+    return LiveOut()
+
+
+def _mqtt(state: StateDep) -> MqttOut:
+    if state.ingest is not None:
+        current = state.ingest.status()
+        return MqttOut(
+            enabled=True, connected=current.connected, host=current.host, port=current.port
+        )
+    settings = state.settings
+    return MqttOut(enabled=False, connected=False, host=settings.mqtt.host, port=settings.mqtt.port)
+
+
 @router.get(
     "/healthz",
-    response_model=HealthOut,
-    responses={503: {"model": HealthOut, "description": "The database is unreachable."}},
+    response_model=HealthReport,
+    responses={503: {"model": HealthReport, "description": "Something listed in problems."}},
     summary="Health",
 )
-def healthz(state: StateDep, response: Response) -> HealthOut:
-    """``ok`` when the database answers and the ingest (if enabled) is connected;
-    ``degraded`` when only the broker is missing; ``down`` (HTTP 503) without a database.
+def healthz(state: StateDep, response: Response, _principal: ReaderDep) -> HealthReport:
+    """``ok``; ``degraded`` when only the broker is missing; ``down`` (HTTP 503) when the
+    database is unreachable or read-only, a disk is short of space or the ingest stalls.
     """
+    problems: list[str] = []
     db_ok = database_ok(state.engine)
+    write_problem = database_write_problem(state.session_factory) if db_ok else None
+    if not db_ok:
+        problems.append("database unreachable")
+    elif write_problem is not None:
+        problems.append(write_problem)
+    disks = disk_checks(state.settings)
+    problems.extend(check.problem() for check in disks if not check.ok)
+    if state.ingest is not None:
+        problems.extend(state.ingest.storage.stall_problems())
     edges = []
     if db_ok:
         with state.session_factory() as session:
             edges = [edge_out(edge) for edge in crud.list_edges(session)]
-    settings = state.settings
-    if state.ingest is not None:
-        mqtt_status = state.ingest.status()
-        mqtt = MqttOut(
-            enabled=True,
-            connected=mqtt_status.connected,
-            host=mqtt_status.host,
-            port=mqtt_status.port,
-        )
-    else:
-        mqtt = MqttOut(
-            enabled=False, connected=False, host=settings.mqtt.host, port=settings.mqtt.port
-        )
+    mqtt = _mqtt(state)
     counts = state.metrics.snapshot()
-    if not db_ok:
+    if problems:
         overall = "down"
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        logger.warning("health: %s", "; ".join(problems))
     elif mqtt.enabled and not mqtt.connected:
         overall = "degraded"
     else:
         overall = "ok"
-    return HealthOut(
+    return HealthReport(
         status=overall,
         database=db_ok,
+        database_writable=db_ok and write_problem is None,
+        disks=[
+            DiskOut(
+                name=check.name,
+                path=str(check.path),
+                free_mb=check.free_bytes // (1024 * 1024),
+                min_free_mb=check.min_free_bytes // (1024 * 1024),
+                ok=check.ok,
+            )
+            for check in disks
+        ],
+        problems=problems,
         mqtt=mqtt,
         edges=edges,
         ingest=IngestOut(accepted=counts.accepted, rejected=counts.rejected),

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from server import auth
-from server.api.deps import SessionDep, StateDep
-from server.api.routes.auth import set_session_cookie
+from server.api.deps import LoginGuardDep, SessionDep, StateDep
+from server.api.routes.auth import LoginRefusedError, check_login, set_session_cookie
 from server.core.db import utcnow
 from server.schemas import API_PREFIX
 
@@ -59,25 +59,38 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         request: Request,
         state: StateDep,
         session: SessionDep,
+        guard: LoginGuardDep,
         username: Annotated[str, Form(max_length=64)],
         password: Annotated[str, Form(max_length=1024)],
     ) -> Response:
-        user = auth.authenticate(session, username=username, password=password)
-        if user is None:
-            logger.warning("failed login on the login page for user name %r", username[:64])
+        try:
+            user = check_login(
+                request,
+                session=session,
+                state=state,
+                guard=guard,
+                username=username,
+                password=password,
+            )
+        except LoginRefusedError as exc:
+            message = (
+                "用户名或密码错误 Wrong user name or password."
+                if exc.status_code == status.HTTP_401_UNAUTHORIZED
+                else f"登录尝试过多 Too many attempts: {exc.detail}."
+            )
             return templates.TemplateResponse(
                 request,
                 "login.html",
-                {"error": "用户名或密码错误 Wrong user name or password."},
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                headers={"Content-Security-Policy": _CSP},
+                {"error": message},
+                status_code=exc.status_code,
+                headers={"Content-Security-Policy": _CSP, **exc.headers},
             )
         ttl = state.settings.auth_token_ttl_s
         token, _ = auth.issue_token(session, user=user, now=utcnow(), ttl_s=ttl)
         session.commit()
         logger.info("user %s (%s) logged in on the login page", user.username, user.role.value)
         response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-        set_session_cookie(response, token, max_age=ttl, secure=state.settings.auth_cookie_secure)
+        set_session_cookie(request, response, token, state=state)
         return response
 
     return router
