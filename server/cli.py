@@ -78,11 +78,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--config",
         type=Path,
         metavar="FILE",
-        help="YAML file of server settings (database_url, evidence_dir, mqtt_host, ...)",
+        help="YAML file of server settings (database_url, evidence_dir, mqtt: {host: ...}, ...)",
     )
     parser.add_argument("--host", help="address to bind the HTTP server to (overrides http_host)")
     parser.add_argument(
         "--port", type=int, help="TCP port of the HTTP server (overrides http_port)"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help=(
+            "allow auth_enabled false on an address that is not loopback (anyone who reaches "
+            "the port acts as admin); without it such a server refuses to start"
+        ),
     )
     parser.add_argument(
         "--check",
@@ -93,6 +101,46 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     parser.set_defaults(func=run)
+    actions = parser.add_subparsers(dest="server_command", metavar="ACTION")
+    retention = actions.add_parser(
+        "retention",
+        help="delete rejected and expired cases and unreferenced evidence now",
+        description=(
+            "Apply the retention policy (the settings' retention block) once: rejected cases "
+            "after rejected_days, any case after case_days, evidence no case refers to after "
+            "orphan_evidence_days. Cases on legal hold and the evidence they refer to are "
+            "kept. The running server applies the same policy every retention.interval_s."
+        ),
+    )
+    retention.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
+    retention.add_argument(
+        "--dry-run", action="store_true", help="say what would be deleted, delete nothing"
+    )
+    retention.set_defaults(func=run_retention)
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    """``civicwatch server retention``: apply the policy once and report what went."""
+    from server.core.config import SettingsError, load_settings
+    from server.core.db import utcnow
+    from server.evidence_store import EvidenceStore
+    from server.retention import apply_retention
+
+    try:
+        settings = load_settings(args.config)
+        with server_database(args.config) as factory:
+            report = apply_retention(
+                factory,
+                EvidenceStore(settings.evidence_dir),
+                settings.retention,
+                now=utcnow(),
+                dry_run=args.dry_run,
+            )
+    except (SettingsError, ConfigurationError) as exc:
+        sys.stderr.write(f"civicwatch server retention: {exc}\n")
+        return EXIT_USAGE
+    sys.stdout.write(f"retention: {report.summary()}\n")
+    return EXIT_OK
 
 
 def _check_install(settings: Settings) -> int:
@@ -146,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["http_host"] = args.host
     if args.port is not None:
         overrides["http_port"] = args.port
+    if args.insecure:
+        overrides["insecure"] = True
     try:
         settings = load_settings(args.config, **overrides)
     except SettingsError as exc:
