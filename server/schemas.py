@@ -273,6 +273,8 @@ class MqttOut(_Out):
     connected: bool
     host: str
     port: int
+    sessions_lost: int = 0  # the broker had no session for the ingest (queued messages lost)
+    resend_requests: int = 0  # edges asked to re-send from their chains (lost session, gaps)
 
 
 class IngestOut(_Out):

@@ -8,6 +8,12 @@ mid-ingest gets the message again (every handler is idempotent). A transient dat
 failure is retried, unacknowledged, until it succeeds or the server stops; a message
 that keeps failing unexpectedly is copied to the dead-letter directory before it is
 acknowledged.
+
+A lost session is loud: when the broker answers a reconnect (or a start with edges
+already known) without the persistent session the ingest asked for, whatever was
+queued in it is gone; the ingest logs an ERROR, counts it (``/healthz``) and asks every
+known edge to re-send what came after its newest stored record. Open gaps in an edge's
+chain are asked for every ``gap_check_s`` (:mod:`server.ingest.resend`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.mqtt import MqttSettings, create_client
@@ -36,6 +43,7 @@ from server.health import StorageGuard
 from server.ingest.dead_letter import write_dead_letter
 from server.ingest.dispatch import TRANSIENT_CODES, dispatch
 from server.ingest.handlers import IngestContext
+from server.ingest.resend import ResendRequester
 from server.ingest.results import IngestMetrics, IngestOutcome
 
 logger = logging.getLogger(__name__)
@@ -66,6 +74,12 @@ class MqttStatus:
     connected: bool
     host: str
     port: int
+    sessions_lost: int = 0
+    resend_requests: int = 0
+
+
+GAP_CHECK_S: Final[float] = 30.0
+"""How often open chain gaps are looked for and asked for again."""
 
 
 class MqttIngest:
@@ -88,6 +102,8 @@ class MqttIngest:
         session_factory: Where each message's transaction is opened.
         context: Evidence store and limits for the handlers.
         metrics: Counters shared with ``/healthz``.
+        gap_check_s: How often open chain gaps are asked for (re-asked after
+            :data:`server.ingest.resend.GAP_REPEAT_S`).
     """
 
     def __init__(
@@ -97,6 +113,7 @@ class MqttIngest:
         session_factory: sessionmaker[Session],
         context: IngestContext,
         metrics: IngestMetrics,
+        gap_check_s: float = GAP_CHECK_S,
     ) -> None:
         self._mqtt: MqttSettings = settings.mqtt
         self._dead_letter_dir: Path = settings.dead_letter_dir
@@ -106,6 +123,10 @@ class MqttIngest:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
+        self._had_session = False
+        self._gap_check_s = gap_check_s
+        self._gap_thread: threading.Thread | None = None
+        self.resend = ResendRequester(session_factory)
         self.storage = StorageGuard(settings)  # waits while a disk is full; reports stalls
 
     @property
@@ -115,8 +136,14 @@ class MqttIngest:
 
     def status(self) -> MqttStatus:
         """The connection state for ``/healthz``."""
+        counts = self.resend.counts()
         return MqttStatus(
-            enabled=True, connected=self.connected, host=self._mqtt.host, port=self._mqtt.port
+            enabled=True,
+            connected=self.connected,
+            host=self._mqtt.host,
+            port=self._mqtt.port,
+            sessions_lost=counts.sessions_lost,
+            resend_requests=counts.requests,
         )
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -144,6 +171,10 @@ class MqttIngest:
             session_expiry_s,
         )
         client.loop_start()
+        self._gap_thread = threading.Thread(
+            target=self._check_gaps, name="ingest-gaps", daemon=True
+        )
+        self._gap_thread.start()
 
     def stop(self) -> None:
         """Disconnect and join paho's thread; a message being retried stays unacknowledged."""
@@ -154,6 +185,9 @@ class MqttIngest:
         self._client = None
         client.disconnect()
         client.loop_stop()
+        if self._gap_thread is not None:
+            self._gap_thread.join(timeout=10)
+            self._gap_thread = None
         self._connected.clear()
         logger.info("MQTT ingest stopped")
 
@@ -170,11 +204,47 @@ class MqttIngest:
                 "MQTT broker %s refused the connection: %s", self._mqtt.address, reason_code
             )
             return
-        logger.info(
-            "MQTT ingest connected (%s session)",
-            "resumed" if getattr(flags, "session_present", False) else "new",
-        )
+        present = bool(getattr(flags, "session_present", False))
+        logger.info("MQTT ingest connected (%s session)", "resumed" if present else "new")
         client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        persistent = self._mqtt.session_expiry_or(DEFAULT_SESSION_EXPIRY_S) > 0
+        if persistent and not present:
+            self._session_lost(client)
+        self._had_session = persistent
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        client = self._client
+        if client is not None:
+            client.publish(topic, payload, qos=1, retain=True)
+
+    def _session_lost(self, client: mqtt.Client) -> None:
+        """The broker has no session for us: say so loudly and ask the edges to re-send."""
+        try:
+            known = self.resend.known_edges()
+            if not (self._had_session or known):
+                return  # a first start with nothing known: a new session is expected
+            asked = self.resend.session_lost(self._publish, now=utcnow())
+        except SQLAlchemyError:
+            logger.exception("MQTT session lost and the database cannot say which edges to ask")
+            return
+        logger.error(
+            "MQTT broker %s has no session for this server (client id %s): whatever was "
+            "queued for it while it was away is lost at the broker; asked %d edge(s) to "
+            "re-send from their chains",
+            self._mqtt.address,
+            self._mqtt.client_id_or(DEFAULT_CLIENT_ID),
+            asked,
+        )
+
+    def _check_gaps(self) -> None:
+        """Every ``gap_check_s`` while connected: ask for the records missing in chains."""
+        while not self._stopping.wait(self._gap_check_s):
+            if not self.connected:
+                continue
+            try:
+                self.resend.gaps(self._publish, now=utcnow())
+            except SQLAlchemyError:
+                logger.exception("cannot look for chain gaps; trying again later")
 
     def _on_subscribe(
         self,

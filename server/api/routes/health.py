@@ -59,7 +59,12 @@ def _mqtt(state: StateDep) -> MqttOut:
     if state.ingest is not None:
         current = state.ingest.status()
         return MqttOut(
-            enabled=True, connected=current.connected, host=current.host, port=current.port
+            enabled=True,
+            connected=current.connected,
+            host=current.host,
+            port=current.port,
+            sessions_lost=current.sessions_lost,
+            resend_requests=current.resend_requests,
         )
     settings = state.settings
     return MqttOut(enabled=False, connected=False, host=settings.mqtt.host, port=settings.mqtt.port)
