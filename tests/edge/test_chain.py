@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import stat
 from datetime import UTC, datetime
@@ -14,14 +15,17 @@ from contracts.chain import (
     GENESIS_HASH,
     ChainEntryKind,
     ChainError,
+    DropReason,
     SignedChainRecord,
     event_digest,
     verify_records,
 )
 from contracts.events import ZoneEvent
+from contracts.resend import ResendReason, ResendRequest
 from edge.chain import EdgeChain, EdgeKey
 from edge.outbox import Outbox, PendingMessage
 from edge.outbox_budget import EvidenceCandidate, OutboxBudgetConfig, select_drops
+from edge.resend import resend
 from tests.contracts.chain_builders import evidence_ref, fake_jpeg, make_event
 
 NOW = datetime(2024, 5, 1, 9, 0, 0, tzinfo=UTC)
@@ -230,3 +234,56 @@ def test_over_budget_the_oldest_evidence_is_dropped_after_a_warning_and_recorded
     assert verify_records(records, {key.key_id: key.public_key}) == []
     usage = sum(len(m.payload) for m in outbox.pending(limit=1000))
     assert usage <= MIB * 0.7 + 10_000
+
+
+def _resend_request(request_id: str, first: int, last: int | None) -> ResendRequest:
+    return ResendRequest(
+        request_id=request_id,
+        edge_id="edge-1",
+        from_seq=first,
+        to_seq=last,
+        reason=ResendReason.GAP,
+        requested_at=NOW,
+    )
+
+
+def test_a_resend_request_queues_the_records_and_their_sent_messages_again(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    chain = EdgeChain(outbox, EdgeKey.generate(), edge_id="edge-1")
+    sent = []
+    for seed in range(3):
+        event, blobs = _event_with_evidence(seed)
+        chain.enqueue(_messages(event, blobs), [event], now=NOW)
+        sent.append(_messages(event, blobs))
+    for message in outbox.pending(limit=100):
+        outbox.ack(message.id)
+    done = resend(chain, _resend_request("r-1", 2, 2))
+    assert done is not None and (done.records, done.messages, done.not_kept) == (1, 3, 0)
+    queued = outbox.pending(limit=100)
+    assert [m.payload for m in queued[:3]] == [m.payload for m in sent[1]]
+    assert [r.record.seq for r in _chain_messages(outbox)] == [2]
+    assert resend(chain, _resend_request("r-1", 2, 2)) is None  # acted on once
+    open_ended = resend(chain, _resend_request("r-2", 3, None))
+    assert open_ended is not None and open_ended.records == 1
+    beyond = resend(chain, _resend_request("r-3", 9, None))
+    assert beyond is not None and (beyond.records, beyond.messages) == (0, 0)
+    with pytest.raises(ValueError, match="for edge"):
+        resend(chain, _resend_request("r-4", 1, 1).model_copy(update={"edge_id": "edge-2"}))
+    chain.close()
+
+
+def test_a_dead_lettered_message_gets_a_signed_drop_record(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    key = EdgeKey.generate()
+    chain = EdgeChain(outbox, key, edge_id="edge-1")
+    [message_id] = outbox.put_many([PendingMessage("t/x", b"huge", "image/jpeg")])
+    drop = chain.dead_letter(message_id, "too large")
+    assert drop is not None and drop.record.kind is ChainEntryKind.DROP
+    assert drop.record.drop_reason is DropReason.UNDELIVERABLE
+    assert drop.record.dropped_sha256 == [hashlib.sha256(b"huge").hexdigest()]
+    assert drop.problems(key.public_key) == []
+    assert chain.dead_letter(message_id, "again") is None
+    assert [r.record.seq for r in _chain_messages(outbox)] == [1]
+    chain.close()

@@ -35,3 +35,27 @@ def test_put_many_is_atomic(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="NOT NULL"):
         box.put_many([_msg(0), bad])
     assert box.count() == 0
+
+
+def test_acked_messages_are_kept_for_resending_within_the_budget(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", keep_sent_bytes=6)
+    ids = box.put_many([_msg(i) for i in range(5)])  # 2 bytes each
+    for message_id in ids:
+        box.ack(message_id)
+    assert box.count() == 0
+    assert [m.topic for m in box.sent(ids)] == ["t/2", "t/3", "t/4"]  # oldest pruned
+    box.close()
+    reopened = Outbox(tmp_path / "o.db", keep_sent_bytes=6)
+    assert [m.payload for m in reopened.sent(ids)] == [b"p2", b"p3", b"p4"]
+    assert reopened.sent([]) == []
+
+
+def test_a_dead_letter_leaves_the_queue_and_is_kept(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    first, second = box.put_many([_msg(0), _msg(1)])
+    assert box.dead_letter(first, "too large") is True
+    assert box.dead_letter(first, "again") is False  # no longer pending
+    assert [m.id for m in box.pending()] == [second]
+    assert [(m.topic, reason) for m, reason in box.dead_letters()] == [("t/0", "too large")]
+    with pytest.raises(ValueError, match="negative"):
+        Outbox(tmp_path / "other.db", keep_sent_bytes=-1)
