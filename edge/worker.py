@@ -233,6 +233,17 @@ class EdgeWorker:
                 )
             except (OSError, ValueError) as exc:
                 logger.error("cover classifier not loaded, truck rules will not run: %s", exc)
+            plates = config.rules.muck_truck.plate_reader
+            if plates is not None:  # optional, installed by the operator (sha256 checked)
+                from edge.plates import PlateReader
+
+                try:
+                    self.resources = RuleResources(
+                        cover_classifier=self.resources.cover_classifier,
+                        plate_reader=PlateReader.from_settings(plates),
+                    )
+                except (OSError, ValueError) as exc:
+                    logger.error("plate reader not loaded, truck cases will say so: %s", exc)
         self.sensor_hub = SensorHub(config.sensors.inbox_capacity)
         for camera in cameras:
             zones = all_zones[camera.id]

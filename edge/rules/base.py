@@ -20,6 +20,7 @@ from zones.config import Zone, ZoneKind
 from zones.geometry import ZoneGeometry
 
 if TYPE_CHECKING:
+    from edge.plates.reader import PlateReader
     from edge.rules.cover import CoverClassifier
 
 
@@ -100,9 +101,13 @@ class RuleResources:
     Attributes:
         cover_classifier: The truck-load classifier, or ``None`` to load it from
             ``settings.muck_truck.cover_model`` when a road zone needs it.
+        plate_reader: The truck plate reader (loaded once from
+            ``settings.muck_truck.plate_reader``), or ``None`` when none is configured or it
+            did not load; truck cases then say why their plate was not read.
     """
 
     cover_classifier: CoverClassifier | None = None
+    plate_reader: PlateReader | None = None
 
 
 RuleFactory = Callable[[Zone, ZoneGeometry, str, RulesSettings, RuleResources], Rule]

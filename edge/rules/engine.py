@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -121,7 +122,7 @@ class RuleEngine:
 
             path = self.settings.muck_truck.cover_model
             try:
-                resources = RuleResources(cover_classifier=OnnxCoverClassifier(path))
+                resources = replace(resources, cover_classifier=OnnxCoverClassifier(path))
             except (OSError, ValueError) as exc:
                 logger.error(
                     "camera %s: cannot load the cover classifier %s: %s",

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.sensors import Quantity
+from edge.plates.settings import PlateReaderSettings
 from zones.schedule import DailyWindow
 
 _UPDATE = "Least time between two updates of one ongoing case, in seconds."
@@ -101,6 +102,10 @@ class MuckTruckSettings(_Settings):
     rejoin_dist: float = Field(1.5, ge=0.0, le=10.0, allow_inf_nan=False)
     """How near a new truck track must start to a lost one (distance between box centres in box
     diagonals) to continue its pass."""
+    plate_reader: PlateReaderSettings | None = None
+    """The optional plate reader (detector and recogniser files with their sha256): a truck
+    case reads the plate on the truck's best frames; without it the case says the plate was not
+    read."""
 
     def vote(self, p_uncovered: float) -> bool | None:
         """One frame's vote: ``True`` uncovered, ``False`` covered, ``None`` unsure."""

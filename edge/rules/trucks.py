@@ -22,8 +22,16 @@ the load (the uncovered vote with the highest probability times crop size) and o
 middle of the bottom for a truck seen head-on) as evidence, and the verdict in its details;
 the case ends when the truck has left (after ``cooldown_s``). A *covered* verdict raises
 nothing. One truck is one pass: a track that is lost and a new one starting within
-``cooldown_s`` near where it was continue the same pass (same votes, same case). No plate is
-read: that needs an OCR model that no installed package ships offline.
+``cooldown_s`` near where it was continue the same pass (same votes, same case).
+
+**The plate** is read when the case starts, if a plate reader is configured
+(``settings.muck_truck.plate_reader``, loaded once by the worker into
+:class:`~edge.rules.base.RuleResources`): the truck's pixels of its best uncovered frames (up
+to ``plate_reader.frames``) are read and the text most of them agree on goes into the case
+(``plate``, ``plate_colour``, ``plate_confidence``, ``plate_frames``), with the plate's crop as
+the ``plate`` evidence instead of the plate region. ``plate_status`` always says whether the
+plate was read, and if not, why (no reader configured, the reader did not load, no plate
+found).
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from datetime import datetime
 import numpy as np
 
 from contracts.events import EventPhase, EvidenceKind, ViolationType
+from edge.plates.case import NO_PLATE_READER, PLATE_READER_NOT_LOADED, CasePlate, TruckViews
+from edge.plates.settings import PlateReaderSettings
 from edge.rules.base import RuleFrame, RuleResources, Subject, ZoneRule
 from edge.rules.cover import CoverClassifier, crop, load_region
 from edge.rules.events import ImageAttachment, RuleEvent
@@ -111,6 +121,8 @@ class _Pass:
     best_plate: ImageArray | None = None
     best_at: datetime | None = None
     best_xyxy: FloatArray | None = None
+    views: TruckViews | None = None
+    plate: CasePlate | None = None
     gone_since: datetime | None = None
     event_id: str | None = None
 
@@ -123,7 +135,7 @@ class MuckTruckRule(ZoneRule):
         geometry: The zone in pixels of the frames to come.
         camera_id: The camera, copied into every event.
         settings: Timezone and this rule's settings (``settings.muck_truck``).
-        resources: Must carry the cover classifier.
+        resources: Must carry the cover classifier; may carry the plate reader.
         id_factory: Makes event ids (uuid4 hex by default).
 
     Raises:
@@ -150,6 +162,16 @@ class MuckTruckRule(ZoneRule):
             )
         self.classifier: CoverClassifier = resources.cover_classifier
         self.cfg = self.settings.muck_truck
+        self.plates = resources.plate_reader
+        configured = self.cfg.plate_reader
+        self._plate_frames: int = (
+            configured.frames
+            if configured is not None
+            else PlateReaderSettings.model_fields["frames"].get_default()
+        )
+        self._no_plate = CasePlate(
+            NO_PLATE_READER if configured is None else PLATE_READER_NOT_LOADED
+        )
         self._book = PresenceBook(self.zone.inertia, self.cfg.lost_grace_s)
         self._passes: list[_Pass] = []
         self._next_key = 1
@@ -297,6 +319,24 @@ class MuckTruckRule(ZoneRule):
                 truck.best_plate = crop(image, plate_region(xyxy, motion, wh))
                 truck.best_at = frame.ts
                 truck.best_xyxy = xyxy
+            if uncovered and self.plates is not None and truck.event_id is None:
+                if truck.views is None:
+                    truck.views = TruckViews(self._plate_frames)
+                truck.views.offer(score, frame.ts, image, xyxy)
+
+    def _read_plate(self, truck: _Pass) -> CasePlate:
+        """Read the plate on the truck's kept frames (the text most of them agree on)."""
+        if self.plates is None:
+            return self._no_plate
+        views, truck.views = truck.views or TruckViews(self._plate_frames), None
+        plate = views.read(self.plates)
+        self._log(
+            logging.INFO,
+            "truck %d plate %s",
+            truck.tracker_id,
+            " ".join(f"{k}={v}" for k, v in plate.details.items()),
+        )
+        return plate
 
     def _judge(self, truck: _Pass, ts: datetime, legal: bool) -> list[RuleEvent]:
         if truck.verdict != "uncovered":
@@ -324,6 +364,7 @@ class MuckTruckRule(ZoneRule):
         if not truck.counted or legal:
             return []
         truck.event_id = self._id_factory()
+        truck.plate = self._read_plate(truck)
         return [self._event(truck, EventPhase.START, ts)]
 
     def _retire(self, ts: datetime, present: set[int]) -> list[RuleEvent]:
@@ -374,9 +415,14 @@ class MuckTruckRule(ZoneRule):
         attachments: tuple[ImageAttachment, ...] = ()
         if phase is EventPhase.START and truck.best_load is not None:
             assert truck.best_at is not None and truck.best_plate is not None
+            plate = ImageAttachment(EvidenceKind.PLATE, truck.best_plate, truck.best_at)
+            if truck.plate is not None and truck.plate.captured_at is not None:
+                plate_crop = truck.plate.crop
+                assert plate_crop is not None
+                plate = ImageAttachment(EvidenceKind.PLATE, plate_crop, truck.plate.captured_at)
             attachments = (
                 ImageAttachment(EvidenceKind.LOAD, truck.best_load, truck.best_at),
-                ImageAttachment(EvidenceKind.PLATE, truck.best_plate, truck.best_at),
+                plate,
             )
         probs = truck.probs or [0.0]
         xyxy = truck.xyxy
@@ -395,6 +441,7 @@ class MuckTruckRule(ZoneRule):
                 "p_uncovered_max": round(float(np.max(probs)), 3),
                 "direction": self._direction(truck),
                 "cover_model": self.classifier.name,
+                **(truck.plate.details if truck.plate is not None else {}),
             },
             attachments,
         )
