@@ -134,7 +134,10 @@ def section(results: dict[str, list[Result]]) -> str:
             f"`{TRUTH.relative_to(REPO)}` is read whole, as a truck's frame would be; the truth "
             "is read by eye (the plate itself, or the checkpoint photo's burned-in 车牌号 "
             "header); the two photos whose header says 无车牌 must give no reading. A reading "
-            "counts only with the form of a civil plate and confidence >= 0.5 (the defaults).",
+            "counts only with the form of a civil plate and confidence >= 0.5 (the defaults). "
+            "On the edge the reader runs once per truck case, when it starts, on up to three "
+            "crops of the truck (`plate_reader.frames`): about three times the time below, once "
+            "per case, never per frame.",
             "",
             "| recogniser | read exactly (readable plates) | colour right | "
             "plate made up where none is readable | median ms / photo |",
