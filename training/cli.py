@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
-from training.config import DEFAULT_CONFIG, ConfigError, TrainConfig, load_config
+from training.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, TrainConfig, load_config
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_EDGE_CONFIG = REPO_ROOT / "configs" / "edge.yaml"
 
 
 def _load(args: argparse.Namespace) -> int | None:
@@ -77,6 +80,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.real:
+        return _evaluate_real(args)
     if (code := _load(args)) is not None:
         return code
     from training.evaluate import evaluate_holdout
@@ -95,26 +100,78 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_real(args: argparse.Namespace) -> int:
+    from edge.config import EdgeConfigError
+    from edge.registry import ModelVerificationError, RegistryError, load_registry
+    from training.real_eval.data import (
+        RealDataError,
+        edge_settings,
+        find_real_data,
+        registry_models,
+        teacher_model,
+    )
+    from training.real_eval.run import evaluate_real
+    from training.real_eval.table import render_real_table
+
+    root = Path(args.data) if args.data else _shared_data()
+    try:
+        data = find_real_data(root)
+        settings = edge_settings(Path(args.edge_config))
+        teacher = teacher_model(root)
+        models = registry_models(load_registry(), args.real_model or None)
+    except RealDataError as exc:
+        sys.stderr.write(f"skipped: {exc}\n")
+        return 3
+    except (EdgeConfigError, RegistryError, ModelVerificationError, ValueError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    argv = sys.argv
+    start = argv.index("evaluate") if "evaluate" in argv else len(argv)
+    command = shlex.join(["civicwatch", *argv[start:]]) if start < len(argv) else "(API)"
+    report = evaluate_real(
+        [*models, *([] if args.no_teacher else [teacher])],
+        data,
+        settings,
+        teacher_path=teacher.path,
+        clip_limit=args.clip_frames,
+        command=command,
+    )
+    table = render_real_table(report)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+    if args.json:
+        Path(args.json).write_text(report.model_dump_json(indent=2) + "\n")
+    sys.stdout.write(table + "\n")
+    return 0
+
+
 def _publish(args: argparse.Namespace) -> int:
     if (code := _load(args)) is not None:
         return code
     from training.publish import publish
+    from training.real_eval.gate import DefaultRefusedError
 
     config = args.config_obj
     if (weights := _checkpoint(args, config)) is None:
         return 2
     real = Path(args.real_data) if args.real_data else _shared_data()
-    report = publish(
-        config,
-        weights,
-        name=args.name,
-        version=args.version,
-        real_data=real,
-        int8=not args.no_int8,
-        commands=args.command or None,
-        earlier_runs=[Path(p).resolve() for p in args.earlier_run],
-        notes=args.note,
-    )
+    try:
+        report = publish(
+            config,
+            weights,
+            name=args.name,
+            version=args.version,
+            real_data=real,
+            int8=not args.no_int8,
+            commands=args.command or None,
+            earlier_runs=[Path(p).resolve() for p in args.earlier_run],
+            notes=args.note,
+            make_default=args.make_default,
+            force_default=args.force_default,
+        )
+    except DefaultRefusedError as exc:
+        sys.stderr.write(f"refused: {exc}\n")
+        return 2
     if args.json:
         Path(args.json).write_text(report.model_dump_json(indent=2) + "\n")
     sys.stdout.write(
@@ -168,6 +225,38 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     v.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config")
     v.add_argument("--model", default=None, help="ONNX model (default: export.output)")
     v.add_argument("--json", default=None, help="also write the report as JSON here")
+    v.add_argument(
+        "--real",
+        action="store_true",
+        help="the real-image table instead: registered models and the COCO teacher on the real "
+        "clips and photos of the shared data, with the edge's own code and settings",
+    )
+    v.add_argument(
+        "--data",
+        default=None,
+        help="(--real) shared data folder (default: $CIVICWATCH_SHARED_DATA or ../shared/data)",
+    )
+    v.add_argument(
+        "--real-model",
+        action="append",
+        default=[],
+        metavar="NAME[@VERSION]",
+        help="(--real) registered model to evaluate (repeat; default: every live model, the "
+        "default first)",
+    )
+    v.add_argument(
+        "--edge-config",
+        default=str(DEFAULT_EDGE_CONFIG),
+        help="(--real) edge config whose confidence, analysis_fps and muck-truck settings apply",
+    )
+    v.add_argument(
+        "--clip-frames",
+        type=int,
+        default=None,
+        help="(--real) analyse at most this many frames per clip (default: all at analysis_fps)",
+    )
+    v.add_argument("--no-teacher", action="store_true", help="(--real) leave out the teacher row")
+    v.add_argument("--out", default=None, help="(--real) also write the Markdown table here")
     v.set_defaults(func=_evaluate)
 
     p = subparsers.add_parser(
@@ -197,6 +286,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="run folder of an earlier stage that the checkpoint's run continued from",
     )
     p.add_argument("--note", action="append", default=[], help="provenance note for the card")
+    p.add_argument(
+        "--make-default",
+        action="store_true",
+        help="make it the registry's default if it is not worse than the current default on "
+        "the real table (training.real_eval.gate)",
+    )
+    p.add_argument(
+        "--force-default",
+        action="store_true",
+        help="with --make-default: make it the default even if the gate finds it worse (the "
+        "card records this and why)",
+    )
     p.set_defaults(func=_publish)
 
 

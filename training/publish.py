@@ -5,8 +5,13 @@
 1. export the checkpoint to ONNX at ``export.output`` (metadata ``names``, ``imgsz``, ``stride``);
 2. evaluate it on the held-out synthetic split (and, optionally, an int8 copy);
 3. run it over the real footage in the shared data folder, if present;
-4. list it in ``models/registry.yaml`` with its SHA-256;
-5. write the model card beside it, generated from those measurements.
+4. run it, the current default and the COCO teacher through the real-image evaluation
+   (:mod:`training.real_eval`), if the shared data is present;
+5. with ``make_default``, pass the real-image gate (:mod:`training.real_eval.gate`): a model
+   worse than the current default on the real table is refused (``force_default`` overrides,
+   and the card says so);
+6. list it in ``models/registry.yaml`` with its SHA-256 (as the default if it passed);
+7. write the model card beside it, generated from those measurements.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from training.evaluate import (
     real_data_report,
     real_data_table,
 )
+from training.real_eval.gate import DefaultGate, DefaultRefusedError, decide_default
+from training.real_eval.run import RealEvalReport
+from training.real_eval.table import render_real_table
 from training.registry import DEFAULT_REGISTRY, entry_for, sha256_file, upsert_entry
 from training.scenes.classes import CLASSES
 from training.scenes.dataset import GENERATOR_VERSION
@@ -77,6 +85,12 @@ class PublishReport(BaseModel):
     int8: HoldoutReport | None = Field(description="Held-out metrics of the int8 copy, if made.")
     int8_size_bytes: int | None = Field(description="Size of the int8 copy.")
     real: list[RealFileResult] = Field(description="Detections on real footage (empty if absent).")
+    real_images: RealEvalReport | None = Field(
+        default=None, description="The real table (candidate, default, teacher); None: no data."
+    )
+    default_gate: DefaultGate | None = Field(
+        default=None, description="The real-image gate's decision, when asked to be the default."
+    )
     card: str = Field(description="Model card path.")
     registry: str = Field(description="Registry file path.")
 
@@ -110,6 +124,8 @@ def publish(
     commands: list[str] | None = None,
     earlier_runs: list[Path] | None = None,
     notes: list[str] | None = None,
+    make_default: bool = False,
+    force_default: bool = False,
 ) -> PublishReport:
     """Export, evaluate, register and document a trained checkpoint.
 
@@ -125,9 +141,14 @@ def publish(
             of ``weights``); default: :data:`TRAIN_COMMAND` for a single stage.
         earlier_runs: Run folders of earlier stages that ``weights``' run continued from.
         notes: Provenance notes to print in the card.
+        make_default: Make it the registry's default, if the real-image gate passes.
+        force_default: Make it the default even if the gate finds it worse (recorded).
 
     Raises:
         ValueError: If the number of commands differs from the number of stages.
+        DefaultRefusedError: ``make_default`` and the model is worse than the current default
+            on the real table (or the table cannot be measured) without ``force_default``;
+            nothing is registered.
 
     Returns:
         The measurements; the card and registry are written.
@@ -146,6 +167,12 @@ def publish(
     out = export_onnx(config, weights, config.export.output)
     holdout = evaluate_holdout(config, out)
     logger.info("held-out mAP50 %.3f mAP50-95 %.3f", holdout.map50, holdout.map50_95)
+    real_images = (
+        real_table(out, f"{name}-v{version}", registry_path, real_data)
+        if real_data is not None and real_data.is_dir()
+        else None
+    )
+    gate = default_gate(real_images, force=force_default, data=real_data) if make_default else None
     int8_report: HoldoutReport | None = None
     int8_size: int | None = None
     if int8:
@@ -181,13 +208,74 @@ def publish(
         int8=int8_report,
         int8_size_bytes=int8_size,
         real=real,
+        real_images=real_images,
+        default_gate=gate,
         card=str(card),
         registry=str(registry_path),
     )
     card.write_text(render_card(report, config, name=name, version=version))
-    upsert_entry(registry_path, entry)
+    upsert_entry(registry_path, entry, make_default=gate is not None)
     logger.info("published %s@%s: %s", name, version, out)
     return report
+
+
+def real_table(model: Path, label: str, registry_path: Path, data: Path) -> RealEvalReport:
+    """The real table of ``model`` (first row), the registry's current default and the teacher.
+
+    Raises:
+        training.real_eval.data.RealDataError: The shared data lacks what the table needs.
+    """
+    from edge.detectors import LabelMapConfig
+    from training.real_eval.data import (
+        RealModel,
+        edge_settings,
+        find_real_data,
+        registry_models,
+        teacher_model,
+    )
+    from training.real_eval.run import evaluate_real
+    from training.registry import load_registry
+
+    registry = load_registry(registry_path)
+    current = []
+    if registry.default:
+        entry = registry.default_entry()
+        current = registry_models(registry, [f"{entry.name}@{entry.version}"])
+    candidate = RealModel(f"{label} (candidate)", model, LabelMapConfig())
+    teacher = teacher_model(data)
+    others = [m for m in current if m.path.resolve() != model.resolve()]
+    return evaluate_real(
+        [candidate, *others, teacher],
+        find_real_data(data),
+        edge_settings(),
+        teacher_path=teacher.path,
+        command=f"civicwatch publish (real table of {label})",
+    )
+
+
+def default_gate(
+    table: RealEvalReport | None, *, force: bool, data: Path | None = None
+) -> DefaultGate:
+    """The real-image gate on a :func:`real_table` (candidate first, current default second).
+
+    Raises:
+        DefaultRefusedError: The candidate is worse, or no table could be measured, and
+            ``force`` is not set.
+    """
+    if table is None:
+        if not force:
+            raise DefaultRefusedError(
+                f"no real table (shared data not found at {data}): the real-image gate cannot "
+                "run; pass --real-data, or --force-default (recorded in the card)"
+            )
+        return DefaultGate(
+            candidate="candidate",
+            default=None,
+            reasons=["the real table was not measured (shared data absent)"],
+            forced=True,
+        )
+    rows = [s for s, m in zip(table.summaries, table.models, strict=True) if not m.teacher]
+    return decide_default(rows[0], rows[1] if len(rows) > 1 else None, force=force)
 
 
 def _repo_path(path: Path) -> str:
@@ -241,6 +329,16 @@ def render_card(report: PublishReport, config: TrainConfig, *, name: str, versio
         real_data_table(report.real, load_footage_truth())
         if report.real
         else "(shared data folder absent when the card was generated)"
+    )
+    real_images = (
+        render_real_table(report.real_images, details=False)
+        if report.real_images is not None
+        else "(shared data folder absent when the card was generated)"
+    )
+    gate_line = (
+        report.default_gate.card_line()
+        if report.default_gate is not None
+        else "Not made the default by this publish."
     )
     classes = ", ".join(f"{i} `{c}`" for i, c in enumerate(CLASSES))
     task = (
@@ -304,6 +402,12 @@ No box labels exist: what the model reports at score >= 0.25, held against what 
 shows by eye (`training/real_footage.yaml`).
 
 {real}
+
+## Real images (`civicwatch evaluate --real`)
+
+{real_images}
+
+Default: {gate_line}
 
 ## Known limits
 

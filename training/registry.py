@@ -47,10 +47,11 @@ DEFAULT_REGISTRY = default_registry_path()
 install, the repository's own file; ``CIVICWATCH_MODEL_REGISTRY`` points elsewhere)."""
 
 
-def upsert_entry(path: Path, entry: RegistryEntry) -> Registry:
+def upsert_entry(path: Path, entry: RegistryEntry, *, make_default: bool = False) -> Registry:
     """Add ``entry`` to the registry file at ``path`` (replacing the same name and version).
 
-    Creates the file if it does not exist; keeps its default. Returns the registry as written.
+    Creates the file if it does not exist; keeps its default unless ``make_default`` (then
+    ``entry`` becomes the default). Returns the registry as written.
     """
     models: list[RegistryEntry] = []
     default: str | None = None
@@ -62,7 +63,7 @@ def upsert_entry(path: Path, entry: RegistryEntry) -> Registry:
             for e in current.models
             if (e.name, e.version) != (entry.name, entry.version) and e.file != entry.file
         ]
-    registry = Registry(default=default, models=[*models, entry])
+    registry = Registry(default=entry.file if make_default else default, models=[*models, entry])
     header = (
         "# civicwatch model registry: the edge loads only files listed here, with this sha256.\n"
         '# Entries with "retired: true" are no longer shipped (file and card in git history '
