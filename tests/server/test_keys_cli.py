@@ -113,7 +113,8 @@ def test_mosquitto_writes_an_account_per_registered_edge(
     assert _keys("mosquitto", "--out", str(out), "--config", str(config)) == 0
     report = capsys.readouterr().out
     assert "2 edge account(s) and server account civicwatch-server" in report
-    assert f"password_file {out / 'passwd'}" in report
+    assert str(out / "civicwatch.conf") in report
+    assert f"password_file {out / 'passwd'}" in (out / "civicwatch.conf").read_text()
     users = [line.split(":")[0] for line in (out / "passwd").read_text().splitlines()]
     assert sorted(users) == ["civicwatch-server", "edge-1", "edge-2"]
     assert "civicwatch/v1/edges/edge-2/#" in (out / "acl").read_text()
