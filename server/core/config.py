@@ -24,6 +24,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.limits import MAX_EVIDENCE_BYTES
 from contracts.mqtt import MqttSettings
 from contracts.yamlconfig import (
     ConfigError,
@@ -279,10 +280,13 @@ class Settings(BaseSettings):
     )
     http_port: int = Field(default=8000, ge=1, le=65535, description="HTTP server TCP port.")
     max_evidence_bytes: int = Field(
-        default=20 * 1024 * 1024,
+        default=MAX_EVIDENCE_BYTES,
         ge=1024,
-        le=256 * 1024 * 1024,
-        description="Largest evidence payload accepted over MQTT, in bytes.",
+        le=MAX_EVIDENCE_BYTES,
+        description=(
+            "Largest evidence payload accepted over MQTT, in bytes; at most the one limit "
+            "the edge and the broker agree on (contracts.limits.MAX_EVIDENCE_BYTES)."
+        ),
     )
     max_event_bytes: int = Field(
         default=256 * 1024,

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from contracts.limits import MAX_EVIDENCE_BYTES
 from contracts.mqtt import MqttCredentials, MqttSettings
 from server.cli import add_parser
 from server.core.config import SettingsError, load_settings
+from server.ingest.handlers.base import IngestLimits
 
 
 @pytest.fixture(autouse=True)
@@ -102,6 +104,16 @@ def test_bad_files_are_refused_naming_file_and_field(
     with pytest.raises(SettingsError, match=r"server\.yaml") as info:
         load_settings(path)
     assert message in str(info.value)
+
+
+def test_max_evidence_bytes_is_the_contracts_one_limit(tmp_path: Path) -> None:
+    """Issue 17: the server accepted evidence the edge may not make and the broker refuses."""
+    assert load_settings(None).max_evidence_bytes == MAX_EVIDENCE_BYTES
+    assert IngestLimits().max_evidence_bytes == MAX_EVIDENCE_BYTES
+    assert load_settings(None, max_evidence_bytes=4096).max_evidence_bytes == 4096
+    path = write(tmp_path, f"max_evidence_bytes: {MAX_EVIDENCE_BYTES + 1}\n")
+    with pytest.raises(SettingsError, match="max_evidence_bytes"):
+        load_settings(path)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Protocol
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from contracts.limits import MAX_EVIDENCE_BYTES
 from contracts.topics import EdgeTopic
 from server.core.config import Settings
 from server.crud import CaseCaps
@@ -22,7 +23,7 @@ class IngestLimits:
     """What the ingest accepts: sizes, trust, quotas and caps (see :class:`Settings`)."""
 
     max_event_bytes: int = 256 * 1024
-    max_evidence_bytes: int = 20 * 1024 * 1024
+    max_evidence_bytes: int = MAX_EVIDENCE_BYTES
     require_chain: bool = True
     quarantine_max_age_s: int = 3 * 24 * 3600
     quarantine_max_per_edge: int = 1000
