@@ -5,6 +5,9 @@
 * A message that keeps failing for an unexpected reason is copied to the dead-letter
   directory before it is acknowledged, so it is neither lost nor retried forever.
 * Messages published while the ingest is stopped arrive when it starts again.
+
+The edges' keys are registered, so every event passes the chain gate and becomes a case:
+what these tests count is what the ingest kept, not what the quarantine held back.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from server.ingest import IngestContext, IngestMetrics, MqttIngest
 from tests.contracts.chain_builders import Signer, WireMessage, edge_messages
 from tests.faults.harness import Database, wait_until
 from tests.server import builders as b
+from tests.server.test_chain_verify import _register
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +81,6 @@ def test_a_message_waits_unacknowledged_until_the_database_is_back(
     tmp_path: Path, mqtt_broker: MosquittoProcess
 ) -> None:
     db_dir = tmp_path / "db"
-    db_dir.mkdir()
     url = f"sqlite:///{db_dir / 'cases.db'}"
     ingest, metrics = _ingest(tmp_path, mqtt_broker, url, "durable-db-away")
     shutil.rmtree(db_dir)  # the database cannot even be opened
@@ -89,14 +92,21 @@ def test_a_message_waits_unacknowledged_until_the_database_is_back(
         event, messages = edge_messages(signer, seed="db-away")
         _publish(client, messages)
         wait_until(lambda: metrics.snapshot().rejected.get("db_unavailable", 0) >= 2, 20, "retries")
-        db_dir.mkdir()
-        run_migrations(make_engine(url))  # the database is back
+        # The database comes back whole at once: migrated, with the edge's key registered.
+        ready = tmp_path / "db-ready"
+        ready.mkdir()
+        ready_url = f"sqlite:///{ready / 'cases.db'}"
+        ready_engine = make_engine(ready_url)
+        run_migrations(ready_engine)
+        _register(make_session_factory(ready_engine), signer)
+        ready_engine.dispose()
+        ready.rename(db_dir)
         db = Database(url, tmp_path / "evidence")
         wait_until(lambda: db.counts().event_messages == 1, 30, "the event after recovery")
         wait_until(lambda: db.counts().evidence == 2, 30, "the evidence after recovery")
-        # the chain record travels after the event: unverified (no key registered), but kept
-        wait_until(lambda: db.counts().chain_records == 1, 30, "the chain record after recovery")
+        wait_until(lambda: db.counts().verified_records == 1, 30, "the record after recovery")
         assert db.stored_event_ids() == {event.event_id}
+        assert db.counts().chain_records == 1
         db.close()
     finally:
         client.disconnect()
@@ -142,6 +152,7 @@ def test_messages_published_while_the_ingest_is_stopped_arrive_on_restart(
     client = _publisher(mqtt_broker)
     try:
         signer = Signer(edge_id="edge-restart")
+        _register(db.factory, signer)
         sent = []
         for i in range(20):
             event, messages = edge_messages(signer, seed=f"restart-{i}")
@@ -150,8 +161,9 @@ def test_messages_published_while_the_ingest_is_stopped_arrive_on_restart(
         second, _ = _ingest(tmp_path, mqtt_broker, url, "durable-restart")
         second.start()
         try:
-            wait_until(lambda: db.counts().chain_records == 20, 30, "the queued messages")
-            assert db.stored_event_ids() == set(sent)
+            wait_until(lambda: db.counts().verified_records == 20, 30, "the queued records")
+            wait_until(lambda: db.stored_event_ids() == set(sent), 30, "the queued events")
+            assert db.counts().event_messages == 20
         finally:
             second.stop()
     finally:
