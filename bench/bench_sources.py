@@ -122,7 +122,8 @@ def read_with_source(
     url: str, keyframes_only: bool
 ) -> Callable[[threading.Event, Callable[[], None]], None]:
     def read(stop: threading.Event, tick: Callable[[], None]) -> None:
-        cfg = RtspSourceConfig(type="rtsp", url=url, keyframes_only=keyframes_only)
+        decode = "keyframes" if keyframes_only else "all"
+        cfg = RtspSourceConfig(type="rtsp", url=url, decode=decode)
         for _ in RtspSource("bench", cfg).frames(stop):
             tick()
 

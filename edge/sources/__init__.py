@@ -10,10 +10,17 @@ Example:
 
 from __future__ import annotations
 
-from edge.sources.base import FrameSource, SourceError, SourceState, SourceStats
+from edge.sources.base import FrameSource, GatedSource, SourceError, SourceState, SourceStats
 from edge.sources.config import FileSourceConfig, RtspSourceConfig, SourceConfig
 from edge.sources.file import FileSource
-from edge.sources.reader import FrameQueue, FrameReader, QueuePolicy, ReaderStats
+from edge.sources.reader import (
+    FrameAges,
+    FrameAgeStats,
+    FrameQueue,
+    FrameReader,
+    QueuePolicy,
+    ReaderStats,
+)
 from edge.sources.redact import redact_text, redact_url
 from edge.sources.rtsp import FAST_PROBE_OPTIONS, RtspSource
 
@@ -21,9 +28,12 @@ __all__ = [
     "FAST_PROBE_OPTIONS",
     "FileSource",
     "FileSourceConfig",
+    "FrameAgeStats",
+    "FrameAges",
     "FrameQueue",
     "FrameReader",
     "FrameSource",
+    "GatedSource",
     "QueuePolicy",
     "ReaderStats",
     "RtspSource",

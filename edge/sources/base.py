@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from edge.sources.timing import RateLimiter
 from edge.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ class SourceStats:
     Attributes:
         camera_id: The camera.
         state: The state at the time of the snapshot.
-        frames_decoded: Frames decoded and delivered since the source started.
+        frames_decoded: Frames out of the decoder since the source started.
+        frames_delivered: Frames converted to images and yielded.
+        frames_not_due: Frames passed over because no analysis was due: packets dropped
+            without decoding (``decode: keyframes``) or decoded frames not converted.
         decode_errors: Packets or frames that failed to decode and were skipped.
         reconnects: Connection attempts after the first (RTSP) or reopenings (file loops
             are not counted).
@@ -55,6 +59,8 @@ class SourceStats:
     camera_id: str
     state: SourceState
     frames_decoded: int
+    frames_delivered: int
+    frames_not_due: int
     decode_errors: int
     reconnects: int
     last_error: str | None
@@ -90,6 +96,20 @@ class FrameSource(Protocol):
         ...
 
 
+@runtime_checkable
+class GatedSource(Protocol):
+    """A source that applies the analysis rate itself, before decoding or converting.
+
+    A reader hands it its rate limiter; the source then yields only frames the limiter
+    admitted, and skips the work for the others (an RTSP camera: no BGR conversion of a
+    frame that is not due, or with ``decode: keyframes`` no decoding at all).
+    """
+
+    def gate(self, limiter: RateLimiter) -> None:
+        """Admit frames through ``limiter`` (called once, before :meth:`frames`)."""
+        ...
+
+
 class SourceStatus:
     """Thread-safe mutable state and counters behind :class:`SourceStats`.
 
@@ -102,6 +122,8 @@ class SourceStatus:
         self._lock = threading.Lock()
         self._state = SourceState.IDLE
         self.frames_decoded = 0
+        self.frames_delivered = 0
+        self.frames_not_due = 0
         self.decode_errors = 0
         self.reconnects = 0
         self.last_error: str | None = None
@@ -117,10 +139,23 @@ class SourceStatus:
         if previous != state:
             logger.info("camera %s (%s): %s -> %s", self.camera_id, self._describe, previous, state)
 
-    def frame(self, ts: datetime) -> None:
+    def frame(self, ts: datetime, *, decoded: bool = True) -> None:
+        """A frame was delivered (and counts as decoded unless ``decoded`` is false: it
+        was counted by :meth:`decoded` already)."""
+        with self._lock:
+            self.frames_decoded += int(decoded)
+            self.frames_delivered += 1
+            self.last_frame_at = ts
+
+    def decoded(self) -> None:
+        """A frame came out of the decoder (delivered or not)."""
         with self._lock:
             self.frames_decoded += 1
-            self.last_frame_at = ts
+
+    def not_due(self) -> None:
+        """A frame (or an undecoded packet) was passed over: no analysis was due."""
+        with self._lock:
+            self.frames_not_due += 1
 
     def decode_error(self) -> int:
         with self._lock:
@@ -141,6 +176,8 @@ class SourceStatus:
                 camera_id=self.camera_id,
                 state=self._state,
                 frames_decoded=self.frames_decoded,
+                frames_delivered=self.frames_delivered,
+                frames_not_due=self.frames_not_due,
                 decode_errors=self.decode_errors,
                 reconnects=self.reconnects,
                 last_error=self.last_error,

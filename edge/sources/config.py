@@ -93,8 +93,8 @@ class RtspSourceConfig(_SourceModel):
         gt=0,
         le=3600,
         description=(
-            "Reopen a stream that delivered no decoded frame for this many seconds "
-            "(with keyframes_only, keep this above the camera's keyframe interval)."
+            "Reopen a stream that delivered no frame for this many seconds (with decode: "
+            "keyframes, no keyframe: keep this above the camera's keyframe interval)."
         ),
     )
     backoff_initial_s: float = Field(
@@ -106,9 +106,15 @@ class RtspSourceConfig(_SourceModel):
         le=3600,
         description="Longest wait between reconnect attempts (the wait doubles up to it).",
     )
-    keyframes_only: bool = Field(
-        default=False,
-        description="Decode only keyframes (about 1 per 1-2 s on most cameras); cheap.",
+    decode: Literal["all", "keyframes"] = Field(
+        default="all",
+        description=(
+            "all: decode every frame (needed above the camera's keyframe rate: road cameras "
+            "at 5 fps); keyframes: drop packets undecoded until an analysis is due, then "
+            "decode the next keyframe only (stationary cameras that look every few seconds; "
+            "the analysis rate is then at most the keyframe rate, one per 1-2 s on most "
+            "cameras). The default honours any analysis_fps; keyframes is opt-in."
+        ),
     )
     fast_probe: bool = Field(
         default=True,

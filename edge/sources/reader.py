@@ -10,14 +10,16 @@ frame time (``Frame.ts``), which for files is media time: deterministic.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from edge.sources.base import FrameSource, SourceError, SourceStats
+from edge.sources.base import FrameSource, GatedSource, SourceError, SourceStats
 from edge.sources.redact import redact_text
 from edge.sources.timing import RateLimiter
 from edge.types import Frame
@@ -106,6 +108,59 @@ class FrameQueue:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameAgeStats:
+    """Frame age (capture to hand-over for analysis) over the most recent frames.
+
+    Attributes:
+        count: Frames measured (all of them, though the percentiles cover the last
+            :attr:`FrameAges.window` only).
+        p50_s: Median age in seconds (``None`` before the first frame).
+        p99_s: 99th percentile in seconds.
+        max_s: Largest age in the window.
+    """
+
+    count: int
+    p50_s: float | None
+    p99_s: float | None
+    max_s: float | None
+
+
+class FrameAges:
+    """Thread-safe window of recent frame ages, with percentiles.
+
+    Example:
+        >>> ages = FrameAges(window=100)
+        >>> for age in (0.1, 0.2, 0.3, 0.4): ages.add(age)
+        >>> ages.stats()
+        FrameAgeStats(count=4, p50_s=0.2, p99_s=0.4, max_s=0.4)
+    """
+
+    window = 4096
+
+    def __init__(self, window: int | None = None) -> None:
+        self._ages: deque[float] = deque(maxlen=window or self.window)
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def add(self, age_s: float) -> None:
+        with self._lock:
+            self._ages.append(age_s)
+            self._count += 1
+
+    def stats(self) -> FrameAgeStats:
+        with self._lock:
+            ages = sorted(self._ages)
+            count = self._count
+        if not ages:
+            return FrameAgeStats(count, None, None, None)
+
+        def pct(q: int) -> float:  # nearest rank: a value that was measured
+            return ages[max(0, math.ceil(len(ages) * q / 100) - 1)]
+
+        return FrameAgeStats(count, pct(50), pct(99), ages[-1])
+
+
+@dataclass(frozen=True, slots=True)
 class ReaderStats:
     """A snapshot of a reader and its source.
 
@@ -113,7 +168,10 @@ class ReaderStats:
         source: The source's state and counters.
         frames_queued: Frames put in the queue (the consumer got those not dropped).
         frames_dropped: Stale frames dropped from a full queue (live sources only).
-        frames_skipped: Frames not analysed because of the analysis rate limit.
+        frames_skipped: Frames not analysed because of the analysis rate limit (by
+            the reader, or by a gated source before decoding or converting them).
+        frame_age: Capture to hand-over for analysis, for live sources (``count`` 0
+            for the others, whose frame times are media times).
         running: Whether the capture thread is alive.
     """
 
@@ -121,6 +179,7 @@ class ReaderStats:
     frames_queued: int
     frames_dropped: int
     frames_skipped: int
+    frame_age: FrameAgeStats
     running: bool
 
 
@@ -160,6 +219,11 @@ class FrameReader:
             policy = QueuePolicy.DROP_OLDEST if source.live else QueuePolicy.BLOCK
         self.queue = FrameQueue(queue_size, policy)
         self._limiter = RateLimiter(analysis_fps) if analysis_fps is not None else None
+        # A gated source (an RTSP camera) applies the rate before decoding: cheaper.
+        self._gated = self._limiter is not None and isinstance(source, GatedSource)
+        if self._limiter is not None and isinstance(source, GatedSource):
+            source.gate(self._limiter)
+        self.ages = FrameAges()
         self._queued = 0
         self._skipped = 0
         self._error: BaseException | None = None
@@ -180,11 +244,13 @@ class FrameReader:
         return self.queue.closed and len(self.queue) == 0
 
     def stats(self) -> ReaderStats:
+        source = self.source.stats()
         return ReaderStats(
-            source=self.source.stats(),
+            source=source,
             frames_queued=self._queued,
             frames_dropped=self.queue.dropped,
-            frames_skipped=self._skipped,
+            frames_skipped=self._skipped + source.frames_not_due,
+            frame_age=self.ages.stats(),
             running=self.running,
         )
 
@@ -220,8 +286,14 @@ class FrameReader:
         self.stop()
 
     def get(self, timeout_s: float | None = None) -> Frame | None:
-        """The next frame to analyse, or ``None`` after ``timeout_s`` or at the end."""
-        return self.queue.get(timeout_s)
+        """The next frame to analyse, or ``None`` after ``timeout_s`` or at the end.
+
+        For a live source, the frame's age (capture to now) is added to :attr:`ages`.
+        """
+        frame = self.queue.get(timeout_s)
+        if frame is not None and self.source.live:
+            self.ages.add(time.time() - frame.ts.timestamp())
+        return frame
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames until the source ends or the reader stops.
@@ -231,7 +303,7 @@ class FrameReader:
                 capture thread early).
         """
         while True:
-            frame = self.queue.get(0.5)
+            frame = self.get(0.5)
             if frame is not None:
                 yield frame
             elif self.finished:
@@ -244,7 +316,8 @@ class FrameReader:
         frames = self.source.frames(self.stop_event)
         try:
             for frame in frames:
-                if self._limiter is not None and not self._limiter.admit(frame.ts.timestamp()):
+                limiter = None if self._gated else self._limiter
+                if limiter is not None and not limiter.admit(frame.ts.timestamp()):
                     self._skipped += 1
                     continue
                 if not self.queue.put(frame, self.stop_event):

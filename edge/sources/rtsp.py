@@ -21,7 +21,7 @@ from edge.sources.base import SourceError, SourceState, SourceStats, SourceStatu
 from edge.sources.config import RtspSourceConfig
 from edge.sources.decode import decode_packet, error_text
 from edge.sources.redact import redact_url
-from edge.sources.timing import Backoff, Watchdog
+from edge.sources.timing import Backoff, CaptureClock, KeyframeInterval, RateLimiter, Watchdog
 from edge.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class RtspSource:
         self.describe = redact_url(config.url)
         self._status = SourceStatus(camera_id, self.describe)
         self._seq = 0
+        self._limiter: RateLimiter | None = None
+        self._slow_keyframes_warned = False
 
     @property
     def state(self) -> SourceState:
@@ -68,6 +70,14 @@ class RtspSource:
 
     def stats(self) -> SourceStats:
         return self._status.snapshot()
+
+    def gate(self, limiter: RateLimiter) -> None:
+        """Yield only frames ``limiter`` admits; skip the work for the others.
+
+        Frames not due are not converted to images (``decode: all``) or, with ``decode:
+        keyframes``, their packets are dropped without decoding. Call before :meth:`frames`.
+        """
+        self._limiter = limiter
 
     def av_options(self) -> dict[str, str]:
         """The FFmpeg options ``av.open`` gets (transport, probing)."""
@@ -104,8 +114,10 @@ class RtspSource:
             stop: Set it to end the generator (within ``read_timeout_s`` at worst).
 
         Yields:
-            Frames with increasing ``seq`` (kept across reconnects) and the UTC wall
-            time of decoding as ``ts``.
+            Frames with increasing ``seq`` (kept across reconnects) and their capture
+            time as ``ts`` (UTC: the stream's timestamps anchored to the wall clock, see
+            :class:`~edge.sources.timing.CaptureClock`), so that a frame that waited
+            before it was decoded keeps the time it was taken.
         """
         backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
         attempts = 0
@@ -145,16 +157,23 @@ class RtspSource:
         if not container.streams.video:
             raise _StreamLostError("the stream has no video track")
         stream = container.streams.video[0]
-        if self.config.keyframes_only:
+        keyframes = self.config.decode == "keyframes"
+        if keyframes:
             stream.codec_context.skip_frame = "NONKEY"
+            # One thread: a lone keyframe comes out of the decoder at once, and a box with
+            # many cameras gets its parallelism from the cameras.
+            stream.codec_context.thread_count = 1
+        time_base = float(stream.time_base) if stream.time_base is not None else None
+        clock, gop = CaptureClock(), KeyframeInterval()
         watchdog = Watchdog(self.config.watchdog_s, last_fed=time.monotonic())
         logger.info(
-            "camera %s: opened %s (%s %sx%s)",
+            "camera %s: opened %s (%s %sx%s, decode %s)",
             self.camera_id,
             self.describe,
             stream.codec_context.name,
             stream.codec_context.width,
             stream.codec_context.height,
+            self.config.decode,
         )
         try:
             for packet in container.demux(stream):
@@ -162,8 +181,14 @@ class RtspSource:
                     return
                 if packet.size == 0:  # the demuxer's flush packet: the stream ended
                     raise _StreamLostError("end of stream")
+                if watchdog.expired(time.monotonic()):
+                    raise _StreamLostError(
+                        f"watchdog: no frame for {watchdog.silent_for(time.monotonic()):.1f} s"
+                    )
+                if keyframes and not self._keyframe_due(packet, time_base, clock, gop, watchdog):
+                    continue
                 for av_frame in decode_packet(packet, self._status, self.describe):
-                    frame = self._to_frame(av_frame)
+                    frame = self._admit(av_frame, time_base, clock, gop.early_s if keyframes else 0)
                     if frame is None:
                         continue
                     watchdog.feed(time.monotonic())
@@ -173,10 +198,6 @@ class RtspSource:
                     yield frame
                     if stop.is_set():
                         return
-                if watchdog.expired(time.monotonic()):
-                    raise _StreamLostError(
-                        f"watchdog: no frame for {watchdog.silent_for(time.monotonic()):.1f} s"
-                    )
         except av.error.ExitError:
             raise _StreamLostError(
                 f"no data for {self.config.read_timeout_s:g} s (read timeout)"
@@ -185,10 +206,58 @@ class RtspSource:
             raise _StreamLostError(error_text(exc)) from None
         raise _StreamLostError("end of stream")
 
-    def _to_frame(self, av_frame: Any) -> Frame | None:
+    def _keyframe_due(
+        self,
+        packet: Any,
+        time_base: float | None,
+        clock: CaptureClock,
+        gop: KeyframeInterval,
+        watchdog: Watchdog,
+    ) -> bool:
+        """With ``decode: keyframes``: whether to decode ``packet`` (a keyframe, due)."""
+        if not packet.is_keyframe:
+            self._status.not_due()
+            return False
+        media_s = _seconds(packet.pts, time_base)
+        interval_s = gop.seen(media_s)
+        if self._limiter is None:
+            return True
+        if (
+            interval_s is not None
+            and not self._slow_keyframes_warned
+            and interval_s > 1.5 * self._limiter.period_s
+        ):
+            self._slow_keyframes_warned = True
+            logger.warning(
+                "camera %s: keyframes come every %.1f s, but analysis_fps asks for a frame "
+                "every %.1f s; with decode: keyframes the rate cannot be held (use decode: all "
+                "or a lower analysis_fps)",
+                self.camera_id,
+                interval_s,
+                self._limiter.period_s,
+            )
+        if self._limiter.due(clock.capture_time(media_s, time.time()), gop.early_s):
+            return True
+        self._status.not_due()
+        watchdog.feed(time.monotonic())  # a keyframe arrived intact: the stream is alive
+        return False
+
+    def _admit(
+        self, av_frame: Any, time_base: float | None, clock: CaptureClock, early_s: float
+    ) -> Frame | None:
+        """The decoded frame as a :class:`Frame` when it is due (else counted, ``None``)."""
+        t = clock.capture_time(_seconds(av_frame.pts, time_base), time.time())
+        if self._limiter is not None and not self._limiter.admit(t, early_s):
+            self._status.decoded()
+            self._status.not_due()
+            return None
+        return self._to_frame(av_frame, t)
+
+    def _to_frame(self, av_frame: Any, capture_t: float) -> Frame | None:
         try:
             image = av_frame.to_ndarray(format="bgr24")
         except (av.error.FFmpegError, ValueError) as exc:
+            self._status.decoded()
             count = self._status.decode_error()
             logger.warning(
                 "camera %s (%s): skipped a frame that failed to convert (%d so far): %s",
@@ -198,8 +267,15 @@ class RtspSource:
                 error_text(exc),
             )
             return None
-        ts = datetime.now(UTC)
+        ts = datetime.fromtimestamp(capture_t, UTC)
         frame = Frame(camera_id=self.camera_id, seq=self._seq, ts=ts, image=image)
         self._seq += 1
         self._status.frame(ts)
         return frame
+
+
+def _seconds(pts: int | None, time_base: float | None) -> float | None:
+    """A media timestamp in seconds, or ``None`` when the stream gave none."""
+    if pts is None or time_base is None:
+        return None
+    return pts * time_base

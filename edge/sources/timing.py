@@ -136,15 +136,95 @@ class RateLimiter:
     def period_s(self) -> float:
         return 1.0 / self.fps
 
-    def admit(self, t: float) -> bool:
-        """Whether the frame at time ``t`` (seconds) should be analysed."""
-        if self.next_due is not None and t < self.next_due - self.tolerance_s:
+    def due(self, t: float, early_s: float = 0.0) -> bool:
+        """Whether a frame at time ``t`` would be admitted (nothing changes)."""
+        return self.next_due is None or t >= self.next_due - max(self.tolerance_s, early_s)
+
+    def admit(self, t: float, early_s: float = 0.0) -> bool:
+        """Whether the frame at time ``t`` (seconds) should be analysed.
+
+        Args:
+            t: The frame's time.
+            early_s: Admit a frame up to this much before it is due (keyframe-only decoding:
+                keyframes come on their own grid, and waiting for the one after the due
+                time would halve the rate). The grid keeps its phase, so the rate holds.
+        """
+        if not self.due(t, early_s):
             return False
         if self.next_due is None or t - self.next_due >= self.period_s:
             self.next_due = t + self.period_s  # first frame, or after a gap: restart the grid
         else:
             self.next_due += self.period_s
         return True
+
+
+@dataclass(slots=True)
+class CaptureClock:
+    """Maps a stream's media timestamps to the wall-clock time of capture.
+
+    A camera stamps each frame (RTP time); the first frame anchors media time to the wall
+    clock, and every later frame's capture time is the anchor plus its media time. A
+    frame that waited in a socket buffer or behind a busy decoder thus keeps the time it
+    was taken, and its age at analysis is its real age. A frame that seems to come from
+    the future (it was received faster than the anchor frame) moves the anchor to it;
+    a stream whose media time jumps backwards or far ahead starts a new anchor.
+
+    Example:
+        >>> c = CaptureClock()
+        >>> c.capture_time(10.0, now=1000.5), c.capture_time(12.0, now=1003.0)
+        (1000.5, 1002.5)
+        >>> c.capture_time(None, now=1003.2)  # no media time: the wall clock
+        1003.2
+    """
+
+    max_ahead_s: float = 0.02
+    max_behind_s: float = 60.0
+    offset_s: float | None = None
+    last_media_s: float | None = None
+
+    def capture_time(self, media_s: float | None, now: float) -> float:
+        """The capture time (seconds on the scale of ``now``) of a frame at ``media_s``."""
+        if media_s is None:
+            return now
+        if (
+            self.offset_s is None
+            or (self.last_media_s is not None and media_s < self.last_media_s)
+            or media_s + self.offset_s > now + self.max_ahead_s
+            or now - (media_s + self.offset_s) > self.max_behind_s
+        ):
+            self.offset_s = now - media_s
+        self.last_media_s = media_s
+        return media_s + self.offset_s
+
+
+@dataclass(slots=True)
+class KeyframeInterval:
+    """The interval between a stream's keyframes, measured from their media times.
+
+    Example:
+        >>> k = KeyframeInterval()
+        >>> k.seen(0.0), k.seen(2.0), k.interval_s, k.early_s
+        (None, 2.0, 2.0, 1.0)
+    """
+
+    interval_s: float | None = None
+    last_s: float | None = None
+
+    def seen(self, media_s: float | None) -> float | None:
+        """Note a keyframe at ``media_s``; returns the interval since the previous one."""
+        if media_s is None:
+            return None
+        gap = media_s - self.last_s if self.last_s is not None else None
+        self.last_s = media_s
+        if gap is not None and gap > 0:
+            self.interval_s = gap
+            return gap
+        return None
+
+    @property
+    def early_s(self) -> float:
+        """How early a keyframe may come and still count as due: half an interval."""
+        return self.interval_s / 2 if self.interval_s is not None else 0.0
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ def test_discriminated_by_type() -> None:
     rtsp = adapter.validate_python({"type": "rtsp", "url": URL})
     assert isinstance(rtsp, RtspSourceConfig)
     assert rtsp.transport == "tcp"
-    assert rtsp.fast_probe and not rtsp.keyframes_only
+    assert rtsp.fast_probe and rtsp.decode == "all"
     file = adapter.validate_python({"type": "file", "path": "clip.mp4", "loop": True})
     assert isinstance(file, FileSourceConfig)
     assert file.path == Path("clip.mp4") and file.loop and not file.realtime

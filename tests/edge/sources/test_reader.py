@@ -47,7 +47,7 @@ class FakeSource:
         return self._state
 
     def stats(self) -> SourceStats:
-        return SourceStats("fake", self._state, self.produced, 0, 0, None, None)
+        return SourceStats("fake", self._state, self.produced, self.produced, 0, 0, 0, None, None)
 
     def frames(self, stop: threading.Event) -> Generator[Frame, None, None]:
         self._state = SourceState.STREAMING

@@ -113,7 +113,7 @@ def test_watchdog_reopens_a_stream_that_yields_no_frames(rtsp_ready: None, tmp_p
     # Keyframes every 3 s but a watchdog of 0.5 s: packets flow, frames do not.
     clip = write_test_clip(tmp_path / "gop75.mp4", frames=150, gop=75)
     with RtspServer(clip) as server:
-        source = _source(server.url, keyframes_only=True, watchdog_s=0.5, read_timeout_s=0.5)
+        source = _source(server.url, decode="keyframes", watchdog_s=0.5, read_timeout_s=0.5)
         with FrameReader(source, analysis_fps=None):
             wait_for(
                 lambda: "watchdog: no frame for" in (source.stats().last_error or ""),
@@ -124,7 +124,7 @@ def test_watchdog_reopens_a_stream_that_yields_no_frames(rtsp_ready: None, tmp_p
 
 
 def test_keyframes_only_decodes_about_one_frame_per_gop(rtsp_server: RtspServer) -> None:
-    source = _source(rtsp_server.url, keyframes_only=True, watchdog_s=3.0)
+    source = _source(rtsp_server.url, decode="keyframes", watchdog_s=3.0)
     with FrameReader(source, analysis_fps=None, queue_size=10) as reader:
         frames = _take(reader, 3, timeout_s=10)
     gaps = [(b.ts - a.ts).total_seconds() for a, b in itertools.pairwise(frames)]
