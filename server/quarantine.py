@@ -9,6 +9,11 @@ arrives or its key is registered (:mod:`server.chain_store`), the message is adm
 (:func:`release`); after ``quarantine_max_age_s`` it ages out (:func:`expire`) and its
 row stays, with the reason and the outcome, as the audit of what was refused.
 
+An event over its edge's rate limit waits here too, with a reason that starts with
+:data:`RATE_LIMITED`: such a hold leaves only when the edge's budget allows
+(:func:`rate_limited_holds`, released by :mod:`server.ingest.handlers.events`), never
+because its record arrived, so a flood cannot bypass the rate.
+
 Keyword-only functions on an open session; the caller commits.
 """
 
@@ -17,9 +22,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from contracts.chain import ChainEntryKind
@@ -35,6 +41,9 @@ from server.tables import (
 )
 
 logger = logging.getLogger(__name__)
+
+RATE_LIMITED: Final[str] = "rate_limited"
+"""How the reason of an event held over its edge's rate limit starts."""
 
 
 class QuarantineFullError(ValueError):
@@ -206,7 +215,8 @@ def release(
     """Admit the waiting messages a newly verified record names; returns their case ids.
 
     A message that still cannot be admitted (foreign evidence, a conflicting identity, a
-    full case) stays in the quarantine with the new reason.
+    full case) stays in the quarantine with the new reason. Messages held over the edge's
+    rate limit are left for the rate (:data:`RATE_LIMITED`).
     """
     rows = list(
         session.scalars(
@@ -214,6 +224,7 @@ def release(
                 QuarantinedEvent.edge_id == edge_id,
                 QuarantinedEvent.payload_sha256 == event_sha256,
                 QuarantinedEvent.resolved_at.is_(None),
+                ~QuarantinedEvent.reason.startswith(RATE_LIMITED),  # they wait for the budget
             )
         )
     )
@@ -239,6 +250,40 @@ def release(
         )
     session.flush()
     return cases
+
+
+def _rate_limited(edge_id: str | None) -> list[ColumnElement[bool]]:
+    conditions = [
+        QuarantinedEvent.resolved_at.is_(None),
+        QuarantinedEvent.reason.startswith(RATE_LIMITED),
+    ]
+    if edge_id is not None:
+        conditions.append(QuarantinedEvent.edge_id == edge_id)
+    return conditions
+
+
+def has_rate_limited(session: Session, *, edge_id: str) -> bool:
+    """Whether events of ``edge_id`` wait for its rate budget (newer ones queue behind)."""
+    first = session.scalar(select(QuarantinedEvent.id).where(*_rate_limited(edge_id)).limit(1))
+    return first is not None
+
+
+def rate_limited_edges(session: Session) -> list[str]:
+    """The edges with events waiting for their rate budget."""
+    query = select(QuarantinedEvent.edge_id).where(*_rate_limited(None)).distinct()
+    return sorted(session.scalars(query))
+
+
+def rate_limited_holds(session: Session, *, edge_id: str, limit: int) -> list[QuarantinedEvent]:
+    """The oldest ``limit`` events of ``edge_id`` waiting for its rate budget, in order."""
+    return list(
+        session.scalars(
+            select(QuarantinedEvent)
+            .where(*_rate_limited(edge_id))
+            .order_by(QuarantinedEvent.id)
+            .limit(limit)
+        )
+    )
 
 
 def expire(session: Session, *, now: datetime, max_age_s: int) -> int:

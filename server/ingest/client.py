@@ -14,6 +14,9 @@ already known) without the persistent session the ingest asked for, whatever was
 queued in it is gone; the ingest logs an ERROR, counts it (``/healthz``) and asks every
 known edge to re-send what came after its newest stored record. Open gaps in an edge's
 chain are asked for every ``gap_check_s`` (:mod:`server.ingest.resend`).
+
+Events held over their edge's rate limit are let in every ``release_check_s``, as far as
+the edge's budget allows (:func:`~server.ingest.handlers.events.release_rate_limited`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from server.health import StorageGuard
 from server.ingest.dead_letter import write_dead_letter
 from server.ingest.dispatch import TRANSIENT_CODES, dispatch
 from server.ingest.handlers import IngestContext
+from server.ingest.handlers.events import release_rate_limited
 from server.ingest.resend import ResendRequester
 from server.ingest.results import IngestMetrics, IngestOutcome
 
@@ -81,6 +85,9 @@ class MqttStatus:
 GAP_CHECK_S: Final[float] = 30.0
 """How often open chain gaps are looked for and asked for again."""
 
+RELEASE_CHECK_S: Final[float] = 1.0
+"""How often events held over their edge's rate are let in as its budget refills."""
+
 
 class MqttIngest:
     """A paho-mqtt client that subscribes to edge topics and dispatches every message.
@@ -104,6 +111,7 @@ class MqttIngest:
         metrics: Counters shared with ``/healthz``.
         gap_check_s: How often open chain gaps are asked for (re-asked after
             :data:`server.ingest.resend.GAP_REPEAT_S`).
+        release_check_s: How often events held over their edge's rate are let in.
     """
 
     def __init__(
@@ -114,6 +122,7 @@ class MqttIngest:
         context: IngestContext,
         metrics: IngestMetrics,
         gap_check_s: float = GAP_CHECK_S,
+        release_check_s: float = RELEASE_CHECK_S,
     ) -> None:
         self._mqtt: MqttSettings = settings.mqtt
         self._dead_letter_dir: Path = settings.dead_letter_dir
@@ -125,6 +134,8 @@ class MqttIngest:
         self._client: mqtt.Client | None = None
         self._had_session = False
         self._gap_check_s = gap_check_s
+        self._release_check_s = release_check_s
+        self._release_failing = False
         self._gap_thread: threading.Thread | None = None
         self.resend = ResendRequester(session_factory)
         self.storage = StorageGuard(settings)  # waits while a disk is full; reports stalls
@@ -171,9 +182,7 @@ class MqttIngest:
             session_expiry_s,
         )
         client.loop_start()
-        self._gap_thread = threading.Thread(
-            target=self._check_gaps, name="ingest-gaps", daemon=True
-        )
+        self._gap_thread = threading.Thread(target=self._tick, name="ingest-tick", daemon=True)
         self._gap_thread.start()
 
     def stop(self) -> None:
@@ -236,15 +245,37 @@ class MqttIngest:
             asked,
         )
 
+    def _tick(self) -> None:
+        """The periodic work: rate-limited events every ``release_check_s``, gaps less often."""
+        period = min(self._gap_check_s, self._release_check_s)
+        since_gaps = 0.0
+        while not self._stopping.wait(period):
+            self._release_rate_limited()
+            since_gaps += period
+            if since_gaps >= self._gap_check_s:
+                since_gaps = 0.0
+                self._check_gaps()
+
+    def _release_rate_limited(self) -> None:
+        """Let in the events held over their edge's rate as far as its budget allows."""
+        try:
+            with self._session_factory() as session, session.begin():
+                release_rate_limited(session, context=self._context, now=utcnow())
+        except SQLAlchemyError as exc:
+            if not self._release_failing:  # once per outage, not every tick
+                logger.warning("cannot let rate-limited events in (%s); trying again", exc)
+            self._release_failing = True
+        else:
+            self._release_failing = False
+
     def _check_gaps(self) -> None:
-        """Every ``gap_check_s`` while connected: ask for the records missing in chains."""
-        while not self._stopping.wait(self._gap_check_s):
-            if not self.connected:
-                continue
-            try:
-                self.resend.gaps(self._publish, now=utcnow())
-            except SQLAlchemyError:
-                logger.exception("cannot look for chain gaps; trying again later")
+        """While connected: ask for the records missing in chains."""
+        if not self.connected:
+            return
+        try:
+            self.resend.gaps(self._publish, now=utcnow())
+        except SQLAlchemyError:
+            logger.exception("cannot look for chain gaps; trying again later")
 
     def _on_subscribe(
         self,

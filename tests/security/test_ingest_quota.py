@@ -6,11 +6,15 @@ Every attack goes over a real Mosquitto into the real server's MQTT ingest.
 from __future__ import annotations
 
 import hashlib
+import logging
 import struct
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from contracts import topics
 from tests.contracts.chain_builders import Signer, WireMessage, edge_messages, make_event
@@ -21,7 +25,11 @@ from tests.server import builders as b
 def test_a_flood_of_anonymous_events_does_not_push_real_cases_off_the_page(
     mqtt_broker: Any, tmp_path: Path
 ) -> None:
-    limits = {"edge_event_burst": 100, "edge_event_rate_per_s": 1.0}
+    limits = {
+        "edge_event_burst": 100,
+        "edge_event_rate_per_s": 1.0,
+        "quarantine_max_per_edge": 200,
+    }
     with trust_server(tmp_path, mqtt_broker, **limits) as wire:
         edge = Signer(edge_id="edge-a")
         wire.register(edge)
@@ -32,9 +40,61 @@ def test_a_flood_of_anonymous_events_does_not_push_real_cases_off_the_page(
         first_page = wire.cases(limit=50)
         assert first_page["total"] == 1
         assert [item["event_id"] for item in first_page["items"]] == [real.event_id]
-        assert wire.rejected("rate_limited") >= 850
+        # Over the rate they wait; past the edge's quarantine cap they are refused, counted.
+        assert wire.rejected("rate_limited") >= 750
         waiting = wire.api.get("/api/v1/quarantine").json()["total"]
-        assert waiting < 150  # the burst and what the rate refilled meanwhile
+        assert waiting <= 200
+
+
+def test_a_burst_over_the_rate_from_a_real_edge_loses_nothing(
+    mqtt_broker: Any, tmp_path: Path
+) -> None:
+    """An edge flushing its outbox after an outage: every event becomes a case, in time."""
+    limits = {"edge_event_burst": 5, "edge_event_rate_per_s": 5.0}
+    with trust_server(tmp_path, mqtt_broker, **limits) as wire:
+        edge = Signer(edge_id="edge-a")
+        wire.register(edge)
+        sent = []
+        for n in range(30):
+            event, messages = edge_messages(edge, seed=f"burst-{n}", n_evidence=1)
+            wire.send(messages)
+            sent.append(event.event_id)
+        deadline = time.monotonic() + 60
+        while wire.cases(limit=100)["total"] < len(sent):
+            assert time.monotonic() < deadline, wire.api.get("/api/v1/quarantine").json()
+            time.sleep(0.2)
+        assert {item["event_id"] for item in wire.cases(limit=100)["items"]} == set(sent)
+        assert wire.rejected("rate_limited") == 0
+        assert wire.api.get("/api/v1/quarantine").json()["total"] == 0
+        # The holds stay visible as the audit: why they waited, and that they were let in.
+        held = wire.api.get("/api/v1/quarantine", params={"waiting": False, "limit": 50}).json()
+        over_rate = [item for item in held["items"] if item["reason"].startswith("rate_limited")]
+        assert len(over_rate) >= 20, held
+        assert {item["outcome"] for item in over_rate} == {"admitted"}
+
+
+def test_an_edge_over_its_rate_and_cap_is_refused_loudly(
+    mqtt_broker: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = {"edge_event_burst": 1, "edge_event_rate_per_s": 0.01, "quarantine_max_per_edge": 3}
+    with trust_server(tmp_path, mqtt_broker, **limits) as wire:
+        edge = Signer(edge_id="edge-capped")
+        wire.register(edge)
+        with caplog.at_level(logging.WARNING):
+            for n in range(6):
+                wire.send(edge_messages(edge, seed=f"cap-{n}", n_evidence=1)[1])
+        assert wire.cases()["total"] == 1  # the burst
+        waiting = wire.api.get("/api/v1/quarantine").json()
+        assert waiting["total"] == 3
+        assert all(item["reason"].startswith("rate_limited") for item in waiting["items"])
+        assert wire.rejected("rate_limited") == 2
+        refused = [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.WARNING and "rejected MQTT message" in r.getMessage()
+        ]
+        assert len(refused) == 2, refused
+        assert all("edge-capped" in line and "rate_limited" in line for line in refused)
 
 
 def test_the_cases_api_pages(mqtt_broker: Any, tmp_path: Path) -> None:
