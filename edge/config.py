@@ -13,6 +13,7 @@ from edge.chain import ChainConfig
 from edge.detectors import DetectorConfig
 from edge.detectors.labels import LabelMapConfig
 from edge.evidence import EvidenceConfig
+from edge.metrics import MetricsConfig
 from edge.mqtt import MqttConfig
 from edge.registry import default_registry_path
 from edge.rules.settings import RulesSettings
@@ -75,6 +76,11 @@ class EdgeConfig(BaseModel):
         description="SQLite file of the durable outbox (messages not yet acknowledged).",
     )
     cameras: list[CameraConfig] = Field(min_length=1, description="Cameras of this edge.")
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig,
+        description="Prometheus endpoint (per-camera rates, stage times, outbox, MQTT); off "
+        "by default.",
+    )
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:

@@ -100,6 +100,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "static files and migrations are installed and the database is reachable, and exit"
         ),
     )
+    parser.add_argument(
+        "--check-evidence",
+        action="store_true",
+        help=(
+            "hash every evidence file against the database's evidence rows, print how many "
+            "are missing, corrupt (bytes that do not hash to their name) or orphans (no row), "
+            "with examples, and exit (1 when any is missing or corrupt); deletes nothing"
+        ),
+    )
     parser.set_defaults(func=run)
     actions = parser.add_subparsers(dest="server_command", metavar="ACTION")
     retention = actions.add_parser(
@@ -123,7 +132,7 @@ def run_retention(args: argparse.Namespace) -> int:
     """``civicwatch server retention``: apply the policy once and report what went."""
     from server.core.config import SettingsError, load_settings
     from server.core.db import utcnow
-    from server.evidence_store import EvidenceStore
+    from server.evidence_store import EvidenceBackendError, open_evidence_store
     from server.retention import apply_retention
 
     try:
@@ -131,12 +140,12 @@ def run_retention(args: argparse.Namespace) -> int:
         with server_database(args.config) as factory:
             report = apply_retention(
                 factory,
-                EvidenceStore(settings.evidence_dir),
+                open_evidence_store(settings),
                 settings.retention,
                 now=utcnow(),
                 dry_run=args.dry_run,
             )
-    except (SettingsError, ConfigurationError) as exc:
+    except (SettingsError, ConfigurationError, EvidenceBackendError) as exc:
         sys.stderr.write(f"civicwatch server retention: {exc}\n")
         return EXIT_USAGE
     sys.stdout.write(f"retention: {report.summary()}\n")
@@ -183,6 +192,31 @@ def _check_install(settings: Settings) -> int:
     return 1 if problems else 0
 
 
+def _check_evidence(settings: Settings) -> int:
+    """``--check-evidence``: the full pass of :mod:`server.evidence_integrity`; 0 when ok."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.core.db import make_engine, make_session_factory
+    from server.evidence_integrity import check_evidence
+    from server.evidence_store import EvidenceStore
+
+    engine = make_engine(settings.database_url)
+    try:
+        report = check_evidence(
+            make_session_factory(engine), EvidenceStore(settings.evidence_dir), full=True
+        )
+    except SQLAlchemyError as exc:
+        sys.stderr.write(f"civicwatch server --check-evidence: database: {exc.args[0]}\n")
+        return 1
+    finally:
+        engine.dispose()
+    sys.stdout.write(f"evidence: {report.summary()}\n")
+    for line in report.problems():
+        sys.stdout.write(f"  {line}\n")
+    sys.stdout.write("ok\n" if report.ok else "")
+    return 0 if report.ok else 1
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate settings and run uvicorn until interrupted; returns the exit status."""
     from sqlalchemy.engine import make_url
@@ -209,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         for key, value in dump.items():
             sys.stdout.write(f"  {key}: {value}\n")
         return _check_install(settings)
+    if args.check_evidence:
+        return _check_evidence(settings)
 
     import uvicorn
 

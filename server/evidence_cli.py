@@ -18,7 +18,7 @@ from server.cli import EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from server.evidence_store import EvidenceStore
+    from server.evidence_store import EvidenceBackend
 
 logger = logging.getLogger(__name__)
 
@@ -90,18 +90,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.set_defaults(func=run_export)
 
 
-def _open(config: Path | None) -> tuple[sessionmaker[Session], EvidenceStore] | None:
+def _open(config: Path | None) -> tuple[sessionmaker[Session], EvidenceBackend] | None:
     from server.core.config import SettingsError, load_settings
     from server.core.db import make_engine, make_session_factory
-    from server.evidence_store import EvidenceStore
+    from server.evidence_store import EvidenceBackendError, open_evidence_store
 
     try:
         settings = load_settings(config)
-    except SettingsError as exc:
+        store = open_evidence_store(settings)
+    except (SettingsError, EvidenceBackendError) as exc:
         sys.stderr.write(f"civicwatch evidence: invalid configuration: {exc}\n")
         return None
     engine = make_engine(settings.database_url)
-    return make_session_factory(engine), EvidenceStore(settings.evidence_dir)
+    return make_session_factory(engine), store
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -1,8 +1,14 @@
-"""Evidence bytes on disk, keyed by content hash: ``<root>/ab/cd/<sha256>``.
+"""Evidence bytes keyed by content hash, behind one interface (:class:`EvidenceBackend`).
 
-Only a validated hash ever becomes part of a path. Files are written to a temporary
-name in the target directory, fsynced and renamed into place, so a crash leaves either
-the whole file or nothing under the final name.
+Two backends: :class:`EvidenceStore`, files on disk under ``<root>/ab/cd/<sha256>``
+(the default), and :class:`server.evidence_s3.S3EvidenceStore`, objects in an
+S3-compatible store (``settings.evidence_backend: s3``). :func:`open_evidence_store`
+builds the configured one.
+
+Only a validated hash ever becomes part of a path or key. Both backends check the hash
+of the bytes on write (never trusting the caller) and on read. Files are written to a
+temporary name in the target directory, fsynced and renamed into place, so a crash
+leaves either the whole file or nothing under the final name.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from server.core.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +32,58 @@ _SHA256 = re.compile(SHA256_PATTERN)
 
 class EvidenceHashMismatchError(ValueError):
     """The bytes do not hash to the key they were sent under."""
+
+
+class EvidenceMissingError(FileNotFoundError):
+    """No bytes are stored under the hash."""
+
+
+class EvidenceCorruptError(ValueError):
+    """Stored bytes no longer hash to their key; the message names where they are."""
+
+
+class EvidenceBackendError(RuntimeError):
+    """The store cannot be used (bucket missing, credentials refused, unreachable)."""
+
+
+def corrupt(where: str, actual: str, sha256: str) -> EvidenceCorruptError:
+    """The error for bytes at ``where`` that hash to ``actual`` instead of ``sha256``."""
+    return EvidenceCorruptError(f"evidence file {where} hashes to {actual}, expected {sha256}")
+
+
+class EvidenceBackend(Protocol):
+    """What every user of the evidence store needs: ingest, API, chain checks, retention."""
+
+    def where(self, sha256: str) -> str:
+        """Where the bytes of ``sha256`` live (a path or URL), for messages."""
+        ...
+
+    def prepare(self) -> None:
+        """Check at start-up that the store is usable (create the directory, find the bucket).
+
+        Raises:
+            EvidenceBackendError: It is not (the message says why).
+        """
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def write(self, sha256: str, data: bytes) -> object:
+        """Store ``data`` durably under ``sha256`` after checking its hash; no-op if stored."""
+        ...
+
+    def read(self, sha256: str) -> bytes:
+        """The bytes, checked against the hash.
+
+        Raises:
+            EvidenceMissingError: Nothing is stored under ``sha256``.
+            EvidenceCorruptError: The stored bytes hash to something else.
+        """
+        ...
+
+    def delete(self, sha256: str) -> None:
+        """Remove the bytes; absent bytes are not an error."""
+        ...
 
 
 def check_sha256(value: str) -> str:
@@ -40,7 +102,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 class EvidenceStore:
-    """A content-addressed directory of evidence files.
+    """A content-addressed directory of evidence files (an :class:`EvidenceBackend`).
 
     Args:
         root: Directory that holds the files; created on first write.
@@ -57,6 +119,15 @@ class EvidenceStore:
         """Where the bytes of ``sha256`` live; raises ``ValueError`` for a malformed hash."""
         check_sha256(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def where(self, sha256: str) -> str:
+        return str(self.path_for(sha256))
+
+    def prepare(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EvidenceBackendError(f"evidence directory {self.root}: {exc}") from exc
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
@@ -93,5 +164,39 @@ class EvidenceStore:
         return path
 
     def read(self, sha256: str) -> bytes:
-        """The stored bytes; raises ``FileNotFoundError`` when absent."""
-        return self.path_for(sha256).read_bytes()
+        """The stored bytes, checked against the hash.
+
+        Raises:
+            EvidenceMissingError: No file (a ``FileNotFoundError``).
+            EvidenceCorruptError: The file's bytes hash to something else.
+        """
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise EvidenceMissingError(f"evidence file {path} is missing") from exc
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise corrupt(str(path), actual, sha256)
+        return data
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+
+def open_evidence_store(settings: Settings) -> EvidenceBackend:
+    """The evidence store ``settings.evidence_backend`` names.
+
+    Raises:
+        EvidenceBackendError: ``s3`` is chosen but boto3 (the ``s3`` extra) is missing or
+            its credentials are not in the environment.
+    """
+    if settings.evidence_backend == "s3":
+        try:
+            from server.evidence_s3 import S3EvidenceStore
+        except ImportError as exc:
+            raise EvidenceBackendError(
+                f"evidence_backend s3 needs boto3 ({exc}): pip install 'civicwatch[s3]'"
+            ) from exc
+        return S3EvidenceStore.from_settings(settings.s3)
+    return EvidenceStore(settings.evidence_dir)

@@ -21,12 +21,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server.api.routes import auth as auth_routes
-from server.api.routes import cases, chain, docs, evidence, health, holds, pages
+from server.api.routes import cases, chain, docs, evidence, health, holds, metrics, pages
 from server.core.config import Settings
 from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
-from server.evidence_store import EvidenceStore
-from server.ingest import IngestContext, IngestLimits, IngestMetrics, MqttIngest
+from server.evidence_integrity import IntegrityMonitor
+from server.evidence_store import open_evidence_store
+from server.ingest import IngestContext, IngestLimits, MqttIngest
 from server.login_guard import LoginGuard
+from server.metrics import ServerMetrics
 from server.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from server.retention import apply_retention
 from server.schemas import API_PREFIX
@@ -54,7 +56,7 @@ _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _start(state: ServerState) -> None:
     """Blocking start-up work: migrate the schema, then start the MQTT ingest."""
     run_migrations(state.engine)
-    state.store.root.mkdir(parents=True, exist_ok=True)
+    state.store.prepare()
     if not state.settings.auth_enabled:
         logger.warning(
             "auth_enabled is false: the API, the evidence and the review page are open to "
@@ -114,13 +116,16 @@ def create_app(settings: Settings) -> FastAPI:
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
-        store=EvidenceStore(settings.evidence_dir),
-        metrics=IngestMetrics(),
+        store=open_evidence_store(settings),
+        metrics=ServerMetrics(),
     )
+
+    integrity = IntegrityMonitor()  # evidence files against their rows, shown on /healthz
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_start, state)
+        integrity.start(state.session_factory, state.store)
         retention = (
             asyncio.create_task(_retention_loop(state))
             if settings.retention.interval_s > 0
@@ -131,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if retention is not None:
                 retention.cancel()
+            await asyncio.to_thread(integrity.stop)
             await asyncio.to_thread(_stop, state)
 
     # Swagger UI and ReDoc files packaged with fastapi-offline (no CDN at run time); the
@@ -147,6 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount(DOCS_STATIC_URL, StaticFiles(directory=DOCS_STATIC_DIR), name="static-docs")
     app.state.civicwatch = state
     app.state.login_guard = LoginGuard(settings.login)
+    app.state.evidence_integrity = integrity
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(cases.router, responses=_AUTH_RESPONSES)
@@ -156,6 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(auth_routes.router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     app.include_router(pages.make_router(templates))
     app.include_router(docs.make_router(app, static_url=DOCS_STATIC_URL))

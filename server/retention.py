@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.core.config import RetentionSettings
-from server.evidence_store import EvidenceStore
+from server.evidence_store import EvidenceBackend
 from server.tables import (
     Case,
     CaseEvidence,
@@ -103,7 +103,7 @@ def _unreferenced(session: Session, hashes: set[str], leaving: list[int]) -> set
 
 def apply_retention(
     session_factory: sessionmaker[Session],
-    store: EvidenceStore,
+    store: EvidenceBackend,
     policy: RetentionSettings,
     *,
     now: datetime,
@@ -176,7 +176,7 @@ def apply_retention(
             )
         )
     for row in rows:
-        store.path_for(row.sha256).unlink(missing_ok=True)
+        store.delete(row.sha256)
     if report.cases_deleted or report.evidence_deleted:
         logger.warning("retention: %s", report.summary())
     return report

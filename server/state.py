@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.core.config import Settings
-from server.evidence_store import EvidenceStore
+from server.evidence_store import EvidenceBackend
 from server.ingest import IngestMetrics, MqttIngest
 
 
@@ -20,7 +20,7 @@ class ServerState:
         settings: The validated settings.
         engine: The database engine.
         session_factory: Sessions for routes and ingest.
-        store: Evidence files by hash.
+        store: Evidence bytes by hash (directory or object store).
         metrics: Ingest counters.
         ingest: The MQTT client once started, ``None`` when disabled or not started.
     """
@@ -28,6 +28,6 @@ class ServerState:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    store: EvidenceStore
+    store: EvidenceBackend
     metrics: IngestMetrics
     ingest: MqttIngest | None = None

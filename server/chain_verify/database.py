@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from contracts.chain import ChainEntryKind, SignedChainRecord, canonical_json, verify_records
 from server import chain_store, crud
 from server.chain_verify.report import VerifyReport, first_error, sha256_hex
-from server.evidence_store import EvidenceStore
+from server.evidence_store import EvidenceBackend, EvidenceCorruptError
 from server.tables import Case, CaseEvent, ChainEvidence, ChainEvidenceRole, ChainRecordRow
 
 logger = logging.getLogger(__name__)
@@ -60,18 +60,19 @@ def _parse_rows(rows: list[ChainRecordRow], report: VerifyReport) -> list[Signed
 
 
 def _check_evidence_file(
-    store: EvidenceStore, sha256: str, where: str, report: VerifyReport
+    store: EvidenceBackend, sha256: str, where: str, report: VerifyReport
 ) -> None:
-    path = store.path_for(sha256)
     try:
-        data = path.read_bytes()
+        store.read(sha256)  # checks the hash
     except FileNotFoundError:
+        path = store.where(sha256)
         report.error(where, f"evidence {sha256} is recorded but its file {path} is missing")
         return
+    except EvidenceCorruptError as exc:
+        report.count("evidence files")
+        report.error(where, str(exc))
+        return
     report.count("evidence files")
-    actual = sha256_hex(data)
-    if actual != sha256:
-        report.error(where, f"evidence file {path} hashes to {actual}, expected {sha256}")
 
 
 def _check_event_payload(event: CaseEvent, case: Case, report: VerifyReport) -> str:
@@ -88,7 +89,7 @@ def _check_event_payload(event: CaseEvent, case: Case, report: VerifyReport) -> 
 
 def _evidence_checks(
     session: Session,
-    store: EvidenceStore,
+    store: EvidenceBackend,
     listed: Mapping[str, str],
     dropped: Mapping[str, int],
     report: VerifyReport,
@@ -130,7 +131,7 @@ def _keys(session: Session, edge_id: str, report: VerifyReport) -> dict[str, Ed2
     return keys
 
 
-def verify_edge(session: Session, store: EvidenceStore, *, edge_id: str) -> VerifyReport:
+def verify_edge(session: Session, store: EvidenceBackend, *, edge_id: str) -> VerifyReport:
     """Verify an edge's whole chain and everything it fixes.
 
     Checks every stored record (it parses, its columns match it, its hash and signature
@@ -236,7 +237,7 @@ def case_segment(session: Session, case: Case) -> CaseSegment:
     return CaseSegment(own=own, span=segment)
 
 
-def verify_case(session: Session, store: EvidenceStore, *, case_id: int) -> VerifyReport:
+def verify_case(session: Session, store: EvidenceBackend, *, case_id: int) -> VerifyReport:
     """Verify one case: its records and the span between them, its messages, its evidence."""
     report = VerifyReport(subject=f"case {case_id}")
     case = crud.get_case(session, case_id=case_id)

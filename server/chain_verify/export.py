@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from contracts.chain import canonical_json, public_key_to_text
 from server import chain_store, crud
 from server.chain_verify.database import case_segment, dropped_of_edge
-from server.evidence_store import EvidenceStore
+from server.evidence_store import EvidenceBackend, EvidenceCorruptError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ _EXTENSIONS: Final[dict[str, str]] = {
 
 
 def export_case(
-    session: Session, store: EvidenceStore, *, case_id: int, out: Path, now: datetime
+    session: Session, store: EvidenceBackend, *, case_id: int, out: Path, now: datetime
 ) -> Path:
     """Write a self-contained, offline-verifiable package of one case.
 
@@ -85,6 +85,8 @@ def export_case(
                 entry["file"] = name
             except FileNotFoundError:
                 logger.error("case %d: evidence file of %s is missing", case_id, item.sha256)
+            except EvidenceCorruptError as exc:
+                logger.error("case %d: %s; not exported", case_id, exc)
         evidence.append(entry)
     keys = chain_store.edge_keys(session, edge_id=case.edge_id)
     manifest = {

@@ -19,9 +19,17 @@ import ipaddress
 import logging
 import os
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.limits import MAX_EVIDENCE_BYTES
@@ -34,6 +42,7 @@ from contracts.yamlconfig import (
     did_you_mean,
     read_yaml,
 )
+from server.core.s3_settings import S3Settings
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +206,24 @@ class Settings(BaseSettings):
     evidence_dir: Path = Field(
         default=Path("var/server/evidence"),
         description="Directory where evidence bytes are stored by content hash.",
+    )
+    evidence_backend: Literal["filesystem", "s3"] = Field(
+        default="filesystem",
+        description="Where evidence bytes go: evidence_dir (filesystem) or the s3 block's "
+        "bucket (s3; needs the s3 extra, boto3).",
+    )
+    s3: S3Settings = Field(
+        default_factory=S3Settings,
+        description="The S3-compatible object store of evidence_backend s3 "
+        "(CIVICWATCH_S3__<FIELD>; keys from CIVICWATCH_S3_ACCESS_KEY_ID and "
+        "CIVICWATCH_S3_SECRET_ACCESS_KEY only).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        max_length=256,
+        description="Bearer token a Prometheus scraper may send to GET /metrics instead of a "
+        "login; environment CIVICWATCH_METRICS_TOKEN only (refused in a config file).",
     )
     mqtt_enabled: bool = Field(
         default=True,
@@ -423,6 +450,10 @@ def _read_config_file(path: Path) -> YamlDocument:
         for key in document.data
         if key not in Settings.model_fields
     ]
+    if "metrics_token" in document.data:  # a secret: environment only
+        where = document.line_of(("metrics_token",))
+        env_only = "metrics_token may only come from the environment (CIVICWATCH_METRICS_TOKEN)"
+        problems.append(document.render(Problem(where, env_only)))
     if problems:
         raise SettingsError("\n".join(problems))
     return document

@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.topics import TopicError, parse_edge_topic
 
 
 class IngestRejectedError(ValueError):
@@ -28,6 +31,7 @@ class IngestOutcome:
             code otherwise.
         detail: A human-readable explanation.
         case_id: The case an event went to, if any.
+        sent_at: When the edge sent an accepted event (for the ingest latency metric).
     """
 
     topic: str
@@ -35,6 +39,7 @@ class IngestOutcome:
     code: str
     detail: str = ""
     case_id: int | None = None
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +50,36 @@ class IngestCounts:
     rejected: dict[str, int]
 
 
+def topic_kind(topic: str) -> str:
+    """The kind of an edge topic (``events``, ``evidence``, ...), ``unknown`` for others."""
+    try:
+        return parse_edge_topic(topic).kind.value
+    except TopicError:
+        return "unknown"
+
+
 class IngestMetrics:
-    """Thread-safe counters of accepted and rejected messages by code."""
+    """Thread-safe counters of accepted and rejected messages by topic kind and code."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._accepted: Counter[str] = Counter()
-        self._rejected: Counter[str] = Counter()
+        self._counts: Counter[tuple[str, bool, str]] = Counter()
 
     def record(self, outcome: IngestOutcome) -> None:
-        """Count one outcome under its code."""
+        """Count one outcome under its topic's kind and its code."""
+        key = (topic_kind(outcome.topic), outcome.accepted, outcome.code)
         with self._lock:
-            (self._accepted if outcome.accepted else self._rejected)[outcome.code] += 1
+            self._counts[key] += 1
+
+    def by_kind(self) -> dict[tuple[str, bool, str], int]:
+        """The counts so far by (topic kind, accepted, code)."""
+        with self._lock:
+            return dict(self._counts)
 
     def snapshot(self) -> IngestCounts:
-        """The counts so far."""
-        with self._lock:
-            return IngestCounts(accepted=dict(self._accepted), rejected=dict(self._rejected))
+        """The counts so far by code."""
+        accepted: Counter[str] = Counter()
+        rejected: Counter[str] = Counter()
+        for (_kind, ok, code), count in self.by_kind().items():
+            (accepted if ok else rejected)[code] += count
+        return IngestCounts(accepted=dict(accepted), rejected=dict(rejected))

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contracts.events import EvidenceKind
+from server.evidence_store import EvidenceStore
 from server.ingest import IngestContext, IngestOutcome, dispatch
 from server.state import ServerState
 from tests.server import builders as b
@@ -179,7 +180,9 @@ def test_unknown_and_malformed_ids(client: TestClient, path: str, code: int) -> 
 
 def test_evidence_file_gone_from_disk_is_a_clear_404(client: TestClient) -> None:
     items = seed(client)
-    path = state_of(client).store.path_for(items["crop"].sha256)
+    store = state_of(client).store
+    assert isinstance(store, EvidenceStore)  # the default backend: a directory
+    path = store.path_for(items["crop"].sha256)
     path.unlink()
     response = client.get(f"/api/v1/evidence/{items['crop'].sha256}")
     assert response.status_code == 404 and "missing" in response.json()["detail"]

@@ -1,4 +1,8 @@
-"""Evidence bytes by content hash. Only a validated hash ever reaches the file system."""
+"""Evidence bytes by content hash. Only a validated hash ever reaches the store.
+
+The bytes come from the configured store (directory or S3 bucket), checked against their
+hash on the way: bytes that no longer match are never served.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,16 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from server import crud
 from server.api.deps import ReaderDep, SessionDep, StateDep
-from server.evidence_store import SHA256_PATTERN
+from server.evidence_store import (
+    SHA256_PATTERN,
+    EvidenceBackendError,
+    EvidenceCorruptError,
+    EvidenceMissingError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -19,13 +28,15 @@ router = APIRouter(prefix="/evidence", tags=["evidence"])
 
 @router.get(
     "/{sha256}",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
         200: {
             "content": {"image/jpeg": {}, "image/png": {}, "application/json": {}},
             "description": "The stored bytes; their sha256 equals the path.",
         },
         404: {"description": "No evidence with this hash has arrived."},
+        500: {"description": "The stored bytes fail their hash check (see the log)."},
+        503: {"description": "The evidence store cannot be reached (see the log)."},
     },
     summary="Evidence bytes",
 )
@@ -34,7 +45,7 @@ def read_evidence(
     state: StateDep,
     _principal: ReaderDep,
     sha256: Annotated[str, Path(pattern=SHA256_PATTERN, description="Lowercase hex sha256.")],
-) -> FileResponse:
+) -> Response:
     """The evidence bytes with their content type.
 
     Never stored by a browser or proxy cache (``private, no-store``): a logged-out browser
@@ -43,14 +54,27 @@ def read_evidence(
     row = crud.get_evidence(session, sha256=sha256)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"evidence {sha256} not found")
-    path = state.store.path_for(sha256)
-    if not path.is_file():
-        logger.error("evidence %s is recorded but its file %s is missing", sha256, path)
+    try:
+        data = state.store.read(sha256)
+    except EvidenceMissingError:
+        where = state.store.where(sha256)
+        logger.error("evidence %s is recorded but its file %s is missing", sha256, where)
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail=f"evidence {sha256} bytes are missing"
-        )
-    return FileResponse(
-        path,
+        ) from None
+    except EvidenceCorruptError as exc:
+        logger.error("evidence %s not served: %s", sha256, exc)
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            detail=f"evidence {sha256} bytes fail their hash check",
+        ) from None
+    except EvidenceBackendError as exc:
+        logger.error("evidence %s not served: %s", sha256, exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="evidence store unavailable"
+        ) from None
+    return Response(
+        data,
         media_type=row.content_type,
         headers={
             "Cache-Control": "private, no-store",

@@ -14,7 +14,7 @@ from contracts.limits import MAX_EVIDENCE_BYTES
 from contracts.topics import EdgeTopic
 from server.core.config import Settings
 from server.crud import CaseCaps
-from server.evidence_store import EvidenceStore
+from server.evidence_store import EvidenceBackend
 from server.ingest.results import IngestOutcome, IngestRejectedError
 
 
@@ -82,7 +82,7 @@ class EdgeRateLimiter:
 class IngestContext:
     """What the handlers need besides the session: the evidence store, limits, rate state."""
 
-    store: EvidenceStore
+    store: EvidenceBackend
     limits: IngestLimits = field(default_factory=IngestLimits)
     rate: EdgeRateLimiter = field(init=False)
 
