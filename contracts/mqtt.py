@@ -48,6 +48,12 @@ ENV_NAME_PATTERN: Final[str] = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 MAX_SESSION_EXPIRY_S: Final[int] = 2**32 - 1
 """MQTT 5's largest session expiry interval ("never expires")."""
 
+SENSORS_USERNAME_ENV: Final[str] = "CIVICWATCH_SENSORS_MQTT_USERNAME"
+"""Where an edge's sensor subscriber finds its own broker login (not the publisher's)."""
+
+SENSORS_PASSWORD_ENV: Final[str] = "CIVICWATCH_SENSORS_MQTT_PASSWORD"
+"""Where an edge's sensor subscriber finds its password."""
+
 _SECRET_KEYS: Final[dict[str, str]] = {"username": "username_env", "password": "password_env"}
 
 
@@ -286,6 +292,8 @@ def create_client(
 __all__ = [
     "ENV_NAME_PATTERN",
     "MAX_SESSION_EXPIRY_S",
+    "SENSORS_PASSWORD_ENV",
+    "SENSORS_USERNAME_ENV",
     "MqttCredentials",
     "MqttSettings",
     "MqttWill",

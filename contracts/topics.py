@@ -75,6 +75,11 @@ def sensor_topic(site_id: str, sensor_id: str) -> str:
     return f"{_SENSORS}/{_segment(site_id, 'site id')}/{_segment(sensor_id, 'sensor id')}"
 
 
+def sensor_site_subscription(site_id: str) -> str:
+    """``civicwatch/v1/sensors/{site_id}/+``: every sensor of one site (subscription, ACL)."""
+    return f"{_SENSORS}/{_segment(site_id, 'site id')}/+"
+
+
 EVENTS_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/events/+"
 EVIDENCE_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/evidence/+"
 CHAIN_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/chain/+"

@@ -27,7 +27,7 @@ from edge.evidence import Annotation, EvidenceItem, snapshot_set
 from edge.mqtt import Publisher
 from edge.outbox import Outbox, PendingMessage
 from edge.rules import RuleEvent, RuleResources, attachment_items
-from edge.sensors import SensorHub, SensorInbox, SensorSubscriber
+from edge.sensors import SensorHub, SensorInbox, SensorSubscriber, make_sensor_subscriber
 from edge.sources import FrameReader, open_source
 from edge.types import Frame
 from zones.config import CameraZones, load_zone_file
@@ -262,7 +262,7 @@ class EdgeWorker:
             )
         self.sensors: SensorSubscriber | None = None
         if config.sensors.enabled and self.sensor_hub.sites:
-            self.sensors = SensorSubscriber(
+            self.sensors = make_sensor_subscriber(  # None (an ERROR) without its own login
                 edge_id=config.edge_id,
                 mqtt_config=config.mqtt,
                 config=config.sensors,

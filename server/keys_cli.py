@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from server.cli import EXIT_OK, EXIT_USAGE, ConfigurationError, server_database
+from server.mosquitto_auth import DEFAULT_SENSOR_FEED_USER
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +43,31 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="write a closed Mosquitto configuration, password and ACL files",
         description=(
             "For every registered edge an MQTT account that may publish only under "
-            "civicwatch/v1/edges/EDGE_ID/# and read only its resend topic, and the "
-            "server's ingest account that may read edge topics and publish only resend "
-            "requests. Writes DIR/passwd and DIR/acl (mode 0640, group --broker-group, "
+            "civicwatch/v1/edges/EDGE_ID/# and read only its resend topic, and one for its "
+            "sensor subscriber (EDGE_ID.sensors) that may only read sensor readings; the "
+            "server's ingest account that may read edge and sensor topics and publish only "
+            "resend requests; the sensor feed's account that may only publish sensor "
+            "readings. Writes DIR/passwd and DIR/acl (mode 0640, group --broker-group, "
             "which Mosquitto reads them as), DIR/credentials/USER.env (mode 0600; "
             "existing credentials are kept) and DIR/civicwatch.conf: no anonymous "
             "clients, client ids bound to accounts (use_username_as_clientid), the "
             "contract's packet size limit. Copy it to /etc/mosquitto/conf.d/."
         ),
+    )
+    broker.add_argument(
+        "--sensor-sites",
+        action="append",
+        default=[],
+        type=_sensor_sites,
+        metavar="EDGE_ID=SITE[,SITE...]",
+        help="the sites EDGE_ID.sensors may read (repeatable; default: every site); "
+        "'EDGE_ID=' gives the edge no sensors account",
+    )
+    broker.add_argument(
+        "--sensor-feed-user",
+        default=DEFAULT_SENSOR_FEED_USER,
+        help=f"MQTT user name of the sensors' gateway, which may only publish sensor "
+        f"readings (default {DEFAULT_SENSOR_FEED_USER}; 'none': no such account)",
     )
     broker.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write")
     broker.add_argument(
@@ -69,6 +87,20 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listing = commands.add_parser("list", help="show the registered edge keys")
     _config_option(listing)
     listing.set_defaults(func=run_list)
+
+
+def _sensor_sites(value: str) -> tuple[str, tuple[str, ...]]:
+    """``EDGE_ID=SITE[,SITE...]`` read as (edge id, sites); ``EDGE_ID=``: no sites."""
+    from contracts.ids import is_identifier
+
+    edge_id, equals, sites_text = value.partition("=")
+    sites = tuple(s.strip() for s in sites_text.split(",") if s.strip())
+    bad = [s for s in (edge_id, *sites) if not is_identifier(s)]
+    if not equals or bad:
+        raise argparse.ArgumentTypeError(
+            f"expected EDGE_ID=SITE[,SITE...] of identifiers, got {value[:120]!r}"
+        )
+    return edge_id, sites
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +163,10 @@ def run_mosquitto(args: argparse.Namespace) -> int:
     from server.chain_store import list_keys
     from server.mosquitto_auth import write_broker_auth
 
+    sensor_sites: dict[str, tuple[str, ...]] = {}
+    for edge_id, sites in args.sensor_sites:
+        sensor_sites[edge_id] = (*sensor_sites.get(edge_id, ()), *sites)
+    feed = None if args.sensor_feed_user == "none" else args.sensor_feed_user
     try:
         with server_database(args.config) as factory, factory() as session:
             edge_ids = sorted({row.edge_id for row in list_keys(session)})
@@ -139,13 +175,19 @@ def run_mosquitto(args: argparse.Namespace) -> int:
             edge_ids=edge_ids,
             server_username=args.server_user,
             broker_group=None if args.broker_group == "none" else args.broker_group,
+            sensor_sites=sensor_sites,
+            sensor_feed_username=feed,
         )
     except (ConfigurationError, ValueError) as exc:
         return _fail("mosquitto", exc)
+    roles = [a.role for a in accounts]
     sys.stdout.write(
-        f"{len(accounts) - 1} edge account(s) and server account {args.server_user} in "
-        f"{args.out}; credentials in {args.out / 'credentials'}; closed broker "
-        f"configuration in {args.out / 'civicwatch.conf'} (copy it to "
-        "/etc/mosquitto/conf.d/)\n"
+        f"{roles.count('edge')} edge account(s) and server account {args.server_user}, "
+        f"{roles.count('sensors')} sensor subscriber account(s) (EDGE_ID.sensors)"
+        + (f", sensor feed account {feed}" if feed else "")
+        + f" in {args.out}; credentials in {args.out / 'credentials'} (a sensors "
+        "account's file holds CIVICWATCH_SENSORS_MQTT_USERNAME / _PASSWORD for the edge's "
+        f"sensors block); closed broker configuration in {args.out / 'civicwatch.conf'} "
+        "(copy it to /etc/mosquitto/conf.d/)\n"
     )
     return EXIT_OK

@@ -2,8 +2,13 @@
 
 Every registered edge gets an MQTT account named after its edge id that may publish
 only under its own topics (``civicwatch/v1/edges/<edge_id>/#``: events, evidence, chain
-records, availability and its last will) and read only its own resend topic; the
-server's ingest account may read every edge topic and publish only resend requests.
+records, availability and its last will) and read only its own resend topic, and a
+second account ``<edge_id>.sensors`` for its sensor subscriber that may only read sensor
+readings (``civicwatch/v1/sensors/#``, or only the sites named for it): with client ids
+bound to accounts, two clients of one account would take each other's session over on
+every connect. The server's ingest account may read every edge and sensor topic and
+publish only resend requests; the sensor feed's account (the sensors' gateway) may only
+publish sensor readings.
 
 The broker configuration (:func:`broker_config_text`, written as ``civicwatch.conf``
 beside the accounts, and shipped as ``configs/mosquitto/civicwatch.conf``) is closed:
@@ -14,7 +19,9 @@ and the messages queued in it). ``message_size_limit`` is the contract's
 
 Passwords are random (32 bytes, URL-safe) and live in ``<out>/credentials/<user>.env``
 (mode 0600, ``CIVICWATCH_MQTT_USERNAME`` / ``CIVICWATCH_MQTT_PASSWORD``: what the edge
-and the server read from their environment); an existing credentials file is reused,
+and the server read from their environment; ``CIVICWATCH_SENSORS_MQTT_USERNAME`` /
+``..._PASSWORD`` in a sensors account's file, what the edge's ``sensors`` block reads by
+default); an existing credentials file is reused,
 so regenerating the broker files after registering a new edge changes no one else's
 password. The password file holds Mosquitto's ``$7$`` hashes (PBKDF2-HMAC-SHA512, 101
 iterations, 12-byte salt, as ``mosquitto_passwd`` writes them).
@@ -33,19 +40,46 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from contracts import topics
+from contracts.ids import is_identifier
 from contracts.limits import BROKER_MESSAGE_SIZE_LIMIT
+from contracts.mqtt import SENSORS_PASSWORD_ENV, SENSORS_USERNAME_ENV
 
 logger = logging.getLogger(__name__)
 
 PBKDF2_ITERATIONS: Final[int] = 101
 SALT_BYTES: Final[int] = 12
-_ENV_LINE = re.compile(r"^(CIVICWATCH_MQTT_USERNAME|CIVICWATCH_MQTT_PASSWORD)=(.*)$")
+_ENV_LINE = re.compile(r"^([A-Z_]+)=(.*)$")
+LOGIN_ENV: Final[tuple[str, str]] = ("CIVICWATCH_MQTT_USERNAME", "CIVICWATCH_MQTT_PASSWORD")
+"""The variables of an edge's, the server's and the sensor feed's credentials file."""
+SENSORS_LOGIN_ENV: Final[tuple[str, str]] = (SENSORS_USERNAME_ENV, SENSORS_PASSWORD_ENV)
+"""The variables of a sensors account's credentials file (the edge's ``sensors`` block)."""
+SENSORS_ACCOUNT_SUFFIX: Final[str] = ".sensors"
+DEFAULT_SENSOR_FEED_USER: Final[str] = "civicwatch-sensor-feed"
+SENSORS_ALL: Final[str] = f"{topics.PREFIX}/sensors/#"
+
+AccountRole = Literal["server", "edge", "sensors", "sensor-feed"]
+
+
+def sensors_username(edge_id: str) -> str:
+    """``<edge_id>.sensors``: the account of an edge's sensor subscriber.
+
+    Raises:
+        ValueError: The name would not be an identifier (an edge id over 56 characters).
+    """
+    topics.edge_root(edge_id)
+    username = f"{edge_id}{SENSORS_ACCOUNT_SUFFIX}"
+    if not is_identifier(username):
+        raise ValueError(
+            f"edge id {edge_id!r} is too long for its sensors account {username!r} "
+            "(identifiers have at most 64 characters)"
+        )
+    return username
 
 
 def mosquitto_hash(password: str, *, salt: bytes | None = None) -> str:
@@ -60,10 +94,11 @@ def mosquitto_hash(password: str, *, salt: bytes | None = None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MqttAccount:
-    """One broker account: its name, password and the topics it may use."""
+    """One broker account: its name, password, what it is for and the topics it may use."""
 
     username: str
-    password: str
+    password: str = field(repr=False)
+    role: AccountRole
     write: tuple[str, ...]
     read: tuple[str, ...]
 
@@ -98,8 +133,13 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def _credentials(directory: Path, username: str) -> str:
-    """The account's password from its credentials file, created when absent."""
+def _credentials(directory: Path, username: str, env: tuple[str, str] = LOGIN_ENV) -> str:
+    """The account's password from its credentials file, created when absent.
+
+    ``env`` names the file's two variables (user name, password): what the process that
+    uses the account reads from its environment.
+    """
+    user_var, pass_var = env
     path = directory / f"{username}.env"
     if path.is_file():
         values: dict[str, str] = {}
@@ -107,14 +147,12 @@ def _credentials(directory: Path, username: str) -> str:
             match = _ENV_LINE.match(line)
             if match:
                 values[match.group(1)] = match.group(2)
-        password = values.get("CIVICWATCH_MQTT_PASSWORD")
-        if values.get("CIVICWATCH_MQTT_USERNAME") == username and password:
+        password = values.get(pass_var)
+        if values.get(user_var) == username and password:
             return password
         logger.warning("%s is not a credentials file of %s; writing a new one", path, username)
     password = secrets.token_urlsafe(32)
-    _write_private(
-        path, f"CIVICWATCH_MQTT_USERNAME={username}\nCIVICWATCH_MQTT_PASSWORD={password}\n"
-    )
+    _write_private(path, f"{user_var}={username}\n{pass_var}={password}\n")
     return password
 
 
@@ -148,12 +186,62 @@ def _share_with_broker(paths: Iterable[Path], group: str | None) -> None:
         path.chmod(0o750 if path.is_dir() else 0o640)
 
 
+def _sensor_reads(edge_id: str, sensor_sites: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
+    """What the edge's sensors account may read: its named sites, else every site."""
+    if edge_id not in sensor_sites:
+        return (SENSORS_ALL,)
+    return tuple(topics.sensor_site_subscription(s) for s in sorted(set(sensor_sites[edge_id])))
+
+
+def _plan_accounts(
+    edges: list[str],
+    server_username: str,
+    sensor_sites: Mapping[str, Iterable[str]],
+    sensor_feed_username: str | None,
+) -> list[MqttAccount]:
+    """The accounts to write, passwords still empty; refuses bad or clashing names."""
+    topics.edge_root(server_username)  # same character rules as an edge id
+    unknown = sorted(set(sensor_sites) - set(edges))
+    if unknown:
+        raise ValueError(f"sensor sites given for unregistered edge(s): {', '.join(unknown)}")
+    accounts = [
+        MqttAccount(
+            server_username,
+            "",
+            "server",
+            (topics.RESEND_PATTERN,),
+            (f"{topics.PREFIX}/edges/#", SENSORS_ALL),
+        )
+    ]
+    for edge_id in edges:
+        if edge_id == server_username:
+            raise ValueError(f"edge id {edge_id!r} is the server's MQTT user name")
+        own = (f"{topics.edge_root(edge_id)}/#",)
+        accounts.append(MqttAccount(edge_id, "", "edge", own, (topics.resend_topic(edge_id),)))
+        reads = _sensor_reads(edge_id, sensor_sites)
+        if reads:
+            accounts.append(MqttAccount(sensors_username(edge_id), "", "sensors", (), reads))
+    if sensor_feed_username is not None:
+        topics.edge_root(sensor_feed_username)
+        accounts.append(MqttAccount(sensor_feed_username, "", "sensor-feed", (SENSORS_ALL,), ()))
+    taken = [a.username for a in accounts]
+    clashes = sorted({name for name in taken if taken.count(name) > 1})
+    if clashes:
+        raise ValueError(
+            f"MQTT user name(s) {', '.join(clashes)} would belong to two accounts (the "
+            "server's, an edge's, a sensors account or the sensor feed's)"
+        )
+    return accounts
+
+
 def write_broker_auth(
     out: Path,
     *,
     edge_ids: Iterable[str],
     server_username: str,
     broker_group: str | None = DEFAULT_BROKER_GROUP,
+    sensor_sites: Mapping[str, Iterable[str]] | None = None,
+    sensor_feed_username: str | None = DEFAULT_SENSOR_FEED_USER,
 ) -> list[MqttAccount]:
     """Write ``passwd``, ``acl``, ``civicwatch.conf`` and ``credentials/*.env``.
 
@@ -164,43 +252,42 @@ def write_broker_auth(
             ``use_username_as_clientid`` it is also the ingest's client id at the broker.
         broker_group: The group Mosquitto runs as, given read access to ``passwd`` and
             ``acl`` (mode 0640); ``None``: owner only (Mosquitto runs as this user).
+        sensor_sites: Edge id -> the sites its sensors account may read; an edge not
+            named reads every site, an edge named with no site gets no sensors account.
+        sensor_feed_username: The account that publishes sensor readings (and nothing
+            else); ``None``: none.
 
     Returns:
-        The accounts written, server first.
+        The accounts written: the server, each edge followed by its sensors account,
+        then the sensor feed.
 
     Raises:
-        ValueError: An edge id or the server user name is not a valid topic segment.
+        ValueError: An edge id, site id or user name is not a valid topic segment, a
+            user name is taken twice, or ``sensor_sites`` names an unknown edge.
     """
-    topics.edge_root(server_username)  # same character rules as an edge id
+    edges = sorted(set(edge_ids))
+    planned = _plan_accounts(edges, server_username, sensor_sites or {}, sensor_feed_username)
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
     credentials = out / "credentials"
     credentials.mkdir(exist_ok=True)
     credentials.chmod(0o700)
     accounts = [
-        MqttAccount(
-            username=server_username,
-            password=_credentials(credentials, server_username),
-            write=(topics.RESEND_PATTERN,),
-            read=(f"{topics.PREFIX}/edges/#", f"{topics.PREFIX}/sensors/#"),
+        replace(
+            account,
+            password=_credentials(
+                credentials,
+                account.username,
+                SENSORS_LOGIN_ENV if account.role == "sensors" else LOGIN_ENV,
+            ),
         )
+        for account in planned
     ]
-    for edge_id in sorted(set(edge_ids)):
-        if edge_id == server_username:
-            raise ValueError(f"edge id {edge_id!r} is the server's MQTT user name")
-        accounts.append(
-            MqttAccount(
-                username=edge_id,
-                password=_credentials(credentials, edge_id),
-                write=(f"{topics.edge_root(edge_id)}/#",),
-                read=(topics.resend_topic(edge_id),),
-            )
-        )
     _write_private(out / "passwd", passwd_text(accounts))
     _write_private(out / "acl", acl_text(accounts))
     (out / "civicwatch.conf").write_text(broker_config_text(out), encoding="utf-8")
     _share_with_broker([out, out / "passwd", out / "acl"], broker_group)
-    logger.info("wrote broker accounts for %d edge(s) to %s", len(accounts) - 1, out)
+    logger.info("wrote broker accounts for %d edge(s) to %s", len(edges), out)
     return accounts
 
 

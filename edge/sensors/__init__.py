@@ -9,17 +9,26 @@ construction rule keeps :class:`RollingWindow` means and raises a case above a l
 
 from edge.sensors.hub import SensorHub, SensorInbox
 from edge.sensors.samples import SensorPayloadError, SensorSample, parse_sensor_message
-from edge.sensors.subscriber import SensorsConfig, SensorSubscriber
+from edge.sensors.subscriber import (
+    SensorLoginError,
+    SensorsConfig,
+    SensorSubscriber,
+    make_sensor_subscriber,
+    sensor_login,
+)
 from edge.sensors.window import RollingWindow, is_energy_quantity
 
 __all__ = [
     "RollingWindow",
     "SensorHub",
     "SensorInbox",
+    "SensorLoginError",
     "SensorPayloadError",
     "SensorSample",
     "SensorSubscriber",
     "SensorsConfig",
     "is_energy_quantity",
+    "make_sensor_subscriber",
     "parse_sensor_message",
+    "sensor_login",
 ]

@@ -113,11 +113,28 @@ def test_mosquitto_writes_an_account_per_registered_edge(
     assert _keys("mosquitto", "--out", str(out), "--config", str(config)) == 0
     report = capsys.readouterr().out
     assert "2 edge account(s) and server account civicwatch-server" in report
+    assert "2 sensor subscriber account(s)" in report
     assert str(out / "civicwatch.conf") in report
     assert f"password_file {out / 'passwd'}" in (out / "civicwatch.conf").read_text()
     users = [line.split(":")[0] for line in (out / "passwd").read_text().splitlines()]
-    assert sorted(users) == ["civicwatch-server", "edge-1", "edge-2"]
-    assert "civicwatch/v1/edges/edge-2/#" in (out / "acl").read_text()
+    assert sorted(users) == [
+        "civicwatch-sensor-feed",
+        "civicwatch-server",
+        "edge-1",
+        "edge-1.sensors",
+        "edge-2",
+        "edge-2.sensors",
+    ]
+    acl = (out / "acl").read_text()
+    assert "civicwatch/v1/edges/edge-2/#" in acl
+    assert "user edge-1.sensors\ntopic read civicwatch/v1/sensors/#\n" in acl
+    assert (
+        (out / "credentials" / "edge-1.sensors.env")
+        .read_text()
+        .startswith(
+            "CIVICWATCH_SENSORS_MQTT_USERNAME=edge-1.sensors\nCIVICWATCH_SENSORS_MQTT_PASSWORD="
+        )
+    )
     credentials = out / "credentials" / "edge-1.env"
     assert credentials.stat().st_mode & 0o777 == 0o600
     clash = ("mosquitto", "--out", str(out), "--server-user", "edge-1", "--config", str(config))
@@ -125,6 +142,31 @@ def test_mosquitto_writes_an_account_per_registered_edge(
     assert "is the server's MQTT user name" in capsys.readouterr().err
     missing = tmp_path / "missing.yaml"
     assert _keys("mosquitto", "--out", str(out), "--config", str(missing)) == 2
+
+
+def test_mosquitto_sensor_accounts_read_only_the_sites_named(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for edge_id in ("edge-1", "edge-2"):
+        assert _register(config, edge_id, _public_key(tmp_path / "keys", edge_id)[1]) == 0
+    out = tmp_path / "broker"
+    sites = ("--sensor-sites", "edge-1=site-7,site-3", "--sensor-sites", "edge-2=")
+    base = ("mosquitto", "--out", str(out), "--config", str(config))
+    assert _keys(*base, *sites, "--sensor-feed-user", "none") == 0
+    assert "1 sensor subscriber account(s)" in capsys.readouterr().out
+    acl = (out / "acl").read_text()
+    assert (
+        "user edge-1.sensors\ntopic read civicwatch/v1/sensors/site-3/+\n"
+        "topic read civicwatch/v1/sensors/site-7/+\n"
+    ) in acl
+    assert "edge-2.sensors" not in acl and "civicwatch-sensor-feed" not in acl
+    assert _keys(*base, "--sensor-sites", "edge-9=site-1") == 2
+    assert "unregistered edge(s): edge-9" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _keys(*base, "--sensor-sites", "edge-1")
+    assert "expected EDGE_ID=SITE" in capsys.readouterr().err
+    assert _keys(*base, "--sensor-feed-user", "edge-1.sensors") == 2
+    assert "would belong to two accounts" in capsys.readouterr().err
 
 
 def test_the_keys_group_joins_the_edge_and_server_actions(
