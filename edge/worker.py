@@ -24,6 +24,7 @@ from edge.chain import EdgeChain
 from edge.config import CameraConfig, EdgeConfig
 from edge.detectors import Detector, create_detector
 from edge.evidence import Annotation, EvidenceItem, snapshot_set
+from edge.metrics import MetricsServer, start_metrics_server
 from edge.mqtt import Publisher
 from edge.outbox import Outbox, PendingMessage
 from edge.rules import RuleEvent, RuleResources, attachment_items
@@ -269,8 +270,10 @@ class EdgeWorker:
                 hub=self.sensor_hub,
             )
         self._threads: list[threading.Thread] = []
+        self.metrics_server: MetricsServer | None = None
 
     def start(self) -> None:
+        self.metrics_server = start_metrics_server(self.config.metrics, self)
         self.publisher.start()
         if self.sensors is not None:
             self.sensors.start()
@@ -332,6 +335,8 @@ class EdgeWorker:
         if self.sensors is not None:
             self.sensors.stop()
         self.publisher.stop()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         if self.chain is not None:
             self.chain.close()
         self.outbox.close()
