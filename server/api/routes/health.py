@@ -3,20 +3,25 @@
 ``/healthz`` checks that the database takes a write, that the evidence, dead-letter and
 database disks have ``health.min_free_mb`` free, and that the ingest is not holding a
 message past ``health.ingest_stall_s``; any of these failing is ``down`` with HTTP 503
-and a line in ``problems``. ``/livez`` is the unauthenticated liveness probe for
-orchestrators: it only says the process answers.
+and a line in ``problems``. It also shows the evidence check made at start
+(:mod:`server.evidence_integrity`: missing, corrupt and orphan files); missing or
+corrupt evidence makes it ``degraded`` (the server still works; cases lack proof).
+``/livez`` is the unauthenticated liveness probe for orchestrators: it only says the
+process answers.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from server import crud
 from server.api.deps import ReaderDep, StateDep
 from server.core.db import database_ok
+from server.evidence_integrity import MonitorState, monitor_of
 from server.health import database_write_problem, disk_checks
 from server.schemas import HealthOut, IngestOut, MqttOut, edge_out
 
@@ -37,12 +42,30 @@ class DiskOut(BaseModel):
     ok: bool
 
 
+class EvidenceCheckOut(BaseModel):
+    """The evidence store against the database rows, as checked at start (quick pass)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: MonitorState
+    mode: str | None = None
+    rows: int | None = None
+    files: int | None = None
+    missing: int | None = None
+    corrupt: int | None = None
+    orphans: int | None = None
+    problems: list[str] = []
+    checked_at: datetime | None = None
+    detail: str = ""
+
+
 class HealthReport(HealthOut):
     """Server health with what is failing (``problems``; empty when all is well)."""
 
     database_writable: bool
     disks: list[DiskOut]
     problems: list[str]
+    evidence_check: EvidenceCheckOut | None = None
 
 
 class LiveOut(BaseModel):
@@ -70,15 +93,40 @@ def _mqtt(state: StateDep) -> MqttOut:
     return MqttOut(enabled=False, connected=False, host=settings.mqtt.host, port=settings.mqtt.port)
 
 
+def _evidence_check(request: Request) -> EvidenceCheckOut | None:
+    monitor = monitor_of(request.app.state)
+    if monitor is None:
+        return None
+    current = monitor.status()
+    report = current.report
+    if report is None:
+        return EvidenceCheckOut(state=current.state, detail=current.detail)
+    return EvidenceCheckOut(
+        state=current.state,
+        mode=report.mode,
+        rows=report.rows,
+        files=report.files,
+        missing=report.missing.count,
+        corrupt=report.corrupt.count,
+        orphans=None if report.orphans is None else report.orphans.count,
+        problems=report.problems(),
+        checked_at=report.checked_at,
+        detail=report.summary(),
+    )
+
+
 @router.get(
     "/healthz",
     response_model=HealthReport,
     responses={503: {"model": HealthReport, "description": "Something listed in problems."}},
     summary="Health",
 )
-def healthz(state: StateDep, response: Response, _principal: ReaderDep) -> HealthReport:
-    """``ok``; ``degraded`` when only the broker is missing; ``down`` (HTTP 503) when the
-    database is unreachable or read-only, a disk is short of space or the ingest stalls.
+def healthz(
+    state: StateDep, request: Request, response: Response, _principal: ReaderDep
+) -> HealthReport:
+    """``ok``; ``degraded`` when the broker is missing or the start-up evidence check found
+    missing or corrupt files; ``down`` (HTTP 503) when the database is unreachable or
+    read-only, a disk is short of space or the ingest stalls.
     """
     problems: list[str] = []
     db_ok = database_ok(state.engine)
@@ -97,11 +145,15 @@ def healthz(state: StateDep, response: Response, _principal: ReaderDep) -> Healt
             edges = [edge_out(edge) for edge in crud.list_edges(session)]
     mqtt = _mqtt(state)
     counts = state.metrics.snapshot()
+    evidence_check = _evidence_check(request)
+    evidence_bad = evidence_check is not None and bool(
+        evidence_check.missing or evidence_check.corrupt
+    )
     if problems:
         overall = "down"
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         logger.warning("health: %s", "; ".join(problems))
-    elif mqtt.enabled and not mqtt.connected:
+    elif (mqtt.enabled and not mqtt.connected) or evidence_bad:
         overall = "degraded"
     else:
         overall = "ok"
@@ -123,4 +175,5 @@ def healthz(state: StateDep, response: Response, _principal: ReaderDep) -> Healt
         mqtt=mqtt,
         edges=edges,
         ingest=IngestOut(accepted=counts.accepted, rejected=counts.rejected),
+        evidence_check=evidence_check,
     )
