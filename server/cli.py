@@ -198,15 +198,18 @@ def _check_evidence(settings: Settings) -> int:
 
     from server.core.db import make_engine, make_session_factory
     from server.evidence_integrity import check_evidence
-    from server.evidence_store import EvidenceStore
+    from server.evidence_store import EvidenceBackendError, open_evidence_store
 
     engine = make_engine(settings.database_url)
     try:
         report = check_evidence(
-            make_session_factory(engine), EvidenceStore(settings.evidence_dir), full=True
+            make_session_factory(engine), open_evidence_store(settings), full=True
         )
     except SQLAlchemyError as exc:
         sys.stderr.write(f"civicwatch server --check-evidence: database: {exc.args[0]}\n")
+        return 1
+    except EvidenceBackendError as exc:
+        sys.stderr.write(f"civicwatch server --check-evidence: evidence store: {exc}\n")
         return 1
     finally:
         engine.dispose()
