@@ -116,7 +116,9 @@ class EdgeCollector(Collector):
             reconnects.add_metric(label, stats.source.reconnects)
             running.add_metric(label, 1 if stats.running else 0)
             if stats.source.last_frame_at is not None:
-                age.add_metric(label, (now - stats.source.last_frame_at).total_seconds())
+                # a file source stamps frames with media time, which may run ahead of now
+                age_s = (now - stats.source.last_frame_at).total_seconds()
+                age.add_metric(label, max(0.0, age_s))
         yield from (analysed, events, errors, stages, dropped, skipped, decoded, reconnects)
         yield from (age, running)
 
