@@ -13,6 +13,8 @@ import pytest
 from edge.sources import (
     FileSource,
     FileSourceConfig,
+    FrameAges,
+    FrameAgeStats,
     FrameQueue,
     FrameReader,
     QueuePolicy,
@@ -202,3 +204,40 @@ def test_reader_rejects_bad_arguments() -> None:
     with pytest.raises(RuntimeError, match="twice"):
         reader.start()
     reader.stop()
+
+
+@pytest.mark.parametrize(
+    ("ages", "p50", "p99", "largest"),
+    [
+        ([], None, None, None),
+        ([0.5], 0.5, 0.5, 0.5),
+        ([i / 100 for i in range(1, 101)], 0.5, 0.99, 1.0),
+        ([3.0, 1.0, 2.0], 2.0, 3.0, 3.0),
+    ],
+)
+def test_frame_ages_percentiles(
+    ages: list[float], p50: float | None, p99: float | None, largest: float | None
+) -> None:
+    window = FrameAges()
+    for age in ages:
+        window.add(age)
+    assert window.stats() == FrameAgeStats(len(ages), p50, p99, largest)
+
+
+def test_frame_ages_keep_a_window_but_count_all() -> None:
+    window = FrameAges(window=2)
+    for age in (9.0, 1.0, 2.0):
+        window.add(age)
+    assert window.stats() == FrameAgeStats(3, 1.0, 2.0, 2.0)
+
+
+def test_live_reader_measures_frame_age_and_a_file_reader_does_not(clip: Path) -> None:
+    live = FrameReader(FakeSource(5, live=True), analysis_fps=None, queue_size=10)
+    with live:
+        frames = [live.get(2.0) for _ in range(5)]
+    assert all(frames)
+    assert live.stats().frame_age.count == 5
+    source = FileSource("cam-file", FileSourceConfig(type="file", path=clip))
+    with FrameReader(source, analysis_fps=None) as reader:
+        assert sum(1 for _ in reader) > 0
+    assert reader.stats().frame_age == FrameAgeStats(0, None, None, None)

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from edge.sources.timing import Backoff, Pacer, RateLimiter, Watchdog, backoff_delay_s
+from edge.sources.timing import (
+    Backoff,
+    CaptureClock,
+    KeyframeInterval,
+    Pacer,
+    RateLimiter,
+    Watchdog,
+    backoff_delay_s,
+)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +115,63 @@ def test_pacer_rebases_instead_of_bursting_when_far_behind() -> None:
     pacer = Pacer(start=0.0, max_lag_s=1.0)
     assert pacer.wait_s(media_t=1.0, now=5.0) == 0.0  # 4 s late: rebase
     assert pacer.wait_s(media_t=1.04, now=5.0) == pytest.approx(0.04)
+
+
+@pytest.mark.parametrize(
+    ("keyframes_s", "period_s", "expected"),
+    [
+        # keyframes every 2 s, a look every 4 s: every other keyframe
+        ([0, 2, 4, 6, 8, 10, 12], 4.0, [0, 4, 8, 12]),
+        # keyframes a little faster than half the period: still one look per period on
+        # average (waiting for the first keyframe after the due time would give 6 s)
+        ([0, 1.99, 3.98, 5.97, 7.96, 9.95, 11.94], 4.0, [0, 3.98, 7.96, 11.94]),
+        # keyframes slower than the rate asked: every keyframe, never more
+        ([0, 2, 4], 1.0, [0, 2, 4]),
+        ([], 4.0, []),
+    ],
+)
+def test_rate_limiter_on_keyframes_admits_half_an_interval_early(
+    keyframes_s: list[float], period_s: float, expected: list[float]
+) -> None:
+    limiter, gop = RateLimiter(fps=1 / period_s), KeyframeInterval()
+    admitted = []
+    for t in keyframes_s:
+        gop.seen(t)
+        if limiter.due(t, gop.early_s):
+            assert limiter.admit(t, gop.early_s)
+            admitted.append(t)
+    assert admitted == expected
+
+
+def test_rate_limiter_due_changes_nothing() -> None:
+    limiter = RateLimiter(fps=1.0)
+    assert limiter.due(0.0) and limiter.due(0.0)
+    assert limiter.admit(0.0)
+    assert not limiter.due(0.5) and limiter.due(0.5, early_s=0.6)
+    assert limiter.next_due == 1.0
+
+
+def test_keyframe_interval_ignores_missing_and_repeated_times() -> None:
+    gop = KeyframeInterval()
+    assert gop.early_s == 0.0
+    assert gop.seen(None) is None and gop.seen(5.0) is None
+    assert gop.seen(5.0) is None and gop.interval_s is None
+    assert gop.seen(7.0) == 2.0 and gop.early_s == 1.0
+
+
+def test_capture_clock_keeps_the_capture_time_of_a_late_frame() -> None:
+    clock = CaptureClock()
+    assert clock.capture_time(100.0, now=5000.0) == 5000.0  # anchors
+    # decoded 3 s late (a busy decoder): still stamped when it was taken
+    assert clock.capture_time(101.0, now=5004.0) == 5001.0
+
+
+def test_capture_clock_reanchors() -> None:
+    clock = CaptureClock()
+    clock.capture_time(100.0, now=5000.0)  # the anchor frame arrived 0.3 s late
+    assert clock.capture_time(101.0, now=5000.7) == 5000.7  # earlier than possible: re-anchor
+    assert clock.capture_time(102.0, now=5001.8) == pytest.approx(5001.7)
+    assert clock.capture_time(10.0, now=5002.0) == 5002.0  # media time went backwards
+    assert clock.capture_time(500.0, now=5003.0) == 5003.0  # jumped far ahead
+    assert clock.capture_time(501.0, now=5100.0) == 5100.0  # 96 s behind: a new anchor
+    assert clock.capture_time(None, now=5101.5) == 5101.5

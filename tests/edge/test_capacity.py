@@ -1,0 +1,94 @@
+"""Three RTSP cameras on one edge hold their analysis rates (issue 21, short version).
+
+Two stationary cameras look every 2 s with ``decode: keyframes`` and one road camera runs
+at 5 fps with ``decode: all``, all three served over real RTSP on loopback and analysed
+by the real worker with the default model. ``bench/bench_capacity.py`` is the long
+version that raises the number of cameras until one fails.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from civicwatch.services import MosquittoProcess
+from edge.config import EdgeConfig
+from edge.worker import EdgeWorker
+from tests.support.rtsp_server import RtspServer, rtsp_server_available, write_test_clip
+from training.registry import default_model
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+WINDOW_S = 12.0
+CAMERAS = [  # id, decode, analysis fps, frame age bound (s)
+    ("shop-1", "keyframes", 0.5, 5.0),
+    ("shop-2", "keyframes", 0.5, 5.0),
+    ("road-1", "all", 5.0, 1.0),
+]
+
+
+def _zones(path: Path, camera_id: str, road: bool) -> Path:
+    zone = {
+        "id": "road" if road else "pavement",
+        "name": "zone",
+        "kind": "road" if road else "no_vending",
+        "polygon": [[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]],
+        "objects": ["truck"] if road else ["stall", "goods"],
+        "dwell_s": 0 if road else 60,
+    }
+    path.write_text(yaml.safe_dump({"camera_id": camera_id, "zones": [zone]}), "utf-8")
+    return path
+
+
+def test_three_rtsp_cameras_on_one_edge_hold_their_rates(
+    tmp_path: Path, mqtt_broker: MosquittoProcess
+) -> None:
+    reason = rtsp_server_available()
+    if reason is not None:
+        pytest.skip(reason)
+    # 640x360 at 25 fps with a keyframe every second, 8 s looped
+    clip = write_test_clip(tmp_path / "street.mp4", frames=200, size_wh=(640, 360), gop=25)
+    with RtspServer(clip) as server:
+        config = EdgeConfig.model_validate(
+            {
+                "edge_id": "edge-capacity",
+                "mqtt": {"host": mqtt_broker.host, "port": mqtt_broker.port},
+                "detector": {"type": "yolo", "path": str(default_model())},
+                "model_registry": str(REPO / "models" / "registry.yaml"),
+                "outbox_path": str(tmp_path / "outbox.db"),
+                "cameras": [
+                    {
+                        "id": cam,
+                        "source": {"type": "rtsp", "url": server.url, "decode": decode},
+                        "zones": str(_zones(tmp_path / f"{cam}.yaml", cam, decode == "all")),
+                        "analysis_fps": fps,
+                    }
+                    for cam, decode, fps, _ in CAMERAS
+                ],
+            }
+        )
+        worker = EdgeWorker(config)
+        worker.start()
+        try:
+            time.sleep(4.0)  # connect and get the first keyframe
+            before = [p.times.frames for p in worker.pipelines]
+            time.sleep(WINDOW_S)
+            after = [p.times.frames for p in worker.pipelines]
+            stats = [r.stats() for r in worker.readers]
+        finally:
+            worker.stop()
+
+    for (cam, decode, fps, bound_s), n0, n1, st in zip(CAMERAS, before, after, stats, strict=True):
+        rate = (n1 - n0) / WINDOW_S
+        assert rate >= 0.8 * fps, f"{cam}: {rate:.2f} frames/s analysed, wanted {fps}"
+        age = st.frame_age
+        assert age.p99_s is not None and 0 <= age.p99_s <= bound_s, (cam, age)
+        assert st.source.reconnects == 0, (cam, st.source.last_error)
+        if decode == "keyframes":  # only the due keyframes were decoded
+            assert st.source.frames_decoded <= st.source.frames_delivered + 1, (cam, st)
+    road, shop = stats[2].source, stats[0].source
+    assert road.frames_decoded >= 20 * shop.frames_decoded
