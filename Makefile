@@ -72,7 +72,7 @@ lock:
 	$(UV_COMPILE) --extra edge --extra server --extra broker -c requirements/dev.lock \
 		-o requirements/runtime.lock
 	$(UV_COMPILE) --extra edge -c requirements/dev.lock -o requirements/edge.lock
-	$(UV_COMPILE) --extra server -c requirements/dev.lock -o requirements/server.lock
+	$(UV_COMPILE) --extra server --extra s3 -c requirements/dev.lock -o requirements/server.lock
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
