@@ -345,7 +345,10 @@ class Settings(BaseSettings):
         default=5.0,
         gt=0,
         le=10_000,
-        description="Sustained event messages accepted per edge per second (token bucket).",
+        description=(
+            "Sustained event messages let into cases per edge per second (token bucket); "
+            "faster ones wait in the quarantine (rate_limited) and are let in at this rate."
+        ),
     )
     edge_event_burst: int = Field(
         default=600,
