@@ -59,7 +59,7 @@ def _redacted_error(exc: ValidationError) -> ValidationError:
 
 
 class _SourceModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class RtspSourceConfig(_SourceModel):
@@ -75,54 +75,31 @@ class RtspSourceConfig(_SourceModel):
         max_length=2048,
         description="Stream URL, rtsp:// or rtsps://, optionally with user:password@.",
     )
-    transport: Literal["tcp", "udp"] = Field(
-        default="tcp",
-        description="RTP transport; TCP (interleaved) survives packet loss without smearing.",
-    )
-    open_timeout_s: float = Field(
-        default=5.0, gt=0, le=120, description="Give up connecting after this many seconds."
-    )
-    read_timeout_s: float = Field(
-        default=5.0,
-        gt=0,
-        le=120,
-        description="Treat the stream as dead when a read blocks this long.",
-    )
-    watchdog_s: float = Field(
-        default=10.0,
-        gt=0,
-        le=3600,
-        description=(
-            "Reopen a stream that delivered no frame for this many seconds (with decode: "
-            "keyframes, no keyframe: keep this above the camera's keyframe interval)."
-        ),
-    )
-    backoff_initial_s: float = Field(
-        default=1.0, gt=0, le=300, description="Wait before the first reconnect attempt."
-    )
-    backoff_max_s: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="Longest wait between reconnect attempts (the wait doubles up to it).",
-    )
-    decode: Literal["all", "keyframes"] = Field(
-        default="all",
-        description=(
-            "all: decode every frame (needed above the camera's keyframe rate: road cameras "
-            "at 5 fps); keyframes: drop packets undecoded until an analysis is due, then "
-            "decode the next keyframe only (stationary cameras that look every few seconds; "
-            "the analysis rate is then at most the keyframe rate, one per 1-2 s on most "
-            "cameras). The default honours any analysis_fps; keyframes is opt-in."
-        ),
-    )
-    fast_probe: bool = Field(
-        default=True,
-        description=(
-            "Shorten FFmpeg's stream probing (analyzeduration/probesize) so that opening "
-            "takes well under 0.1 s instead of about 1 s; the codec comes from the SDP."
-        ),
-    )
+    transport: Literal["tcp", "udp"] = "tcp"
+    """RTP transport; TCP (interleaved) survives packet loss without smearing."""
+    open_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    """Give up connecting after this many seconds."""
+    read_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    """Treat the stream as dead when a read blocks this long."""
+    watchdog_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    """Reopen a stream that delivered no frame for this many seconds (with decode: keyframes, no
+    keyframe: keep this above the camera's keyframe interval).
+    """
+    backoff_initial_s: Annotated[float, Field(gt=0, le=300)] = 1.0
+    """Wait before the first reconnect attempt."""
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """Longest wait between reconnect attempts (the wait doubles up to it)."""
+    decode: Literal["all", "keyframes"] = "all"
+    """all: decode every frame (needed above the camera's keyframe rate: road cameras at 5 fps);
+    keyframes: drop packets undecoded until an analysis is due, then decode the next keyframe
+    only (stationary cameras that look every few seconds; the analysis rate is then at most the
+    keyframe rate, one per 1-2 s on most cameras). The default honours any analysis_fps;
+    keyframes is opt-in.
+    """
+    fast_probe: bool = True
+    """Shorten FFmpeg's stream probing (analyzeduration/probesize) so that opening takes well
+    under 0.1 s instead of about 1 s; the codec comes from the SDP.
+    """
 
     @field_validator("url")
     @classmethod
@@ -168,14 +145,12 @@ class FileSourceConfig(_SourceModel):
 
     type: Literal["file"] = Field(description="Source kind: a local video file.")
     path: Path = Field(description="The video file (anything FFmpeg reads: MP4, MKV, TS...).")
-    loop: bool = Field(default=False, description="Start again from the beginning at the end.")
-    realtime: bool = Field(
-        default=False,
-        description=(
-            "Deliver frames at the file's own frame rate, like a camera (and drop stale "
-            "frames like one); off: as fast as they are consumed, none dropped."
-        ),
-    )
+    loop: bool = False
+    """Start again from the beginning at the end."""
+    realtime: bool = False
+    """Deliver frames at the file's own frame rate, like a camera (and drop stale frames like
+    one); off: as fast as they are consumed, none dropped.
+    """
 
 
 def _redact_union_errors(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:

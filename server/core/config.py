@@ -19,7 +19,7 @@ import ipaddress
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -67,60 +67,33 @@ def is_loopback(host: str) -> bool:
 class LoginLimits(BaseModel):
     """How hard password guessing is made (argon2 hashing is deliberately expensive)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    max_concurrent_hashes: int = Field(
-        default=4,
-        ge=1,
-        le=64,
-        description="Password checks running at once; further logins get 429 at once.",
-    )
-    per_ip_in_flight: int = Field(
-        default=2, ge=1, le=64, description="Logins one client address may have running at once."
-    )
-    ip_failures: int = Field(
-        default=20,
-        ge=1,
-        le=10_000,
-        description="Failed logins one client address may make per ip_window_s before 429.",
-    )
-    ip_window_s: int = Field(
-        default=600, ge=1, le=86_400, description="Window of the per-address failure count, s."
-    )
-    account_failures: int = Field(
-        default=5,
-        ge=1,
-        le=1000,
-        description="Consecutive failed logins after which the account is locked for lockout_s.",
-    )
-    lockout_s: int = Field(
-        default=30,
-        ge=1,
-        le=86_400,
-        description="First lockout of an account, s; it doubles with every further failure.",
-    )
-    lockout_max_s: int = Field(
-        default=3600, ge=1, le=7 * 86_400, description="Longest lockout of an account, s."
-    )
+    max_concurrent_hashes: Annotated[int, Field(ge=1, le=64)] = 4
+    """Password checks running at once; further logins get 429 at once."""
+    per_ip_in_flight: Annotated[int, Field(ge=1, le=64)] = 2
+    """Logins one client address may have running at once."""
+    ip_failures: Annotated[int, Field(ge=1, le=10_000)] = 20
+    """Failed logins one client address may make per ip_window_s before 429."""
+    ip_window_s: Annotated[int, Field(ge=1, le=86_400)] = 600
+    """Window of the per-address failure count, s."""
+    account_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    """Consecutive failed logins after which the account is locked for lockout_s."""
+    lockout_s: Annotated[int, Field(ge=1, le=86_400)] = 30
+    """First lockout of an account, s; it doubles with every further failure."""
+    lockout_max_s: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
+    """Longest lockout of an account, s."""
 
 
 class HttpLimits(BaseModel):
     """Largest request bodies, refused before authentication or parsing."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    body_bytes: int = Field(
-        default=1024 * 1024,
-        ge=1024,
-        le=256 * 1024 * 1024,
-        description="Largest request body of any route, bytes (413 beyond).",
-    )
-    login_body_bytes: int = Field(
-        default=16 * 1024,
-        ge=1024,
-        le=1024 * 1024,
-        description="Largest body of the login routes (API and page), bytes.",
-    )
+    body_bytes: Annotated[int, Field(ge=1024, le=256 * 1024 * 1024)] = 1024 * 1024
+    """Largest request body of any route, bytes (413 beyond)."""
+    login_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
+    """Largest body of the login routes (API and page), bytes."""
 
 
 class RetentionSettings(BaseModel):
@@ -129,64 +102,42 @@ class RetentionSettings(BaseModel):
     A case on legal hold is never deleted, nor is evidence any kept case refers to.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    rejected_days: int | None = Field(
-        default=90,
-        ge=1,
-        le=36_500,
-        description="Delete rejected cases (and their evidence) this many days after review.",
-    )
-    case_days: int | None = Field(
-        default=None,
-        ge=1,
-        le=36_500,
-        description="Delete any case (whatever its status) this many days after it was last "
-        "updated; null keeps candidates, confirmed and escalated cases.",
-    )
-    orphan_evidence_days: int | None = Field(
-        default=30,
-        ge=1,
-        le=36_500,
-        description="Delete evidence no case refers to this many days after it arrived.",
-    )
-    interval_s: int = Field(
-        default=6 * 3600,
-        ge=0,
-        le=30 * 86_400,
-        description="How often the running server applies the policy, s; 0 only by command.",
-    )
+    rejected_days: Annotated[int | None, Field(ge=1, le=36_500)] = 90
+    """Delete rejected cases (and their evidence) this many days after review."""
+    case_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
+    """Delete any case (whatever its status) this many days after it was last updated; null keeps
+    candidates, confirmed and escalated cases.
+    """
+    orphan_evidence_days: Annotated[int | None, Field(ge=1, le=36_500)] = 30
+    """Delete evidence no case refers to this many days after it arrived."""
+    interval_s: Annotated[int, Field(ge=0, le=30 * 86_400)] = 6 * 3600
+    """How often the running server applies the policy, s; 0 only by command."""
 
 
 class HealthSettings(BaseModel):
     """What /healthz counts as failing."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    min_free_mb: int = Field(
-        default=256,
-        ge=0,
-        le=1024 * 1024,
-        description="Free space under which the evidence, dead-letter or database disk is "
-        "failing; the ingest waits (unacknowledged) until it is back.",
-    )
-    database_dir: Path | None = Field(
-        default=None,
-        description="The database's data directory when it is on this host (PostgreSQL); "
-        "for SQLite the database file's directory is watched anyway.",
-    )
-    ingest_stall_s: int = Field(
-        default=60,
-        ge=1,
-        le=86_400,
-        description="An ingest that has waited this long on one message is reported stalled.",
-    )
+    min_free_mb: Annotated[int, Field(ge=0, le=1024 * 1024)] = 256
+    """Free space under which the evidence, dead-letter or database disk is failing; the ingest
+    waits (unacknowledged) until it is back.
+    """
+    database_dir: Path | None = None
+    """The database's data directory when it is on this host (PostgreSQL); for SQLite the database
+    file's directory is watched anyway.
+    """
+    ingest_stall_s: Annotated[int, Field(ge=1, le=86_400)] = 60
+    """An ingest that has waited this long on one message is reported stalled."""
 
 
 class Settings(BaseSettings):
     """Everything the server needs to run, validated at start."""
 
     model_config = SettingsConfigDict(
+        use_attribute_docstrings=True,
         env_prefix=ENV_PREFIX,
         env_nested_delimiter=ENV_NESTED_DELIMITER,
         extra="forbid",
@@ -194,198 +145,99 @@ class Settings(BaseSettings):
         env_file=None,
     )
 
-    database_url: str = Field(
-        default="sqlite:///var/server/civicwatch.db",
-        min_length=1,
-        max_length=1024,
-        description=(
-            "SQLAlchemy URL of the case database: sqlite:///PATH (relative to the working "
-            "directory) or postgresql+psycopg://USER@HOST:PORT/DB."
-        ),
+    database_url: Annotated[str, Field(min_length=1, max_length=1024)] = (
+        "sqlite:///var/server/civicwatch.db"
     )
-    evidence_dir: Path = Field(
-        default=Path("var/server/evidence"),
-        description="Directory where evidence bytes are stored by content hash.",
-    )
-    evidence_backend: Literal["filesystem", "s3"] = Field(
-        default="filesystem",
-        description="Where evidence bytes go: evidence_dir (filesystem) or the s3 block's "
-        "bucket (s3; needs the s3 extra, boto3).",
-    )
-    s3: S3Settings = Field(
-        default_factory=S3Settings,
-        description="The S3-compatible object store of evidence_backend s3 "
-        "(CIVICWATCH_S3__<FIELD>; keys from CIVICWATCH_S3_ACCESS_KEY_ID and "
-        "CIVICWATCH_S3_SECRET_ACCESS_KEY only).",
-    )
-    metrics_token: SecretStr | None = Field(
-        default=None,
-        min_length=32,
-        max_length=256,
-        description="Bearer token a Prometheus scraper may send to GET /metrics instead of a "
-        "login; environment CIVICWATCH_METRICS_TOKEN only (refused in a config file).",
-    )
-    mqtt_enabled: bool = Field(
-        default=True,
-        description="Run the MQTT ingest; off serves the API and pages only.",
-    )
-    mqtt: MqttSettings = Field(
-        default_factory=MqttSettings,
-        description=(
-            "The broker connection of the ingest (contracts.mqtt.MqttSettings, the edge's "
-            "shape); environment CIVICWATCH_MQTT__<FIELD>, e.g. CIVICWATCH_MQTT__HOST. The "
-            "ingest's client id defaults to civicwatch-server and its session expiry to "
-            "7 days: it must exceed the longest server outage (0 loses what is published "
-            "while the server is down)."
-        ),
-    )
-    dead_letter_dir: Path = Field(
-        default=Path("var/server/dead-letter"),
-        description=(
-            "Where a message that keeps failing for an unexpected reason (not a rejection, "
-            "not the database being away) is copied before it is acknowledged."
-        ),
-    )
-    auth_enabled: bool = Field(
-        default=False,
-        description=(
-            "Require a login (roles operator, reviewer, admin) for the API, the evidence "
-            "and the review page. Off, everything is open and the server says so at start: "
-            "for a demo on loopback only."
-        ),
-    )
-    auth_token_ttl_s: int = Field(
-        default=12 * 3600,
-        ge=60,
-        le=30 * 24 * 3600,
-        description="How long a login (bearer token / session cookie) stays valid, seconds.",
-    )
-    auth_cookie_secure: bool | None = Field(
-        default=None,
-        description=(
-            "Send the session cookie over HTTPS only. null: when the request came over "
-            "https (or X-Forwarded-Proto https from a trusted proxy) or http_host is not "
-            "loopback."
-        ),
-    )
-    trusted_proxies: tuple[str, ...] = Field(
-        default=(),
-        max_length=64,
-        description=(
-            "Addresses or networks of reverse proxies whose X-Forwarded-For and "
-            "X-Forwarded-Proto headers are believed (e.g. ['127.0.0.1'])."
-        ),
-    )
-    insecure: bool = Field(
-        default=False,
-        description=(
-            "Allow auth_enabled false on an http_host that is not loopback (CLI --insecure). "
-            "Anyone who reaches the port then acts as admin."
-        ),
-    )
-    login: LoginLimits = Field(
-        default_factory=LoginLimits,
-        description="Login rate limits and account lockout (CIVICWATCH_LOGIN__<FIELD>).",
-    )
-    http_limits: HttpLimits = Field(
-        default_factory=HttpLimits,
-        description="Request body limits (CIVICWATCH_HTTP_LIMITS__<FIELD>).",
-    )
-    retention: RetentionSettings = Field(
-        default_factory=RetentionSettings,
-        description="Retention of rejected and expired cases and of their evidence.",
-    )
-    health: HealthSettings = Field(
-        default_factory=HealthSettings,
-        description="Free-space and stall thresholds of /healthz and the ingest.",
-    )
-    http_host: str = Field(
-        default="127.0.0.1",
-        min_length=1,
-        max_length=255,
-        description="Address the HTTP server binds to.",
-    )
-    http_port: int = Field(default=8000, ge=1, le=65535, description="HTTP server TCP port.")
-    max_evidence_bytes: int = Field(
-        default=MAX_EVIDENCE_BYTES,
-        ge=1024,
-        le=MAX_EVIDENCE_BYTES,
-        description=(
-            "Largest evidence payload accepted over MQTT, in bytes; at most the one limit "
-            "the edge and the broker agree on (contracts.limits.MAX_EVIDENCE_BYTES)."
-        ),
-    )
-    max_event_bytes: int = Field(
-        default=256 * 1024,
-        ge=1024,
-        le=16 * 1024 * 1024,
-        description="Largest event JSON payload accepted over MQTT, in bytes.",
-    )
-    ingest_require_chain: bool = Field(
-        default=True,
-        description=(
-            "An event becomes part of a case only when a verified chain record of its own "
-            "edge names it; others wait in the quarantine (with the reason) until the record "
-            "arrives or they age out. Off only for tests of unsigned edges."
-        ),
-    )
-    quarantine_max_age_s: int = Field(
-        default=3 * 24 * 3600,
-        ge=60,
-        le=365 * 24 * 3600,
-        description="How long an event waits in the quarantine for its chain record, seconds.",
-    )
-    quarantine_max_per_edge: int = Field(
-        default=1000,
-        ge=1,
-        le=1_000_000,
-        description="Most events of one edge waiting in the quarantine; more are refused.",
-    )
-    edge_event_rate_per_s: float = Field(
-        default=5.0,
-        gt=0,
-        le=10_000,
-        description=(
-            "Sustained event messages let into cases per edge per second (token bucket); "
-            "faster ones wait in the quarantine (rate_limited) and are let in at this rate."
-        ),
-    )
-    edge_event_burst: int = Field(
-        default=600,
-        ge=1,
-        le=1_000_000,
-        description="Event messages one edge may send at once above its sustained rate.",
-    )
-    max_events_per_case: int = Field(
-        default=200,
-        ge=2,
-        le=100_000,
-        description="Most distinct event messages one case keeps (an end is always taken).",
-    )
-    max_evidence_per_case: int = Field(
-        default=64,
-        ge=1,
-        le=10_000,
-        description="Most evidence items one case references.",
-    )
-    max_clock_skew_s: float = Field(
-        default=300.0,
-        ge=0,
-        le=24 * 3600,
-        description="How far in the future an event or evidence time may lie, seconds.",
-    )
-    max_evidence_side_px: int = Field(
-        default=8192,
-        ge=64,
-        le=65535,
-        description="Largest width or height of an evidence image, pixels (read from its header).",
-    )
-    max_evidence_pixels: int = Field(
-        default=40_000_000,
-        ge=4096,
-        le=1_000_000_000,
-        description="Largest width x height of an evidence image, pixels.",
-    )
+    """SQLAlchemy URL of the case database: sqlite:///PATH (relative to the working directory) or
+    postgresql+psycopg://USER@HOST:PORT/DB.
+    """
+    evidence_dir: Path = Path("var/server/evidence")
+    """Directory where evidence bytes are stored by content hash."""
+    evidence_backend: Literal["filesystem", "s3"] = "filesystem"
+    """Where evidence bytes go: evidence_dir (filesystem) or the s3 block's bucket (s3; needs the
+    s3 extra, boto3).
+    """
+    s3: S3Settings = Field(default_factory=S3Settings)
+    """The S3-compatible object store of evidence_backend s3 (CIVICWATCH_S3__<FIELD>; keys from
+    CIVICWATCH_S3_ACCESS_KEY_ID and CIVICWATCH_S3_SECRET_ACCESS_KEY only).
+    """
+    metrics_token: Annotated[SecretStr | None, Field(min_length=32, max_length=256)] = None
+    """Bearer token a Prometheus scraper may send to GET /metrics instead of a login; environment
+    CIVICWATCH_METRICS_TOKEN only (refused in a config file).
+    """
+    mqtt_enabled: bool = True
+    """Run the MQTT ingest; off serves the API and pages only."""
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    """The broker connection of the ingest (contracts.mqtt.MqttSettings, the edge's shape);
+    environment CIVICWATCH_MQTT__<FIELD>, e.g. CIVICWATCH_MQTT__HOST. The ingest's client id
+    defaults to civicwatch-server and its session expiry to 7 days: it must exceed the longest
+    server outage (0 loses what is published while the server is down).
+    """
+    dead_letter_dir: Path = Path("var/server/dead-letter")
+    """Where a message that keeps failing for an unexpected reason (not a rejection, not the
+    database being away) is copied before it is acknowledged.
+    """
+    auth_enabled: bool = False
+    """Require a login (roles operator, reviewer, admin) for the API, the evidence and the review
+    page. Off, everything is open and the server says so at start: for a demo on loopback only.
+    """
+    auth_token_ttl_s: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 12 * 3600
+    """How long a login (bearer token / session cookie) stays valid, seconds."""
+    auth_cookie_secure: bool | None = None
+    """Send the session cookie over HTTPS only. null: when the request came over https (or
+    X-Forwarded-Proto https from a trusted proxy) or http_host is not loopback.
+    """
+    trusted_proxies: Annotated[tuple[str, ...], Field(max_length=64)] = ()
+    """Addresses or networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto
+    headers are believed (e.g. ['127.0.0.1']).
+    """
+    insecure: bool = False
+    """Allow auth_enabled false on an http_host that is not loopback (CLI --insecure). Anyone who
+    reaches the port then acts as admin.
+    """
+    login: LoginLimits = Field(default_factory=LoginLimits)
+    """Login rate limits and account lockout (CIVICWATCH_LOGIN__<FIELD>)."""
+    http_limits: HttpLimits = Field(default_factory=HttpLimits)
+    """Request body limits (CIVICWATCH_HTTP_LIMITS__<FIELD>)."""
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    """Retention of rejected and expired cases and of their evidence."""
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    """Free-space and stall thresholds of /healthz and the ingest."""
+    http_host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
+    """Address the HTTP server binds to."""
+    http_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    """HTTP server TCP port."""
+    max_evidence_bytes: Annotated[int, Field(ge=1024, le=MAX_EVIDENCE_BYTES)] = MAX_EVIDENCE_BYTES
+    """Largest evidence payload accepted over MQTT, in bytes; at most the one limit the edge and
+    the broker agree on (contracts.limits.MAX_EVIDENCE_BYTES).
+    """
+    max_event_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 256 * 1024
+    """Largest event JSON payload accepted over MQTT, in bytes."""
+    ingest_require_chain: bool = True
+    """An event becomes part of a case only when a verified chain record of its own edge names it;
+    others wait in the quarantine (with the reason) until the record arrives or they age out.
+    Off only for tests of unsigned edges.
+    """
+    quarantine_max_age_s: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] = 3 * 24 * 3600
+    """How long an event waits in the quarantine for its chain record, seconds."""
+    quarantine_max_per_edge: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    """Most events of one edge waiting in the quarantine; more are refused."""
+    edge_event_rate_per_s: Annotated[float, Field(gt=0, le=10_000)] = 5.0
+    """Sustained event messages let into cases per edge per second (token bucket); faster ones
+    wait in the quarantine (rate_limited) and are let in at this rate.
+    """
+    edge_event_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 600
+    """Event messages one edge may send at once above its sustained rate."""
+    max_events_per_case: Annotated[int, Field(ge=2, le=100_000)] = 200
+    """Most distinct event messages one case keeps (an end is always taken)."""
+    max_evidence_per_case: Annotated[int, Field(ge=1, le=10_000)] = 64
+    """Most evidence items one case references."""
+    max_clock_skew_s: Annotated[float, Field(ge=0, le=24 * 3600)] = 300.0
+    """How far in the future an event or evidence time may lie, seconds."""
+    max_evidence_side_px: Annotated[int, Field(ge=64, le=65535)] = 8192
+    """Largest width or height of an evidence image, pixels (read from its header)."""
+    max_evidence_pixels: Annotated[int, Field(ge=4096, le=1_000_000_000)] = 40_000_000
+    """Largest width x height of an evidence image, pixels."""
 
     @field_validator("trusted_proxies")
     @classmethod
