@@ -47,8 +47,8 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from results_file import write_section  # noqa: E402
 
-from bench.results_file import write_section  # noqa: E402
 from tests.support.rtsp_server import RtspServer, rtsp_server_available  # noqa: E402
 
 SECTION = "## Capacity"
