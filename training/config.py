@@ -8,6 +8,7 @@ directory. The default file is the packaged ``configs/train.yaml`` (``civicwatch
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -120,6 +121,67 @@ class ExportConfig(BaseModel):
     output: Path = Field(description="Where `civicwatch export` copies the ONNX model.")
 
 
+def shared_data_root(root: Path = REPO_ROOT) -> Path:
+    """The shared third-party data folder: ``$CIVICWATCH_SHARED_DATA``, else ``../shared/data``
+    beside the project root ``root``."""
+    env = os.environ.get("CIVICWATCH_SHARED_DATA")
+    return Path(env) if env else root.parent / "shared" / "data"
+
+
+class PretrainedFromConfig(BaseModel):
+    """A COCO-pretrained ultralytics model to start from, re-headed for :data:`CLASSES`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    onnx: Path = Field(
+        description="The pretrained model: an ultralytics ONNX export, float or int8 "
+        "(dequantised, training.pretrained). Relative: in the shared data folder "
+        "($CIVICWATCH_SHARED_DATA or ../shared/data)."
+    )
+    map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Project class -> the pretrained model's class whose head row it starts "
+        "from (e.g. person: person); classes not listed start from a fresh row.",
+    )
+
+    @model_validator(mode="after")
+    def _map_names_classes(self) -> PretrainedFromConfig:
+        for name, source in self.map.items():
+            if name not in CLASSES:
+                raise ValueError(
+                    f"pretrained_from.map: unknown class {name!r}; known: {', '.join(CLASSES)}"
+                )
+            if not source.strip():
+                raise ValueError(f"pretrained_from.map: {name} maps to an empty class name")
+        return self
+
+
+class RealBackgroundsConfig(BaseModel):
+    """Real frames as training images (training.real_data): teacher pseudo-labels for person,
+    car and truck, no stall or goods, and rendered objects pasted onto copies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Path = Field(description="Folder of the real-background dataset (built if absent).")
+    frames_per_clip: int = Field(
+        default=40, ge=1, le=10_000, description="Frames taken from each training clip."
+    )
+    composites: int = Field(
+        default=1, ge=0, le=10, description="Composited copies of each background."
+    )
+    max_objects: int = Field(
+        default=3, ge=1, le=20, description="At most this many rendered objects per copy."
+    )
+    teacher_confidence: float = Field(
+        default=0.6, ge=0.05, le=1.0, description="Teacher score a pseudo-label needs."
+    )
+    imgsz: int = Field(default=416, ge=64, le=4096, description="Image width written, pixels.")
+    seed: int = Field(default=0, ge=0, le=2**31, description="Seed of placement and objects.")
+    repeat: int = Field(
+        default=1, ge=1, le=10, description="Times the real images are listed per epoch."
+    )
+
+
 class TrainConfig(BaseModel):
     """Everything `civicwatch train` needs."""
 
@@ -145,6 +207,16 @@ class TrainConfig(BaseModel):
     holdout: DatasetConfig = Field(description="Held-out evaluation data (seed never trained on).")
     train: OptimConfig = Field(description="Training hyper-parameters.")
     export: ExportConfig = Field(description="ONNX export.")
+    pretrained_from: PretrainedFromConfig | None = Field(
+        default=None,
+        description="Start from a COCO-pretrained model re-headed for the project's classes "
+        "(training.pretrained) instead of the model yaml's fresh weights; `--from` overrides.",
+    )
+    real_backgrounds: RealBackgroundsConfig | None = Field(
+        default=None,
+        description="Add real frames with pseudo-labels and pasted objects to the training "
+        "split (training.real_data). Unset: rendered scenes only.",
+    )
 
     @model_validator(mode="after")
     def _holdout_is_held_out(self) -> TrainConfig:
@@ -167,6 +239,20 @@ class TrainConfig(BaseModel):
                 "dataset": self.dataset.model_copy(update={"root": fix(self.dataset.root)}),
                 "holdout": self.holdout.model_copy(update={"root": fix(self.holdout.root)}),
                 "export": self.export.model_copy(update={"output": fix(self.export.output)}),
+                "pretrained_from": None
+                if self.pretrained_from is None
+                else self.pretrained_from.model_copy(
+                    update={
+                        "onnx": self.pretrained_from.onnx
+                        if self.pretrained_from.onnx.is_absolute()
+                        else shared_data_root(root) / self.pretrained_from.onnx
+                    }
+                ),
+                "real_backgrounds": None
+                if self.real_backgrounds is None
+                else self.real_backgrounds.model_copy(
+                    update={"root": fix(self.real_backgrounds.root)}
+                ),
             }
         )
 

@@ -164,6 +164,11 @@ def train(
     """
     prepare_offline(config)
     data_yaml = ensure_dataset(config.dataset)
+    if config.real_backgrounds is not None:
+        from training.config import shared_data_root
+        from training.real_data import mixed_dataset
+
+        data_yaml = mixed_dataset(config.real_backgrounds, shared_data_root(), data_yaml)
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
     opt = config.train
@@ -185,6 +190,8 @@ def train(
                 raise TrainingError(f"checkpoint {init} to start from does not exist")
             if init is not None and init.suffix == ".onnx":
                 init = _checkpoint_from_onnx(config, init, data_yaml, run_dir)
+            elif init is None and config.pretrained_from is not None:
+                init = _pretrained_start(config, data_yaml, run_dir)
             model = YOLO(str(init if init is not None else config.model), task="detect")
             _keep_threads(model, opt.threads)
             model.train(
@@ -240,6 +247,16 @@ def _checkpoint_from_onnx(config: TrainConfig, onnx: Path, data_yaml: Path, run_
         return grow_checkpoint(rebuilt, config.model, grown, images)
     except WarmStartError as exc:
         raise TrainingError(f"cannot start from {onnx}: {exc}") from exc
+
+
+def _pretrained_start(config: TrainConfig, data_yaml: Path, run_dir: Path) -> Path:
+    from training.pretrained import pretrained_start
+    from training.warmstart import WarmStartError
+
+    try:
+        return pretrained_start(config, data_yaml, run_dir)
+    except WarmStartError as exc:
+        raise TrainingError(f"cannot start from {config.pretrained_from}: {exc}") from exc
 
 
 def _last_metrics(run_dir: Path) -> tuple[float, float]:

@@ -66,28 +66,132 @@ def _statistics(bn: Any) -> tuple[Any, Any]:
     return bn.running_mean, bn.running_var
 
 
+def _dequantize(
+    q: npt.NDArray[Any], scale: npt.NDArray[Any], zero_point: npt.NDArray[Any] | int, axis: int
+) -> npt.NDArray[np.float32]:
+    """``(q - zero_point) * scale``, per tensor or per channel along ``axis``."""
+    shape = [1] * q.ndim
+    if np.ndim(scale) == 1 and np.size(scale) > 1:
+        shape[axis] = -1
+    zp = np.asarray(zero_point, dtype=np.float64).reshape(shape if np.size(zero_point) > 1 else [])
+    out = (q.astype(np.float64) - zp) * np.asarray(scale, dtype=np.float64).reshape(
+        shape if np.size(scale) > 1 else []
+    )
+    return out.astype(np.float32)
+
+
+def _strip_quantized(name: str) -> str:
+    return name.removesuffix("_quantized")
+
+
+class _Graph:
+    """An ONNX graph's constants, producers and consumers, for tracing weights through it."""
+
+    def __init__(self, proto: Any) -> None:
+        from onnx import numpy_helper
+
+        self.arrays: dict[str, npt.NDArray[Any]] = {
+            i.name: numpy_helper.to_array(i) for i in proto.graph.initializer
+        }
+        for node in proto.graph.node:  # Constant nodes hold constants too
+            if node.op_type == "Constant" and node.attribute[0].name == "value":
+                self.arrays[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        self.producer: dict[str, Any] = {o: n for n in proto.graph.node for o in n.output}
+        self.consumers: dict[str, list[Any]] = {}
+        for node in proto.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+
+    def constant(self, name: str) -> tuple[str, npt.NDArray[np.float32]] | None:
+        """The float value of ``name``: a float constant, or a DequantizeLinear of one
+        (with its key: the quantised constant's name without ``_quantized``)."""
+        if name in self.arrays:
+            return name, self.arrays[name].astype(np.float32)
+        node = self.producer.get(name)
+        if node is None:
+            return None
+        if node.op_type in ("Reshape", "Identity") and node.input[0] in self.arrays:
+            return node.input[0], self.arrays[node.input[0]].astype(np.float32)
+        if node.op_type != "DequantizeLinear" or node.input[0] not in self.arrays:
+            return None
+        import onnx
+
+        axis = next(
+            (int(onnx.helper.get_attribute_value(a)) for a in node.attribute if a.name == "axis"),
+            1,
+        )
+        zp = self.arrays[node.input[2]] if len(node.input) > 2 and node.input[2] else 0
+        q = self.arrays[node.input[0]]
+        return _strip_quantized(node.input[0]), _dequantize(
+            q, self.arrays[node.input[1]], zp, axis % q.ndim
+        )
+
+    def only_consumer(self, name: str, op_type: str) -> Any:
+        found = [n for n in self.consumers.get(name, []) if n.op_type == op_type]
+        return found[0] if len(found) == 1 else None
+
+
+def _conv_integer(graph: _Graph, node: Any, path: Path) -> tuple[str, _ConvWeights]:
+    """The float weights of an onnxruntime dynamically quantised convolution.
+
+    ``quantize_dynamic`` writes ``ConvInteger(x_q, w_q, x_zp, w_zp) -> Cast -> Mul(., x_scale *
+    w_scale) -> Add(., bias)``: the weight is ``(w_q - w_zp) * w_scale``, the bias the Add's
+    constant.
+    """
+    key = _strip_quantized(node.input[1])
+    fail = WarmStartError(f"{path}: cannot trace the scale of quantised weight {key}")
+    cast = graph.only_consumer(node.output[0], "Cast")
+    mul = graph.only_consumer(cast.output[0], "Mul") if cast is not None else None
+    if mul is None:
+        raise fail
+    scales = graph.producer.get(next(i for i in mul.input if i != cast.output[0]))
+    if scales is None or scales.op_type != "Mul":
+        raise fail
+    w_scale = [graph.arrays[i] for i in scales.input if i in graph.arrays]
+    if len(w_scale) != 1:
+        raise fail
+    q = graph.arrays[node.input[1]]
+    zp = graph.arrays[node.input[3]] if len(node.input) > 3 and node.input[3] else 0
+    weight = _dequantize(q, w_scale[0], zp, 0)
+    bias = np.zeros(weight.shape[0], dtype=np.float32)
+    add = graph.only_consumer(mul.output[0], "Add")
+    if add is not None:
+        other = next(i for i in add.input if i != mul.output[0])
+        if (found := graph.constant(other)) is not None:
+            bias = found[1].reshape(-1)
+    return key, _ConvWeights(weight, bias)
+
+
 def _onnx_convolutions(path: Path) -> tuple[dict[str, _ConvWeights], dict[str, str]]:
     """The convolutions of an ONNX file keyed by their weight's (PyTorch) name, and its metadata.
 
     Biases are found through the graph, not by name: the exporter's simplifier may fold or
-    rename them (a bias of zeros, for one).
+    rename them (a bias of zeros, for one). Quantised files are read as the float model they
+    approximate, ``w = (q - zero_point) * scale`` (per tensor or per output channel): QDQ
+    graphs (``DequantizeLinear`` feeding a ``Conv``) and onnxruntime's dynamic quantisation
+    (``ConvInteger``); a weight ``model.0.conv.weight_quantized`` is keyed ``model.0.conv.weight``.
     """
     import onnx
-    from onnx import numpy_helper
 
     proto = onnx.load(str(path))
-    inits = {i.name: i for i in proto.graph.initializer}
+    graph = _Graph(proto)
     convs: dict[str, _ConvWeights] = {}
     for node in proto.graph.node:
-        if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in inits:
+        if node.op_type == "ConvInteger" and node.input[1] in graph.arrays:
+            key, found = _conv_integer(graph, node, path)
+            convs[key] = found
             continue
-        weight = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
-        bias = np.zeros(weight.shape[0], dtype=np.float32)
+        if node.op_type != "Conv" or len(node.input) < 2:
+            continue
+        if (weight := graph.constant(node.input[1])) is None:
+            continue
+        key, w = weight
+        bias = np.zeros(w.shape[0], dtype=np.float32)
         if len(node.input) > 2 and node.input[2]:
-            if node.input[2] not in inits:
-                raise WarmStartError(f"{path}: bias of {node.input[1]} is not a constant")
-            bias = numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
-        convs[node.input[1]] = _ConvWeights(weight, bias)
+            if (b := graph.constant(node.input[2])) is None:
+                raise WarmStartError(f"{path}: bias of {key} is not a constant")
+            bias = b[1].reshape(-1)
+        convs[key] = _ConvWeights(w, bias)
     meta = {p.key: p.value for p in proto.metadata_props}
     return convs, meta
 
@@ -107,6 +211,8 @@ def checkpoint_from_onnx(
     model_yaml: Path,
     out: Path,
     calibration: list[Path],
+    *,
+    tolerance: float = MAX_OUTPUT_DIFFERENCE,
 ) -> Path:
     """Write an ultralytics checkpoint with the weights of ``onnx_path``.
 
@@ -116,6 +222,9 @@ def checkpoint_from_onnx(
         out: Where to write the ``.pt`` checkpoint.
         calibration: Images to measure the batch-norm statistics on (a few dozen from the
             training set).
+        tolerance: Largest output difference allowed (see :data:`MAX_OUTPUT_DIFFERENCE`); a
+            quantised file differs from the float model it approximates by more
+            (:data:`training.pretrained.INT8_OUTPUT_TOLERANCE`).
 
     Returns:
         ``out``.
@@ -154,9 +263,10 @@ def checkpoint_from_onnx(
                 target, key = module, f"{name}.weight"
             else:
                 continue
+            if not target.weight.requires_grad:
+                used.add(key)  # a fixed layer (the DFL integral): keep it exact
+                continue
             if key not in convs:
-                if not target.weight.requires_grad:
-                    continue  # a fixed layer (the DFL integral) that the export folded away
                 raise WarmStartError(f"{onnx_path} has no weights for layer {name}")
             found = convs[key]
             if tuple(found.weight.shape) != tuple(target.weight.shape):
@@ -222,10 +332,9 @@ def checkpoint_from_onnx(
         [session.run(None, {input_name: x[i : i + 1].numpy()})[0] for i in range(4)]
     )
     difference = _output_difference(ours, theirs, imgsz)
-    if difference > MAX_OUTPUT_DIFFERENCE:
+    if difference > tolerance:
         raise WarmStartError(
-            f"rebuilt model differs from {onnx_path} by {difference:.4f} "
-            f"(> {MAX_OUTPUT_DIFFERENCE})"
+            f"rebuilt model differs from {onnx_path} by {difference:.4f} (> {tolerance})"
         )
     logger.info("rebuilt %s from %s (max output difference %.2e)", out, onnx_path, difference)
 
@@ -247,6 +356,30 @@ def checkpoint_from_onnx(
             "train_metrics": None,
             "train_results": None,
             "source": str(onnx_path),
+        },
+        out,
+    )
+    return out
+
+
+def save_checkpoint(
+    model: Any, out: Path, *, base: dict[str, Any], imgsz: int, model_yaml: Path, source: str
+) -> Path:
+    """Save ``model`` as an ultralytics checkpoint: ``base`` with the model, its input size and
+    yaml, today's date and the ultralytics version, and where it came from (``source``)."""
+    import torch
+    import ultralytics
+
+    setattr(model, "args", {"imgsz": imgsz, "task": "detect"})  # noqa: B010 (untyped attribute)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            **base,
+            "date": datetime.now(UTC).isoformat(),
+            "version": ultralytics.__version__,
+            "model": model.float(),
+            "train_args": {"imgsz": imgsz, "task": "detect", "model": str(model_yaml)},
+            "source": source,
         },
         out,
     )
@@ -335,19 +468,11 @@ def grow_checkpoint(source: Path, model_yaml: Path, out: Path, calibration: list
     logger.info(
         "grown model: old levels differ by %.2e, new level's top score %.3f", difference, added
     )
-    import ultralytics
-
-    setattr(new, "args", {"imgsz": imgsz, "task": "detect"})  # noqa: B010 (untyped attribute)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            **checkpoint,
-            "date": datetime.now(UTC).isoformat(),
-            "version": ultralytics.__version__,
-            "model": new.float(),
-            "train_args": {"imgsz": imgsz, "task": "detect", "model": str(model_yaml)},
-            "source": f"{checkpoint.get('source', source)} grown into {model_yaml}",
-        },
+    return save_checkpoint(
+        new,
         out,
+        base=checkpoint,
+        imgsz=imgsz,
+        model_yaml=model_yaml,
+        source=f"{checkpoint.get('source', source)} grown into {model_yaml}",
     )
-    return out
