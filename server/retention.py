@@ -4,10 +4,11 @@ The policy (:class:`server.core.config.RetentionSettings`): rejected cases go
 ``rejected_days`` after their review; with ``case_days`` set, any case goes that long
 after its last update; evidence no remaining case refers to goes ``orphan_evidence_days``
 after it arrived. A case on legal hold is never deleted, and neither is evidence a kept
-case refers to. Rows go first (one transaction, with a :class:`server.tables.RetentionRun`
-row saying what went); files are unlinked after the commit, so a crash leaves at worst
-an unreferenced file, never a row without its bytes. ``civicwatch server retention``
-runs it once; the server runs it every ``retention.interval_s``.
+case or an event still waiting in the quarantine (:mod:`server.quarantine`) refers to.
+Rows go first (one transaction, with a :class:`server.tables.RetentionRun` row saying
+what went); files are unlinked after the commit, so a crash leaves at worst an
+unreferenced file, never a row without its bytes. ``civicwatch server retention`` runs
+it once; the server runs it every ``retention.interval_s``.
 
 Holds are set and cleared by admins (:func:`set_hold`), each change written to
 ``legal_hold_log``.
@@ -23,6 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +37,7 @@ from server.tables import (
     Evidence,
     HoldAction,
     LegalHoldLog,
+    QuarantinedEvent,
     RetentionRun,
 )
 
@@ -101,6 +104,27 @@ def _unreferenced(session: Session, hashes: set[str], leaving: list[int]) -> set
     return hashes - kept
 
 
+class _Ref(BaseModel):
+    sha256: str
+
+
+class _Waiting(BaseModel):
+    """What retention reads of a quarantined event's payload: the evidence it names."""
+
+    evidence: list[_Ref] = []
+
+
+def _awaited(session: Session, hashes: set[str]) -> set[str]:
+    """Those of ``hashes`` that an event still waiting in the quarantine refers to."""
+    if not hashes:
+        return set()
+    payloads = session.scalars(
+        select(QuarantinedEvent.payload).where(QuarantinedEvent.resolved_at.is_(None))
+    )
+    named = {ref.sha256 for p in payloads for ref in _Waiting.model_validate(p).evidence}
+    return hashes & named
+
+
 def apply_retention(
     session_factory: sessionmaker[Session],
     store: EvidenceBackend,
@@ -144,6 +168,7 @@ def apply_retention(
                     )
                 )
             )
+        doomed -= _awaited(session, doomed)  # the event may yet be admitted with it
         rows = (
             list(session.scalars(select(Evidence).where(Evidence.sha256.in_(doomed))))
             if doomed

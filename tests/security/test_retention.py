@@ -4,6 +4,7 @@ Against a running server: two cases are rejected; their reviews are moved 100 da
 the past (the time that would pass). An admin puts one on legal hold over the API (an
 operator may not); ``civicwatch server retention`` deletes the other with its evidence
 files and keeps the held one; clearing the hold is audited and lets the next run go.
+Evidence of an event still waiting in the quarantine is not an orphan until it ages out.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, update
 
+from server import quarantine
 from server.core.db import make_engine, make_session_factory, utcnow
 from server.evidence_store import EvidenceStore
+from server.ingest import IngestContext, IngestMetrics, dispatch
 from server.tables import Case, Evidence, LegalHoldLog, RetentionRun
+from tests.faults.harness import event_messages
 from tests.security.http_support import bearer, civicwatch, secured_server, write_config
+from tests.server import builders as b
 
 
 def test_retention_deletes_rejected_cases_but_not_held_ones(tmp_path: Path) -> None:
@@ -83,4 +88,48 @@ def test_retention_deletes_rejected_cases_but_not_held_ones(tmp_path: Path) -> N
             runs = session.scalars(select(RetentionRun).order_by(RetentionRun.id)).all()
             assert [r.cases_deleted for r in runs] == [1, 1]
             assert len(session.scalars(select(LegalHoldLog)).all()) == 2  # outlives the case
+        engine.dispose()
+
+
+def test_retention_keeps_evidence_of_events_waiting_in_quarantine(tmp_path: Path) -> None:
+    """An event whose chain record has not verified yet still needs its evidence."""
+    config = tmp_path / "server.yaml"
+    config.write_text(write_config(tmp_path).read_text() + "retention: {orphan_evidence_days: 1}\n")
+    with secured_server(tmp_path) as server:
+        url, settings = server.url, server.state.settings
+        engine = make_engine(settings.database_url)
+        factory = make_session_factory(engine)
+        waiting, messages = event_messages("edge-late", "waits-for-its-key")
+        context = IngestContext(store=EvidenceStore(settings.evidence_dir))
+        for message in messages:  # no key registered for edge-late: the event waits
+            dispatch(
+                factory,
+                message.topic,
+                message.payload,
+                b.props(message.content_type),
+                context=context,
+                metrics=IngestMetrics(),
+                now=utcnow(),
+            )
+        held = httpx.get(f"{url}/api/v1/quarantine", headers=bearer(url, "adam"), timeout=10)
+        assert [e["event_id"] for e in held.json()["items"]] == [waiting.event_id], held.text
+        with factory() as session, session.begin():  # its bytes arrived two days ago
+            session.execute(update(Evidence).values(received_at=utcnow() - timedelta(days=2)))
+        store = EvidenceStore(settings.evidence_dir)
+        files = [store.path_for(ref.sha256) for ref in waiting.evidence]
+        assert all(path.is_file() for path in files)
+
+        run = civicwatch("server", "retention", "--config", str(config))
+        assert run.returncode == 0 and "deleted 0 cases and 0 evidence" in run.stdout, run.stdout
+        assert all(path.is_file() for path in files)
+
+        with factory() as session, session.begin():  # it ages out without a verified record
+            later = utcnow() + timedelta(seconds=settings.quarantine_max_age_s + 1)
+            assert quarantine.expire(session, now=later, max_age_s=60) == 1
+        run = civicwatch("server", "retention", "--config", str(config))
+        assert run.returncode == 0 and "0 cases and 2 evidence" in run.stdout, run.stdout
+        assert not any(path.exists() for path in files)
+        with factory() as session:
+            kept = set(session.scalars(select(Evidence.sha256)))
+        assert kept.isdisjoint(ref.sha256 for ref in waiting.evidence) and len(kept) == 4
         engine.dispose()
