@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from server.core.config import Settings
+    from server.evidence_integrity import IntegrityReport
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help=(
             "validate the configuration, print it (without secrets), check that the templates, "
-            "static files and migrations are installed and the database is reachable, and exit"
+            "static files and migrations are installed and the database is reachable, run the "
+            "quick evidence pass (every evidence row's file exists with its size; "
+            "--check-evidence hashes them), and exit (1 when any is missing or corrupt)"
         ),
     )
     parser.add_argument(
@@ -152,6 +155,32 @@ def run_retention(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _evidence_report(settings: Settings, *, full: bool) -> IntegrityReport:
+    """One pass of :mod:`server.evidence_integrity` over the configured database and store.
+
+    Raises:
+        SQLAlchemyError: The database cannot be read.
+        EvidenceBackendError: The evidence store cannot be opened.
+    """
+    from server.core.db import make_engine, make_session_factory
+    from server.evidence_integrity import check_evidence
+    from server.evidence_store import open_evidence_store
+
+    engine = make_engine(settings.database_url)
+    try:
+        return check_evidence(
+            make_session_factory(engine), open_evidence_store(settings), full=full
+        )
+    finally:
+        engine.dispose()
+
+
+def _write_report(report: IntegrityReport) -> None:
+    sys.stdout.write(f"evidence: {report.summary()}\n")
+    for line in report.problems():
+        sys.stdout.write(f"  {line}\n")
+
+
 def _check_install(settings: Settings) -> int:
     """``--check`` beyond the settings: package data found, database reachable; 0 when ok."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
@@ -160,6 +189,7 @@ def _check_install(settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from server.core.db import MIGRATIONS_DIR, alembic_config, make_engine
+    from server.evidence_store import EvidenceBackendError
     from server.main import STATIC_DIR, TEMPLATES_DIR
 
     problems: list[str] = []
@@ -177,15 +207,32 @@ def _check_install(settings: Settings) -> int:
     else:
         sys.stdout.write(f"migrations: {MIGRATIONS_DIR} (head {head})\n")
     engine = make_engine(settings.database_url)
+    current: str | None = None
+    reachable = False
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
+        reachable = True
         state = "up to date" if current == head else "the server migrates it at start"
         sys.stdout.write(f"database: reachable, at revision {current or 'none'} ({state})\n")
     except SQLAlchemyError as exc:
         problems.append(f"database: not reachable: {type(exc).__name__}: {exc.args[0]}")
     finally:
         engine.dispose()
+    if reachable and current is None:
+        sys.stdout.write("evidence: not checked (no schema yet, so no evidence rows)\n")
+    elif reachable:
+        try:
+            report = _evidence_report(settings, full=False)
+        except (SQLAlchemyError, EvidenceBackendError) as exc:
+            problems.append(f"evidence: not checked: {type(exc).__name__}: {exc}")
+        else:
+            _write_report(report)
+            if not report.ok:
+                problems.append(
+                    f"evidence: {report.missing.count} missing, {report.corrupt.count} corrupt "
+                    "(--check-evidence hashes every file)"
+                )
     for problem in problems:
         sys.stderr.write(f"civicwatch server --check: {problem}\n")
     sys.stdout.write("ok\n" if not problems else "")
@@ -196,26 +243,17 @@ def _check_evidence(settings: Settings) -> int:
     """``--check-evidence``: the full pass of :mod:`server.evidence_integrity`; 0 when ok."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from server.core.db import make_engine, make_session_factory
-    from server.evidence_integrity import check_evidence
-    from server.evidence_store import EvidenceBackendError, open_evidence_store
+    from server.evidence_store import EvidenceBackendError
 
-    engine = make_engine(settings.database_url)
     try:
-        report = check_evidence(
-            make_session_factory(engine), open_evidence_store(settings), full=True
-        )
+        report = _evidence_report(settings, full=True)
     except SQLAlchemyError as exc:
         sys.stderr.write(f"civicwatch server --check-evidence: database: {exc.args[0]}\n")
         return 1
     except EvidenceBackendError as exc:
         sys.stderr.write(f"civicwatch server --check-evidence: evidence store: {exc}\n")
         return 1
-    finally:
-        engine.dispose()
-    sys.stdout.write(f"evidence: {report.summary()}\n")
-    for line in report.problems():
-        sys.stdout.write(f"  {line}\n")
+    _write_report(report)
     sys.stdout.write("ok\n" if report.ok else "")
     return 0 if report.ok else 1
 

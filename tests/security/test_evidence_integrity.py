@@ -195,3 +195,24 @@ def test_check_evidence_on_the_command_line_hashes_every_file(
     out = capsys.readouterr().out
     assert "1 missing, 1 corrupt, 1 orphans" in out
     assert rotten in out
+
+
+def test_check_on_the_command_line_runs_the_quick_pass(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "server.yaml"
+    config.write_text(
+        f"database_url: {world.url}\nevidence_dir: {world.store.root}\nmqtt_enabled: false\n"
+    )
+    assert civicwatch(["server", "--check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "evidence: quick pass: 3 rows, 3 files: 0 missing, 0 corrupt, 0 orphans" in out
+    assert out.endswith("ok\n")
+    missing, _, _ = _damage(world)
+    assert civicwatch(["server", "--check", "--config", str(config)]) == 1
+    captured = capsys.readouterr()
+    assert "1 missing, 0 corrupt, 1 orphans" in captured.out and missing in captured.out
+    assert "evidence: 1 missing, 0 corrupt" in captured.err
+    world.store.path_for(world.shas[2]).write_bytes(b"short")  # the size tells, no hashing
+    assert civicwatch(["server", "--check", "--config", str(config)]) == 1
+    assert "evidence: 1 missing, 1 corrupt" in capsys.readouterr().err
