@@ -7,12 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 APT_RUNTIME := mosquitto fonts-dejavu-core
-APT_TEST := $(APT_RUNTIME) chromium gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp \
-	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+APT_TEST := $(APT_RUNTIME) chromium fonts-droid-fallback gir1.2-gst-rtsp-server-1.0 \
+	gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-gi postgresql
 
 .PHONY: demo test lint typecheck layers lock check system-deps-runtime system-deps-test \
-	venv-runtime venv-test clean
+	venv-runtime venv-test clean screenshots
 
 demo: system-deps-runtime venv-runtime
 	$(VENV)/bin/civicwatch demo
@@ -23,6 +23,10 @@ test: system-deps-test venv-test
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The README's pictures of the pages (docs/*.png): real server, seeded cases, Chromium.
+screenshots: system-deps-test venv-test
+	$(PY) scripts/screenshots.py --out docs
 
 lint:
 	$(VENV)/bin/ruff check .
