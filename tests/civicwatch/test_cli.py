@@ -87,3 +87,66 @@ def test_edge_check_reports_missing_model(
     )
     assert main(["edge", "--config", str(config), "--check"]) == 1
     assert "missing.onnx" in capsys.readouterr().out
+
+
+def _site_edge_config(tmp_path: Path) -> Path:
+    """An edge whose camera's zones name a construction site (so it wants sensors)."""
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"not read by --check without a registry")
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        "edge_id: e1\n"
+        f"detector: {{type: yolo, path: {model}}}\nmodel_registry: null\n"
+        "cameras:\n"
+        f"  - {{id: example-street, source: {{type: file, path: x.mp4}}, "
+        f"zones: {REPO / 'configs/zones/example-street.yaml'}}}\n"
+    )
+    return config
+
+
+@pytest.mark.parametrize(
+    ("sensor_user", "warning"),
+    [
+        ("e1.sensors", None),
+        (None, "CIVICWATCH_SENSORS_MQTT_USERNAME is missing while the publisher logs in"),
+        ("e1", "names the same account as CIVICWATCH_MQTT_USERNAME"),
+    ],
+)
+def test_edge_check_reports_the_broker_logins(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    sensor_user: str | None,
+    warning: str | None,
+) -> None:
+    monkeypatch.setenv("CIVICWATCH_MQTT_USERNAME", "e1")
+    monkeypatch.setenv("CIVICWATCH_MQTT_PASSWORD", "pub-secret-1")
+    monkeypatch.delenv("CIVICWATCH_SENSORS_MQTT_USERNAME", raising=False)
+    monkeypatch.setenv("CIVICWATCH_SENSORS_MQTT_PASSWORD", "sens-secret-2")
+    if sensor_user is not None:
+        monkeypatch.setenv("CIVICWATCH_SENSORS_MQTT_USERNAME", sensor_user)
+    assert main(["edge", "--config", str(_site_edge_config(tmp_path)), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "mqtt login: CIVICWATCH_MQTT_USERNAME <set>, CIVICWATCH_MQTT_PASSWORD <set>" in out
+    user_state = "missing" if sensor_user is None else "<set>"
+    assert f"sensors login: CIVICWATCH_SENSORS_MQTT_USERNAME {user_state}, " in out
+    assert "pub-secret-1" not in out and "sens-secret-2" not in out
+    assert "e1.sensors" not in out
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    if warning is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warning in warnings[0]
+        assert "WITHOUT sensor readings" in warnings[0]
+
+
+def test_edge_check_skips_the_sensor_login_without_a_site(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CIVICWATCH_MQTT_USERNAME", raising=False)
+    config = _site_edge_config(tmp_path)
+    config.write_text(config.read_text().replace("example-street", "demo-cam"))
+    assert main(["edge", "--config", str(config), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "mqtt login: CIVICWATCH_MQTT_USERNAME missing" in out
+    assert "sensors login" not in out and "warning" not in out
