@@ -179,13 +179,18 @@ def test_the_server_checks_at_start_and_shows_it_on_healthz(
     assert orphan_path.exists()
 
 
-def test_check_evidence_on_the_command_line_hashes_every_file(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _server_config(world: World, tmp_path: Path) -> Path:
     config = tmp_path / "server.yaml"
     config.write_text(
         f"database_url: {world.url}\nevidence_dir: {world.store.root}\nmqtt_enabled: false\n"
     )
+    return config
+
+
+def test_check_evidence_on_the_command_line_hashes_every_file(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _server_config(world, tmp_path)
     assert civicwatch(["server", "--check-evidence", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "full pass: 3 rows, 3 files: 0 missing, 0 corrupt, 0 orphans" in out
@@ -197,22 +202,24 @@ def test_check_evidence_on_the_command_line_hashes_every_file(
     assert rotten in out
 
 
+def _check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``civicwatch server --check``: its exit status, stdout and stderr."""
+    status = civicwatch(["server", "--check", "--config", str(config)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 def test_check_on_the_command_line_runs_the_quick_pass(
     world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tmp_path / "server.yaml"
-    config.write_text(
-        f"database_url: {world.url}\nevidence_dir: {world.store.root}\nmqtt_enabled: false\n"
-    )
-    assert civicwatch(["server", "--check", "--config", str(config)]) == 0
-    out = capsys.readouterr().out
+    config = _server_config(world, tmp_path)
+    status, out, _ = _check(config, capsys)
+    assert status == 0 and out.endswith("ok\n"), out
     assert "evidence: quick pass: 3 rows, 3 files: 0 missing, 0 corrupt, 0 orphans" in out
-    assert out.endswith("ok\n")
     missing, _, _ = _damage(world)
-    assert civicwatch(["server", "--check", "--config", str(config)]) == 1
-    captured = capsys.readouterr()
-    assert "1 missing, 0 corrupt, 1 orphans" in captured.out and missing in captured.out
-    assert "evidence: 1 missing, 0 corrupt" in captured.err
+    status, out, err = _check(config, capsys)
+    assert status == 1 and "1 missing, 0 corrupt, 1 orphans" in out and missing in out
+    assert "evidence: 1 missing, 0 corrupt" in err
     world.store.path_for(world.shas[2]).write_bytes(b"short")  # the size tells, no hashing
-    assert civicwatch(["server", "--check", "--config", str(config)]) == 1
-    assert "evidence: 1 missing, 1 corrupt" in capsys.readouterr().err
+    status, _, err = _check(config, capsys)
+    assert status == 1 and "evidence: 1 missing, 1 corrupt" in err
