@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,7 +15,6 @@ from pydantic import ValidationError
 
 from edge.detectors import COCO80_NAMES
 from training.config import PretrainedFromConfig, load_config
-from training.offline import configure_offline
 from training.pretrained import (
     INT8_BOX_TOLERANCE,
     INT8_SCORE_TOLERANCE,
@@ -120,17 +118,8 @@ def test_dynamically_quantised_conv_integer_is_dequantised(tmp_path: Path) -> No
     np.testing.assert_allclose(found.bias, bias, atol=1e-6)
 
 
-def _offline(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Set ultralytics up offline, unless an earlier test of this process already did (it can
-    be set up only once per process)."""
-    if "ultralytics" in sys.modules and os.environ.get("YOLO_CONFIG_DIR"):
-        return
-    configure_offline(tmp_path_factory.mktemp("ultralytics"))
-
-
 @pytest.fixture(scope="module")
-def calibration(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    _offline(tmp_path_factory)
+def calibration(tmp_path_factory: pytest.TempPathFactory, ultralytics_offline: Path) -> list[Path]:
     folder = tmp_path_factory.mktemp("calibration")
     paths = [folder / f"{i}.jpg" for i in range(4)]
     assert all(cv2.imwrite(str(p), render_still((78, i), 320).image) for i, p in enumerate(paths))
@@ -263,7 +252,7 @@ def test_recipe_starts_from_the_shared_int8_yolov8n(
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_dequantised_yolov8n_matches_the_int8_file(
-    shared_data: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    shared_data: Path, tmp_path: Path, ultralytics_offline: Path
 ) -> None:
     from training.train import export_onnx
 
@@ -273,7 +262,7 @@ def test_dequantised_yolov8n_matches_the_int8_file(
         shared_data / "images" / "street.png",
         *sorted((shared_data / "images" / "construction_dust").glob("*.jpg")),
     ]
-    _offline(tmp_path_factory)  # export_onnx sets ultralytics up as its config says: the same
+    # export_onnx sets ultralytics up as its config says: the folder this process already uses
     config = load_config(RECIPE).model_copy(
         update={"config_dir": Path(os.environ["YOLO_CONFIG_DIR"]), "runs_dir": tmp_path / "runs"}
     )

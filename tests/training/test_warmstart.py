@@ -11,7 +11,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from training.offline import configure_offline
 from training.scenes.world import render_still
 from training.warmstart import (
     WarmStartError,
@@ -26,9 +25,8 @@ ARCH = REPO / "training" / "arch" / "civicwatch-street.yaml"
 
 
 @pytest.fixture(scope="module")
-def calibration(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def calibration(tmp_path_factory: pytest.TempPathFactory, ultralytics_offline: Path) -> list[Path]:
     # ultralytics is imported in this process: offline first (no online check, no font fetch)
-    configure_offline(tmp_path_factory.mktemp("ultralytics"))
     folder = tmp_path_factory.mktemp("calibration")
     paths = []
     for i in range(12):
