@@ -272,6 +272,9 @@ def run_demo(args: argparse.Namespace) -> int:
         print("\nStopping the demo ...")
         return 0
     finally:
+        # a second Ctrl-C (or a supervisor's repeated SIGTERM) must not cut the clean stop short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         demo.stop()
 
 
