@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.onnx_session import open_cpu_session
 from edge.plates.settings import PlateModelFile
 
 if TYPE_CHECKING:
@@ -47,19 +48,10 @@ def open_session(model: PlateModelFile, what: str, *, threads: int) -> ort.Infer
     Raises:
         PlateModelError: If the file is missing, its SHA-256 differs, or it does not load.
     """
-    import onnxruntime as ort
-
     data = verified_bytes(model, what)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        session = ort.InferenceSession(
-            data, sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise PlateModelError(f"{what} {model.path} is not a loadable ONNX model: {exc}") from exc
+    session = open_cpu_session(
+        data, threads=threads, label=f"{what} {model.path}", error=PlateModelError
+    )
     logger.info("%s loaded from %s (%s)", what, model.path, model.sha256[:12])
     return session
 

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.onnx_session import open_cpu_session
 from edge.types import FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
@@ -122,23 +123,12 @@ class OnnxCoverClassifier:
     """
 
     def __init__(self, path: Path, *, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         if not path.is_file():
             raise FileNotFoundError(f"cover model {path} not found")
         data = path.read_bytes()
         self.path = path
         self.sha256 = hashlib.sha256(data).hexdigest()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(
-                data, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ValueError(f"{path} is not a loadable ONNX model: {exc}") from exc
+        self.session = open_cpu_session(data, threads=threads, label=str(path))
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("civicwatch_task") != "truck_cover":
             raise ValueError(f"{path} is not a truck-cover model (metadata civicwatch_task)")
