@@ -8,6 +8,8 @@ behind it; :func:`edge_summary` counts an edge's records and its verified head.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +20,8 @@ from contracts.chain import ChainEntryKind
 from server import quarantine
 from server.tables import (
     Case,
+    CaseEvent,
+    CaseEvidence,
     ChainEvidence,
     ChainEvidenceRole,
     ChainIssue,
@@ -112,19 +116,88 @@ def case_chain(session: Session, *, case: Case) -> CaseChain:
         )
         dropped = {row[0]: row[1] for row in rows}
     foreign = quarantine.foreign_evidence(session, edge_id=case.edge_id, shas=shas)
-    verified_digests = {r.event_sha256 for r in records if r.verified}
-    status: ChainStatus
-    if issues or foreign:
-        status = "flagged"
-    elif not records:
-        status = "unchained"
-    elif all(digest in verified_digests for digest in digests):
-        status = "verified"
-    else:
-        status = "pending"
+    status = _status(
+        flagged=bool(issues or foreign),
+        recorded=bool(records),
+        digests=digests,
+        verified_digests={r.event_sha256 for r in records if r.verified},
+    )
     return CaseChain(
         status=status, records=records, issues=issues, dropped=dropped, foreign=foreign
     )
+
+
+def _status(
+    *, flagged: bool, recorded: bool, digests: list[str], verified_digests: set[str | None]
+) -> ChainStatus:
+    """The badge from what the chain holds for a case (see :class:`CaseChain`)."""
+    if flagged:
+        return "flagged"
+    if not recorded:
+        return "unchained"
+    if all(digest in verified_digests for digest in digests):
+        return "verified"
+    return "pending"
+
+
+def case_statuses(session: Session, cases: Sequence[Case]) -> dict[int, ChainStatus]:
+    """The chain badge of each of ``cases`` (case id -> status), in a fixed number of queries.
+
+    The same answer as ``case_chain(session, case=c).status`` for each case, for a page of
+    the queue without a round of queries per case.
+    """
+    if not cases:
+        return {}
+    ids = [c.id for c in cases]
+    event_ids = [c.event_id for c in cases]
+    digests: dict[int, list[str]] = defaultdict(list)
+    for case_id, digest in session.execute(
+        select(CaseEvent.case_id, CaseEvent.payload_sha256).where(CaseEvent.case_id.in_(ids))
+    ):
+        digests[case_id].append(digest)
+    shas: dict[int, list[str]] = defaultdict(list)
+    for case_id, sha in session.execute(
+        select(CaseEvidence.case_id, CaseEvidence.sha256).where(CaseEvidence.case_id.in_(ids))
+    ):
+        shas[case_id].append(sha)
+    recorded: set[tuple[str, str | None]] = set()
+    verified: dict[tuple[str, str | None], set[str | None]] = defaultdict(set)
+    for edge_id, event_id, record_digest, is_verified in session.execute(
+        select(
+            ChainRecordRow.edge_id,
+            ChainRecordRow.event_id,
+            ChainRecordRow.event_sha256,
+            ChainRecordRow.verified,
+        ).where(
+            ChainRecordRow.event_id.in_(event_ids),
+            ChainRecordRow.kind == ChainEntryKind.EVENT.value,
+        )
+    ):
+        recorded.add((edge_id, event_id))
+        if is_verified:
+            verified[(edge_id, event_id)].add(record_digest)
+    issued = {
+        (edge_id, event_id)
+        for edge_id, event_id in session.execute(
+            select(ChainIssue.edge_id, ChainIssue.event_id).where(
+                ChainIssue.event_id.in_(event_ids), ChainIssue.resolved_at.is_(None)
+            )
+        )
+    }
+    owners = quarantine.evidence_owners(
+        session, shas=sorted({sha for case_shas in shas.values() for sha in case_shas})
+    )
+    statuses: dict[int, ChainStatus] = {}
+    for case in cases:
+        key = (case.edge_id, case.event_id)
+        foreign = any(owners.get(sha, set()) - {case.edge_id} for sha in shas[case.id])
+        statuses[case.id] = _status(
+            flagged=key in issued or foreign,
+            recorded=key in recorded,
+            digests=digests[case.id],
+            verified_digests=verified[key],
+        )
+    return statuses
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,8 +72,21 @@ def foreign_evidence(session: Session, *, edge_id: str, shas: list[str]) -> dict
     An evidence item belongs to the edge whose verified chain record lists it, and to the
     edge that sent its bytes; a case may only show its own edge's evidence.
     """
+    owners = evidence_owners(session, shas=shas)
+    return {
+        sha: sorted(others)[0] for sha, edges in owners.items() if (others := edges - {edge_id})
+    }
+
+
+def evidence_owners(session: Session, *, shas: list[str]) -> dict[str, set[str]]:
+    """The edges each of ``shas`` belongs to (see :func:`foreign_evidence`): sha256 -> edges.
+
+    An item belongs to every edge whose verified chain record lists it and to the edge that
+    sent its bytes; a case shows foreign evidence when one of its items has another owner.
+    """
+    owners: dict[str, set[str]] = {}
     if not shas:
-        return {}
+        return owners
     listed = session.execute(
         select(ChainEvidence.sha256, ChainRecordRow.edge_id)
         .join(ChainRecordRow, ChainEvidence.record_id == ChainRecordRow.id)
@@ -81,18 +94,14 @@ def foreign_evidence(session: Session, *, edge_id: str, shas: list[str]) -> dict
             ChainEvidence.sha256.in_(shas),
             ChainEvidence.role == ChainEvidenceRole.LISTED,
             ChainRecordRow.verified.is_(True),
-            ChainRecordRow.edge_id != edge_id,
         )
     )
-    found = {row[0]: row[1] for row in listed}
     sent = session.execute(
-        select(Evidence.sha256, Evidence.edge_id).where(
-            Evidence.sha256.in_(shas), Evidence.edge_id != edge_id
-        )
+        select(Evidence.sha256, Evidence.edge_id).where(Evidence.sha256.in_(shas))
     )
-    for sha, other in sent:
-        found.setdefault(sha, other)
-    return found
+    for sha, edge in (*listed, *sent):
+        owners.setdefault(sha, set()).add(edge)
+    return owners
 
 
 def _record_reason(session: Session, *, event: ZoneEvent, digest: str) -> str | None:

@@ -61,6 +61,8 @@ def chain_status(factory: Factory, event_id: str) -> tuple[str, list[str]]:
         full = crud.get_case(session, case_id=case.id)
         assert full is not None
         chain = chain_store.case_chain(session, case=full)
+        # the queue's batched badge says what the case page's full chain says
+        assert chain_store.case_statuses(session, [full]) == {full.id: chain.status}
         return chain.status, [f"{i.kind.value}@{i.seq}" for i in chain.issues]
 
 

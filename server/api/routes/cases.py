@@ -71,10 +71,9 @@ def read_cases(
         until=until,
     )
     page = crud.list_cases(session, query=query, limit=limit, offset=offset)
+    statuses = chain_store.case_statuses(session, page.items)
     return CaseList(
-        items=[
-            case_out(case, chain_store.case_chain(session, case=case).status) for case in page.items
-        ],
+        items=[case_out(case, statuses[case.id]) for case in page.items],
         total=page.total,
         limit=limit,
         offset=offset,
