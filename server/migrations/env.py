@@ -21,9 +21,9 @@ import logging
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from server.all_tables import Base
 from server.core.config import load_settings
 from server.core.db import make_engine
-from server.tables import Base
 
 logger = logging.getLogger("server.migrations")
 

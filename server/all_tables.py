@@ -1,0 +1,12 @@
+"""Every table module, imported so that ``Base.metadata`` is complete.
+
+The core tables live in :mod:`server.tables`; features with tables of their own (units,
+cameras, webhooks, review labels, rollout) keep them in their own package and add one import
+here. Alembic's ``env.py`` and the schema test read the metadata through this module.
+"""
+
+from __future__ import annotations
+
+from server.tables import Base
+
+__all__ = ["Base"]

@@ -1,0 +1,23 @@
+"""The command center: units (市/区/街镇/teams), case lifecycle transitions, dispatch, disposal.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-05 01:30:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Filled in by the change that owns this revision (reserved so parallel work chains)."""
+
+
+def downgrade() -> None:
+    """Nothing to undo yet."""
