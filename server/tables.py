@@ -49,12 +49,16 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
 class CaseStatus(StrEnum):
-    """Where a case stands in review."""
+    """Where a case stands in review and in its lifecycle (:mod:`server.lifecycle`)."""
 
     CANDIDATE = "candidate"
-    CONFIRMED = "confirmed"
+    CONFIRMED = "confirmed"  # 立案
     REJECTED = "rejected"
     ESCALATED = "escalated"
+    DISPATCHED = "dispatched"  # sent to a field team, with a deadline
+    DISPOSED = "disposed"  # the team reported it dealt with the case (photos + note)
+    VERIFIED = "verified"  # the disposal was checked and accepted
+    CLOSED = "closed"
 
 
 class ReviewVerdict(StrEnum):
@@ -125,6 +129,19 @@ class Case(Base):
     legal_hold_at: Mapped[datetime | None] = mapped_column(default=None)
     legal_hold_by: Mapped[str | None] = mapped_column(String(64), default=None)
     legal_hold_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The lifecycle (server.lifecycle); the case's own unit is its camera's (server.org).
+    assigned_unit_id: Mapped[str | None] = mapped_column(
+        ForeignKey("units.id"), index=True, default=None
+    )
+    """The unit that handles the case when escalated above its camera's (``None``: the camera's)."""
+    team_unit_id: Mapped[str | None] = mapped_column(
+        ForeignKey("units.id"), index=True, default=None
+    )
+    """The field team the case is (or was last) dispatched to."""
+    deadline_at: Mapped[datetime | None] = mapped_column(default=None)
+    overdue_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the overdue loop found the deadline passed (``None``: not overdue)."""
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -352,6 +369,8 @@ class UserRole(StrEnum):
     REVIEWER = "reviewer"  # also gives verdicts
     ADMIN = "admin"  # everything
     EDGE = "edge"  # a device account: no HTTP access to cases (edges speak MQTT)
+    DISPATCHER = "dispatcher"  # dispatches cases to field teams, verifies and closes them
+    TEAM = "team"  # a field team: sees the cases dispatched to it, reports disposals
 
 
 class User(Base):
@@ -366,6 +385,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     failed_logins: Mapped[int] = mapped_column(default=0)  # consecutive; reset by a login
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True, default=None)
+    """The account's unit (:mod:`server.org`): it acts on its subtree. ``None``: city-wide."""
 
 
 class ApiToken(Base):

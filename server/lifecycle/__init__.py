@@ -1,0 +1,1 @@
+"""The case lifecycle: transitions, dispatch and deadlines, disposal, the case file chain."""
