@@ -1,7 +1,10 @@
 """MQTT topic names. Every topic lives under ``civicwatch/v1/``.
 
 Edges publish only under ``civicwatch/v1/edges/{edge_id}/``; sensors under
-``civicwatch/v1/sensors/{site_id}/{sensor_id}``. The server subscribes to the wildcard
+``civicwatch/v1/sensors/{site_id}/{sensor_id}``. What the server tells one edge to run lives
+under ``civicwatch/v1/control/{edge_id}/`` (config, snapshot requests, model rollout): outside
+the edge's own tree, so the edge's account, which may write anything under its tree, cannot
+overwrite the server's retained config for itself. The server subscribes to the wildcard
 patterns below and reads a topic back with :func:`parse_edge_topic` (edges) or
 :func:`parse_sensor_topic` (sensors), never by splitting it itself.
 
@@ -22,6 +25,7 @@ PREFIX: Final[str] = "civicwatch/v1"
 
 _EDGES: Final[str] = f"{PREFIX}/edges"
 _SENSORS: Final[str] = f"{PREFIX}/sensors"
+_CONTROL: Final[str] = f"{PREFIX}/control"
 
 
 class TopicError(ValueError):
@@ -70,6 +74,75 @@ def resend_topic(edge_id: str) -> str:
     return f"{edge_root(edge_id)}/resend"
 
 
+def status_topic(edge_id: str) -> str:
+    """Retained :class:`contracts.control.ConfigStatus`: the config version the edge runs."""
+    return f"{edge_root(edge_id)}/status"
+
+
+def health_topic(edge_id: str) -> str:
+    """:class:`contracts.health.EdgeHealth` every few seconds (QoS 0, not retained)."""
+    return f"{edge_root(edge_id)}/health"
+
+
+def snapshot_topic(edge_id: str, camera_id: str) -> str:
+    """:class:`contracts.control.SnapshotMessage`: a camera's latest frame (QoS 1)."""
+    return f"{edge_root(edge_id)}/snapshot/{_segment(camera_id, 'camera id')}"
+
+
+class ControlKind(StrEnum):
+    """What the server sends one edge: the segment after ``control/{edge_id}/``."""
+
+    CONFIG = "config"  # retained EdgeConfigMessage
+    SNAPSHOT = "snapshot"  # SnapshotRequest, not retained
+    MODEL = "model"  # retained; the model rollout's (issue 18)
+
+
+def control_root(edge_id: str) -> str:
+    """``civicwatch/v1/control/{edge_id}``: what only the server writes and that edge reads."""
+    return f"{_CONTROL}/{_segment(edge_id, 'edge id')}"
+
+
+def control_topic(edge_id: str, kind: ControlKind) -> str:
+    """``civicwatch/v1/control/{edge_id}/{kind}``."""
+    return f"{control_root(edge_id)}/{kind.value}"
+
+
+def config_topic(edge_id: str) -> str:
+    """Retained (QoS 1) :class:`contracts.control.EdgeConfigMessage` of one edge."""
+    return control_topic(edge_id, ControlKind.CONFIG)
+
+
+def snapshot_request_topic(edge_id: str) -> str:
+    """:class:`contracts.control.SnapshotRequest` for one edge (QoS 1, not retained)."""
+    return control_topic(edge_id, ControlKind.SNAPSHOT)
+
+
+def model_topic(edge_id: str) -> str:
+    """Retained model rollout message of one edge (issue 18 defines its payload)."""
+    return control_topic(edge_id, ControlKind.MODEL)
+
+
+def control_subscription(edge_id: str) -> str:
+    """``civicwatch/v1/control/{edge_id}/#``: what an edge subscribes to and may read (ACL)."""
+    return f"{control_root(edge_id)}/#"
+
+
+def parse_control_topic(topic: str) -> tuple[str, ControlKind]:
+    """Read ``civicwatch/v1/control/{edge_id}/{kind}`` back: the edge id and the kind.
+
+    Raises:
+        TopicError: Any other shape, an unknown kind, or a bad edge id.
+    """
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:3]) != _CONTROL:
+        raise TopicError(f"not a control topic: {topic[:200]!r}")
+    edge_id = _segment(parts[3], "edge id")
+    try:
+        return edge_id, ControlKind(parts[4])
+    except ValueError:
+        raise TopicError(f"unknown control topic kind {parts[4][:32]!r}") from None
+
+
 def sensor_topic(site_id: str, sensor_id: str) -> str:
     """IoT readings (dust PM10 / PM2.5, noise) for one site and sensor."""
     return f"{_SENSORS}/{_segment(site_id, 'site id')}/{_segment(sensor_id, 'sensor id')}"
@@ -87,6 +160,11 @@ AVAILABILITY_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/availability"
 SENSORS_SUBSCRIPTION: Final[str] = f"{_SENSORS}/+/+"
 RESEND_PATTERN: Final[str] = f"{_EDGES}/+/resend"
 """Every edge's resend topic: what the server's account may publish (ACL)."""
+STATUS_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/status"
+HEALTH_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/health"
+SNAPSHOT_SUBSCRIPTION: Final[str] = f"{_EDGES}/+/snapshot/+"
+CONTROL_PATTERN: Final[str] = f"{_CONTROL}/#"
+"""Every edge's control topics: what the server's account may publish, retained (ACL)."""
 
 
 class EdgeTopicKind(StrEnum):
@@ -96,6 +174,14 @@ class EdgeTopicKind(StrEnum):
     EVIDENCE = "evidence"
     CHAIN = "chain"
     AVAILABILITY = "availability"
+    STATUS = "status"
+    HEALTH = "health"
+    SNAPSHOT = "snapshot"
+
+
+_KEYLESS: Final[frozenset[EdgeTopicKind]] = frozenset(
+    {EdgeTopicKind.AVAILABILITY, EdgeTopicKind.STATUS, EdgeTopicKind.HEALTH}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +191,9 @@ class EdgeTopic:
     Attributes:
         edge_id: The publishing edge.
         kind: What the topic carries.
-        key: The camera id (events), sha256 (evidence) or sequence number (chain), as
-            written in the topic; empty for availability, which has no key.
+        key: The camera id (events, snapshot), sha256 (evidence) or sequence number
+            (chain), as written in the topic; empty for availability, status and health,
+            which have none.
     """
 
     edge_id: str
@@ -138,7 +225,7 @@ def edge_id_of(topic: str) -> str | None:
 
 
 def parse_edge_topic(topic: str) -> EdgeTopic:
-    """Read ``civicwatch/v1/edges/{edge}/{kind}/{key}`` or ``.../{edge}/availability``.
+    """Read ``civicwatch/v1/edges/{edge}/{kind}/{key}`` or ``.../{edge}/{keyless kind}``.
 
     Args:
         topic: The topic a message arrived on.
@@ -158,9 +245,10 @@ def parse_edge_topic(topic: str) -> EdgeTopic:
         kind = EdgeTopicKind(parts[4])
     except ValueError:
         raise TopicError(f"unknown edge topic kind {parts[4][:32]!r}") from None
-    if kind is EdgeTopicKind.AVAILABILITY:
+    if kind in _KEYLESS:
         if len(parts) != 5:
-            raise TopicError(f"an availability topic has no key: {topic[:200]!r}")
+            article = "an" if kind.value[0] in "aeiou" else "a"
+            raise TopicError(f"{article} {kind} topic has no key: {topic[:200]!r}")
         return EdgeTopic(edge_id=edge_id, kind=kind, key="")
     if len(parts) != 6:
         raise TopicError(f"a {kind} topic needs a key: {topic[:200]!r}")

@@ -2,13 +2,15 @@
 
 Every registered edge gets an MQTT account named after its edge id that may publish
 only under its own topics (``civicwatch/v1/edges/<edge_id>/#``: events, evidence, chain
-records, availability and its last will) and read only its own resend topic, and a
+records, availability and its last will, config status, health, snapshots) and read only
+its own resend topic and control topics (``civicwatch/v1/control/<edge_id>/#``: config,
+snapshot requests, model rollout), and a
 second account ``<edge_id>.sensors`` for its sensor subscriber that may only read sensor
 readings (``civicwatch/v1/sensors/#``, or only the sites named for it): with client ids
 bound to accounts, two clients of one account would take each other's session over on
 every connect. The server's ingest account may read every edge and sensor topic and
-publish only resend requests; the sensor feed's account (the sensors' gateway) may only
-publish sensor readings.
+publish only resend requests and the edges' control messages (retained); the sensor feed's
+account (the sensors' gateway) may only publish sensor readings.
 
 The broker configuration (:func:`broker_config_text`, written as ``civicwatch.conf``
 beside the accounts, and shipped as ``configs/mosquitto/civicwatch.conf``) is closed:
@@ -209,7 +211,7 @@ def _plan_accounts(
             server_username,
             "",
             "server",
-            (topics.RESEND_PATTERN,),
+            (topics.RESEND_PATTERN, topics.CONTROL_PATTERN),
             (f"{topics.PREFIX}/edges/#", SENSORS_ALL),
         )
     ]
@@ -217,7 +219,8 @@ def _plan_accounts(
         if edge_id == server_username:
             raise ValueError(f"edge id {edge_id!r} is the server's MQTT user name")
         own = (f"{topics.edge_root(edge_id)}/#",)
-        accounts.append(MqttAccount(edge_id, "", "edge", own, (topics.resend_topic(edge_id),)))
+        controls = (topics.resend_topic(edge_id), topics.control_subscription(edge_id))
+        accounts.append(MqttAccount(edge_id, "", "edge", own, controls))
         reads = _sensor_reads(edge_id, sensor_sites)
         if reads:
             accounts.append(MqttAccount(sensors_username(edge_id), "", "sensors", (), reads))

@@ -27,6 +27,9 @@ SHA = "a" * 64
         (topics.evidence_topic("e.2", SHA), EdgeTopic("e.2", EdgeTopicKind.EVIDENCE, SHA)),
         (topics.chain_topic("edge_3", 12), EdgeTopic("edge_3", EdgeTopicKind.CHAIN, "12")),
         (topics.availability_topic("E4"), EdgeTopic("E4", EdgeTopicKind.AVAILABILITY, "")),
+        (topics.status_topic("e5"), EdgeTopic("e5", EdgeTopicKind.STATUS, "")),
+        (topics.health_topic("e6"), EdgeTopic("e6", EdgeTopicKind.HEALTH, "")),
+        (topics.snapshot_topic("e7", "c"), EdgeTopic("e7", EdgeTopicKind.SNAPSHOT, "c")),
     ],
 )
 def test_edge_topics_round_trip(topic: str, expected: EdgeTopic) -> None:
@@ -44,7 +47,10 @@ def test_edge_topics_round_trip(topic: str, expected: EdgeTopic) -> None:
         ("civicwatch/v1/sensors/site/dust/x", "not an edge topic"),
         ("civicwatch/v1/edges/edge-1/events/cam-1/x", "not an edge topic"),
         ("civicwatch/v1/edges/edge-1/bogus/cam-1", "unknown edge topic kind 'bogus'"),
-        ("civicwatch/v1/edges/edge-1/status", "unknown edge topic kind 'status'"),
+        ("civicwatch/v1/edges/edge-1/state", "unknown edge topic kind 'state'"),
+        ("civicwatch/v1/edges/edge-1/status/x", "a status topic has no key"),
+        ("civicwatch/v1/edges/edge-1/health/cam-1", "a health topic has no key"),
+        ("civicwatch/v1/edges/edge-1/snapshot", "a snapshot topic needs a key"),
         ("civicwatch/v1/edges/edge-1/events", "a events topic needs a key"),
         ("civicwatch/v1/edges/edge-1/availability/x", "an availability topic has no key"),
         ("civicwatch/v1/edges/edge 1/events/cam-1", "edge id 'edge 1'"),
@@ -119,9 +125,42 @@ def test_subscriptions_match_their_builders() -> None:
         (topics.CHAIN_SUBSCRIPTION, topics.chain_topic("e", 1)),
         (topics.AVAILABILITY_SUBSCRIPTION, topics.availability_topic("e")),
         (topics.SENSORS_SUBSCRIPTION, topics.sensor_topic("s", "x")),
+        (topics.STATUS_SUBSCRIPTION, topics.status_topic("e")),
+        (topics.HEALTH_SUBSCRIPTION, topics.health_topic("e")),
+        (topics.SNAPSHOT_SUBSCRIPTION, topics.snapshot_topic("e", "c")),
     ]
     for pattern, topic in pairs:
         wanted = pattern.split("/")
         got = topic.split("/")
         assert len(wanted) == len(got), (pattern, topic)
         assert all(w in ("+", g) for w, g in zip(wanted, got, strict=True)), (pattern, topic)
+
+
+@pytest.mark.parametrize("kind", list(topics.ControlKind))
+def test_control_topics_round_trip(kind: topics.ControlKind) -> None:
+    topic = topics.control_topic("edge-1", kind)
+    assert topic == f"civicwatch/v1/control/edge-1/{kind.value}"
+    assert topics.parse_control_topic(topic) == ("edge-1", kind)
+    assert not topic.startswith(topics.edge_root("edge-1"))  # outside the edge's own tree
+
+
+def test_control_topic_builders() -> None:
+    assert topics.config_topic("e") == "civicwatch/v1/control/e/config"
+    assert topics.snapshot_request_topic("e") == "civicwatch/v1/control/e/snapshot"
+    assert topics.model_topic("e") == "civicwatch/v1/control/e/model"
+    assert topics.control_subscription("e") == "civicwatch/v1/control/e/#"
+
+
+@pytest.mark.parametrize(
+    ("topic", "message"),
+    [
+        ("civicwatch/v1/control/e/bogus", "unknown control topic kind 'bogus'"),
+        ("civicwatch/v1/control/e", "not a control topic"),
+        ("civicwatch/v1/control/e/config/x", "not a control topic"),
+        ("civicwatch/v1/edges/e/config", "not a control topic"),
+        ("civicwatch/v1/control/e 1/config", "edge id 'e 1'"),
+    ],
+)
+def test_other_shapes_are_not_control_topics(topic: str, message: str) -> None:
+    with pytest.raises(TopicError, match="^" + message):
+        topics.parse_control_topic(topic)
