@@ -22,11 +22,14 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+import numpy as np
 
 from edge.detectors import Detector
 from edge.detectors.labels import LabelLookup, LabelMapConfig, resolve_label_map
+from edge.gating import ChangeGate
 from edge.rules.base import RuleResources
 from edge.rules.engine import RuleEngine
 from edge.rules.events import RuleEvent
@@ -38,6 +41,15 @@ from zones.config import CameraZones
 
 logger = logging.getLogger(__name__)
 
+END_REASON = "end_reason"
+"""The ``details`` key of an END event that the worker ended for a reason of its own (its zone
+was removed or changed, its camera was removed) rather than because the violation ended."""
+
+
+def with_end_reason(event: RuleEvent, reason: str) -> RuleEvent:
+    """``event`` with ``details["end_reason"] = reason`` (an END the worker caused)."""
+    return replace(event, details={**event.details, END_REASON: reason})
+
 
 @dataclass
 class StageTimes:
@@ -48,6 +60,8 @@ class StageTimes:
     track_s: float = 0.0
     rules_s: float = 0.0
     evidence_s: float = 0.0
+    gated: int = 0
+    """Frames analysed with the last inference's detections (change gating: nothing moved)."""
     events: int = 0
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -64,6 +78,8 @@ class Analysis:
         detect_s: Seconds in the detector and label map (0 when detections were given).
         track_s: Seconds in the tracker.
         rules_s: Seconds in the rule engine.
+        gated: The detector did not run: nothing moved in the zones since its last run,
+            whose detections this frame re-used (change gating).
     """
 
     frame: Frame
@@ -72,6 +88,7 @@ class Analysis:
     detect_s: float
     track_s: float
     rules_s: float
+    gated: bool = False
 
 
 class Analyzer:
@@ -84,6 +101,8 @@ class Analyzer:
         tracker: Tracker settings (ByteTrack by default).
         settings: Rule settings (defaults when omitted).
         resources: Shared models for the rules (the cover classifier).
+        gate: Change gating: frames whose zones did not change re-use the last detections
+            (see :mod:`edge.gating`); ``None``: the detector sees every frame.
     """
 
     def __init__(
@@ -95,13 +114,16 @@ class Analyzer:
         tracker: ByteTrackSettings | SimpleTrackerSettings | None = None,
         settings: RulesSettings | None = None,
         resources: RuleResources | None = None,
+        gate: ChangeGate | None = None,
     ) -> None:
         self.zones = zones
+        self.gate = gate
+        self._last_found: Detections | None = None
         self.detector = detector
+        self.label_map = label_map or LabelMapConfig()
+        self._lookups: dict[tuple[str, ...], LabelLookup] = {}
         self.labels: LabelLookup | None = (
-            resolve_label_map(label_map or LabelMapConfig(), detector.names)
-            if detector is not None
-            else None
+            self.lookup(detector.names) if detector is not None else None
         )
         self.tracker: Tracker = create_tracker(tracker or ByteTrackSettings())
         self.settings = settings or RulesSettings()
@@ -140,11 +162,93 @@ class Analyzer:
             self._resolution = resolution_wh
         return self._engine
 
+    def lookup(self, names: tuple[str, ...]) -> LabelLookup:
+        """The label map resolved for a model with class ``names`` (cached per model)."""
+        found = self._lookups.get(names)
+        if found is None:
+            found = resolve_label_map(self.label_map, names)
+            self._lookups[names] = found
+        return found
+
+    def label(self, raw: Detections) -> Detections:
+        """Map a detector's raw detections (model classes) to the objects rules speak of.
+
+        Raises:
+            LabelMapError: The label map names a class the detections' model does not have.
+        """
+        return self.lookup(raw.names).apply(raw)
+
     def detect(self, frame: Frame) -> Detections:
         """The frame's label-mapped detections (no tracking)."""
-        if self.detector is None or self.labels is None:
+        if self.detector is None:
             raise RuntimeError("this analyzer has no detector: pass the detections")
-        return self.labels.apply(self.detector.detect(frame.image))
+        return self.label(self.detector.detect(frame.image))
+
+    def set_detector(self, detector: Detector) -> None:
+        """Use ``detector`` from the next frame on (tracks and open cases are kept).
+
+        Raises:
+            LabelMapError: The label map cannot be resolved for the new model's classes
+                (nothing changes then).
+        """
+        labels = self.lookup(detector.names)
+        self.detector, self.labels = detector, labels
+
+    def set_zones(self, zones: CameraZones) -> list[RuleEvent]:
+        """Watch ``zones`` from the next frame on; returns the END events this causes.
+
+        The tracker is kept (tracks do not depend on zones). The rules of a zone whose
+        definition is unchanged are kept with their open cases; a zone that vanished or
+        changed has its open cases ended now, with ``details["end_reason"]`` ``zone_removed``
+        or ``zone_changed`` (a changed zone's rules start afresh on the new definition).
+
+        Raises:
+            ValueError: ``zones`` is for another camera.
+        """
+        if zones.camera_id != self.zones.camera_id:
+            raise ValueError(
+                f"zones are for camera {zones.camera_id!r}, not {self.zones.camera_id!r}"
+            )
+        old_zones = {z.id: z for z in self.zones.zones}
+        new_zones = {z.id: z for z in zones.zones}
+        self.zones = zones
+        if self.gate is not None:
+            self.gate.set_zones(zones)
+        old_engine = self._engine
+        if old_engine is None or self._resolution is None:
+            return []  # built at the first frame
+        kept = {i for i, z in new_zones.items() if old_zones.get(i) == z}
+        ended: list[RuleEvent] = []
+        when = self._last_ts
+        for rule in old_engine.rules:
+            if rule.zone_id in kept or when is None:
+                continue
+            reason = "zone_changed" if rule.zone_id in new_zones else "zone_removed"
+            try:
+                closed = rule.close(when)
+            except Exception:
+                logger.exception(
+                    "camera %s: rule %s on zone %s failed to close",
+                    zones.camera_id,
+                    rule.name,
+                    rule.zone_id,
+                )
+                continue
+            ended.extend(with_end_reason(e, reason) for e in closed)
+        engine = RuleEngine(
+            zones, resolution_wh=self._resolution, settings=self.settings, resources=self.resources
+        )
+        old_rules = {(r.zone_id, r.name): r for r in old_engine.rules if r.zone_id in kept}
+        engine.rules[:] = [old_rules.get((r.zone_id, r.name), r) for r in engine.rules]
+        self._engine = engine
+        logger.info(
+            "camera %s: zones applied (%d kept, %d new or changed, %d removed)",
+            zones.camera_id,
+            len(kept),
+            len(set(new_zones) - kept),
+            len(set(old_zones) - set(new_zones)),
+        )
+        return ended
 
     def analyse(
         self,
@@ -166,7 +270,20 @@ class Analyzer:
         """
         engine = self.engine_for(frame.resolution_wh)
         t0 = time.perf_counter()
-        found = self.detect(frame) if detections is None else detections
+        gated = False
+        if detections is not None:
+            found = detections
+        elif (
+            self.gate is not None
+            and self._last_found is not None
+            and not self.gate.check(frame.image, frame.ts).infer
+        ):
+            found, gated = self._last_found, True
+        else:
+            found = self.detect(frame)
+            if self.gate is not None:
+                self.gate.inferred(frame.image, frame.ts)
+                self._last_found = found.with_tracker_id(np.full(len(found), -1, np.int64))
         t1 = time.perf_counter()
         tracked = self.tracker.update(found, frame.ts)
         t2 = time.perf_counter()
@@ -183,20 +300,23 @@ class Analyzer:
         with self.times.lock:
             self.times.frames += 1
             self.times.detect_s += detect_s
+            self.times.gated += int(gated)
             self.times.track_s += t2 - t1
             self.times.rules_s += t3 - t2
             self.times.events += len(events)
-        return Analysis(frame, tracked, events, detect_s, t2 - t1, t3 - t2)
+        return Analysis(frame, tracked, events, detect_s, t2 - t1, t3 - t2, gated)
 
-    def close(self, ts: datetime | None = None) -> list[RuleEvent]:
-        """End every open event (the stream ended or the worker stops).
+    def close(self, ts: datetime | None = None, *, reason: str | None = None) -> list[RuleEvent]:
+        """End every open event (the stream ended, the camera is removed, the worker stops).
 
         Args:
             ts: The closing time; the last analysed frame's time when omitted.
+            reason: Recorded as ``details["end_reason"]`` of each END event.
         """
         if self._engine is None:
             return []
         when = ts or self._last_ts
         if when is None:
             return []
-        return self._engine.close(when)
+        events = self._engine.close(when)
+        return [with_end_reason(e, reason) for e in events] if reason else events

@@ -17,6 +17,7 @@ from edge.metrics import MetricsConfig
 from edge.mqtt import MqttConfig
 from edge.registry import default_registry_path
 from edge.rules.settings import RulesSettings
+from edge.scheduling.config import Profile, SchedulingConfig
 from edge.sensors import SensorsConfig
 from edge.sources import SourceConfig
 from edge.tracking import ByteTrackSettings, TrackerSettings
@@ -34,6 +35,20 @@ class CameraConfig(BaseModel):
         2.0, gt=0.0, le=60.0, description="Frames analysed per second; the rest are skipped."
     )
     enabled: bool = Field(True, description="Set false to keep a camera configured but idle.")
+    profile: Profile | None = Field(
+        None,
+        description="stationary (stalls, cross-door, construction: a look every "
+        "scheduling.stationary_look_s, change gating if enabled) or road (trucks: "
+        "scheduling.road_fps); an analysis_fps set here wins over the profile's rate.",
+    )
+
+    def rate_fps(self, scheduling: SchedulingConfig) -> float:
+        """Frames analysed per second: analysis_fps if set, else the profile's rate."""
+        if "analysis_fps" in self.model_fields_set or self.profile is None:
+            return self.analysis_fps
+        if self.profile == "road":
+            return scheduling.road_fps
+        return 1.0 / scheduling.stationary_look_s
 
 
 class EdgeConfig(BaseModel):
@@ -76,6 +91,11 @@ class EdgeConfig(BaseModel):
         description="SQLite file of the durable outbox (messages not yet acknowledged).",
     )
     cameras: list[CameraConfig] = Field(min_length=1, description="Cameras of this edge.")
+    scheduling: SchedulingConfig = Field(
+        default_factory=SchedulingConfig,
+        description="Batched inference across cameras, spread look times, change gating and "
+        "the rates of the camera profiles.",
+    )
     metrics: MetricsConfig = Field(
         default_factory=MetricsConfig,
         description="Prometheus endpoint (per-camera rates, stage times, outbox, MQTT); off "

@@ -193,6 +193,8 @@ class FrameReader:
         stop_event: A stop event shared with other stages; a private one if omitted.
         policy: Override the queue policy (default: drop oldest for live sources,
             block for others).
+        limiter: The rate limiter that decides which frames are due (a phased one spreads
+            cameras' looks, :mod:`edge.scheduling.due`); default: one at ``analysis_fps``.
 
     Example:
         >>> reader = FrameReader(source, analysis_fps=5)  # doctest: +SKIP
@@ -209,6 +211,7 @@ class FrameReader:
         queue_size: int = 1,
         stop_event: threading.Event | None = None,
         policy: QueuePolicy | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         if analysis_fps is not None and not analysis_fps > 0:
             raise ValueError(f"analysis_fps must be > 0 or None, got {analysis_fps}")
@@ -218,7 +221,9 @@ class FrameReader:
         if policy is None:
             policy = QueuePolicy.DROP_OLDEST if source.live else QueuePolicy.BLOCK
         self.queue = FrameQueue(queue_size, policy)
-        self._limiter = RateLimiter(analysis_fps) if analysis_fps is not None else None
+        if limiter is None and analysis_fps is not None:
+            limiter = RateLimiter(analysis_fps)
+        self._limiter = limiter
         # A gated source (an RTSP camera) applies the rate before decoding: cheaper.
         self._gated = self._limiter is not None and isinstance(source, GatedSource)
         if self._limiter is not None and isinstance(source, GatedSource):
