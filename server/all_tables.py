@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from server.lifecycle import tables as _lifecycle_tables  # noqa: F401
 from server.org import tables as _org_tables  # noqa: F401
+from server.review_labels import tables as _review_label_tables  # noqa: F401
 from server.tables import Base
 
 __all__ = ["Base"]

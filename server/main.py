@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from server.api.routes import auth as auth_routes
 from server.api.routes import cases, chain, docs, evidence, health, holds, metrics, pages
+from server.api.routes import review_labels as review_labels_routes
 from server.core.config import Settings
 from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
 from server.evidence_integrity import IntegrityMonitor
@@ -160,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(evidence.router, responses=_AUTH_RESPONSES)
     api.include_router(chain.router, responses=_AUTH_RESPONSES)
     api.include_router(holds.router, responses=_AUTH_RESPONSES)
+    api.include_router(review_labels_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(auth_routes.router)
     app.include_router(api)
     app.include_router(health.router)

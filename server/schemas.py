@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.events import EventPhase
 from server.chain_store import CaseChain, ChainStatus
+from server.review_labels.model import StructuredReason
 from server.tables import (
     Case,
     CaseEvidence,
@@ -249,10 +250,20 @@ class ReviewIn(BaseModel):
             "recorded in the audit trail."
         ),
     )
+    structured: StructuredReason | None = Field(
+        default=None,
+        description=(
+            "Why, in words a model can learn from (reject or escalate): not_a_violation, "
+            "wrong_object (which box, what it really is), wrong_place, duplicate, "
+            "evidence_unusable. Stands for the reason text when none is given."
+        ),
+    )
 
     @model_validator(mode="after")
     def _reason_for_reject(self) -> ReviewIn:
-        if self.verdict is ReviewVerdict.REJECT and not self.reason:
+        if self.structured is not None and self.verdict is ReviewVerdict.CONFIRM:
+            raise ValueError("a structured reason goes with reject or escalate, not confirm")
+        if self.verdict is ReviewVerdict.REJECT and not self.reason and self.structured is None:
             raise ValueError("a reason is required to reject a case")
         if self.override_chain and not self.reason:
             raise ValueError("a reason is required to override the chain check")

@@ -13,6 +13,7 @@ from contracts.ids import ID_PATTERN
 from server import chain_store, crud
 from server.api.deps import ReaderDep, ReviewerDep, SessionDep
 from server.core.db import utcnow
+from server.review_labels.service import LabelError, record_reason
 from server.schemas import CaseDetail, CaseList, ReviewIn, case_detail, case_out
 from server.tables import CaseStatus
 
@@ -120,12 +121,13 @@ def review_case(
     chain_status = chain_store.case_chain(session, case=case).status
     # With logins the verdict is signed by the account; without, by the name given.
     reviewer = principal.username if principal.authenticated else body.reviewer
+    reason_text = body.reason or (body.structured.summary() if body.structured else None)
     try:
         crud.review_case(
             session,
             case=case,
             verdict=body.verdict,
-            reason=body.reason or None,
+            reason=reason_text,
             reviewer=reviewer,
             now=utcnow(),
             chain_status=chain_status,
@@ -137,6 +139,16 @@ def review_case(
     except crud.ReviewConflictError as exc:
         detail = f"case {case_id} is {status_before.value}; cannot {body.verdict.value}"
         raise HTTPException(status.HTTP_409_CONFLICT, detail=detail) from exc
+    if body.structured is not None:
+        try:
+            record_reason(
+                session, case=case, review=case.reviews[-1], reason=body.structured, now=utcnow()
+            )
+        except LabelError as exc:  # nothing is committed: the verdict is not given either
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=[{"loc": ["body", "structured"], "msg": str(exc), "type": "value_error"}],
+            ) from exc
     session.commit()
     logger.info(
         "case %d %s by %s (now %s)",
