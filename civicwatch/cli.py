@@ -25,10 +25,14 @@ _CONTRIBUTORS = (
     ("training.cli", "training"),
     ("server.evidence_cli", "evidence"),
     ("server.users_cli", "users"),
+    ("server.dataset_cli", "dataset"),
 )
 # Modules that add actions to the ``keys`` group via add_commands(): the edge makes its key
 # pair (create), the server registers it (register, list, mosquitto). Either may be absent.
 _KEYS_CONTRIBUTORS = ("edge.keys_cli", "server.keys_cli")
+# Modules that add actions to the ``models`` group via add_commands(): training judges a
+# candidate (gate).
+_MODELS_CONTRIBUTORS = ("training.gate.cli",)
 
 
 def _contributor(module_name: str, human: str) -> ModuleType | None:
@@ -59,6 +63,24 @@ def _add_keys_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
             module.add_commands(commands)
 
 
+def _add_models_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="judge a candidate model against the running one (gate)",
+        description=(
+            "The model life after training: 'gate' runs a candidate and the current model on "
+            "the frozen reviewed-case test split, the held-out rendered scenes and the "
+            "real-image table, and passes the candidate only when it makes fewer false cases "
+            "and loses no more than 1 point of recall anywhere."
+        ),
+    )
+    commands = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    for module_name in _MODELS_CONTRIBUTORS:
+        module = _contributor(module_name, "models")
+        if module is not None:
+            module.add_commands(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="civicwatch",
@@ -79,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         if module is not None:
             module.add_parser(subparsers)
     _add_keys_parser(subparsers)
+    _add_models_parser(subparsers)
     return parser
 
 
