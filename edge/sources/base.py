@@ -54,6 +54,10 @@ class SourceStats:
             are not counted).
         last_error: The latest error, without credentials; ``None`` if none yet.
         last_frame_at: UTC time of the latest frame, ``None`` before the first.
+        packets_received: Video packets read from the stream (decoded or not): what a
+            camera sends, for health.
+        last_packet_at: When the latest packet was read (UTC wall clock), ``None`` before
+            the first: a stream that still sends is alive even when no frame is due.
     """
 
     camera_id: str
@@ -65,6 +69,8 @@ class SourceStats:
     reconnects: int
     last_error: str | None
     last_frame_at: datetime | None
+    packets_received: int = 0
+    last_packet_at: datetime | None = None
 
 
 @runtime_checkable
@@ -128,6 +134,8 @@ class SourceStatus:
         self.reconnects = 0
         self.last_error: str | None = None
         self.last_frame_at: datetime | None = None
+        self.packets_received = 0
+        self.last_packet_at: datetime | None = None
 
     @property
     def state(self) -> SourceState:
@@ -146,6 +154,12 @@ class SourceStatus:
             self.frames_decoded += int(decoded)
             self.frames_delivered += 1
             self.last_frame_at = ts
+
+    def packet(self, at: datetime) -> None:
+        """A video packet was read (before any decision to decode it)."""
+        with self._lock:
+            self.packets_received += 1
+            self.last_packet_at = at
 
     def decoded(self) -> None:
         """A frame came out of the decoder (delivered or not)."""
@@ -182,4 +196,6 @@ class SourceStatus:
                 reconnects=self.reconnects,
                 last_error=self.last_error,
                 last_frame_at=self.last_frame_at,
+                packets_received=self.packets_received,
+                last_packet_at=self.last_packet_at,
             )

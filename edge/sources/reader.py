@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -229,6 +229,7 @@ class FrameReader:
         if self._limiter is not None and isinstance(source, GatedSource):
             source.gate(self._limiter)
         self.ages = FrameAges()
+        self._observers: list[Callable[[Frame], None]] = []
         self._queued = 0
         self._skipped = 0
         self._error: BaseException | None = None
@@ -290,14 +291,29 @@ class FrameReader:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def add_observer(self, observer: Callable[[Frame], None]) -> None:
+        """Show every frame handed over for analysis to ``observer`` (health, snapshots).
+
+        It runs on the thread that calls :meth:`get`, before the frame is analysed: keep it
+        cheap. An observer that raises is logged and the frame still goes to analysis.
+        """
+        self._observers = [*self._observers, observer]
+
     def get(self, timeout_s: float | None = None) -> Frame | None:
         """The next frame to analyse, or ``None`` after ``timeout_s`` or at the end.
 
         For a live source, the frame's age (capture to now) is added to :attr:`ages`.
         """
         frame = self.queue.get(timeout_s)
-        if frame is not None and self.source.live:
+        if frame is None:
+            return None
+        if self.source.live:
             self.ages.add(time.time() - frame.ts.timestamp())
+        for observer in self._observers:
+            try:
+                observer(frame)
+            except Exception:
+                logger.exception("camera %s: a frame observer failed", frame.camera_id)
         return frame
 
     def __iter__(self) -> Iterator[Frame]:

@@ -4,6 +4,9 @@ One :class:`RtspSource` per camera. Its :meth:`~RtspSource.frames` generator con
 decodes, and when the stream fails (refused, timed out, ended, silent for ``watchdog_s``)
 backs off exponentially and reconnects, until the stop event is set. It never raises for
 a camera problem; the state and counters tell what is happening.
+
+A :class:`~edge.clips.ring.PacketRing` attached with :meth:`RtspSource.attach_ring` gets a
+copy of every video packet before the decision to decode it (event clips: no re-encode).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import threading
 import time
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 import av
 
+from edge.clips.ring import EncodedPacket, PacketRing, StreamInfo
 from edge.sources.base import SourceError, SourceState, SourceStats, SourceStatus
 from edge.sources.config import RtspSourceConfig
 from edge.sources.decode import decode_packet, error_text
@@ -63,6 +68,15 @@ class RtspSource:
         self._seq = 0
         self._limiter: RateLimiter | None = None
         self._slow_keyframes_warned = False
+        self._ring: PacketRing | None = None
+
+    def attach_ring(self, ring: PacketRing | None) -> None:
+        """Copy every video packet into ``ring`` from the next one on (``None``: stop).
+
+        Safe to call while the source runs; the ring starts afresh at the next connection
+        or keyframe.
+        """
+        self._ring = ring
 
     @property
     def state(self) -> SourceState:
@@ -165,6 +179,9 @@ class RtspSource:
             stream.codec_context.thread_count = 1
         time_base = float(stream.time_base) if stream.time_base is not None else None
         clock, gop = CaptureClock(), KeyframeInterval()
+        ring_clock, ring = CaptureClock(), self._ring
+        if ring is not None:
+            ring.begin(_stream_info(stream))
         watchdog = Watchdog(self.config.watchdog_s, last_fed=time.monotonic())
         logger.info(
             "camera %s: opened %s (%s %sx%s, decode %s)",
@@ -181,6 +198,14 @@ class RtspSource:
                     return
                 if packet.size == 0:  # the demuxer's flush packet: the stream ended
                     raise _StreamLostError("end of stream")
+                now = time.time()
+                self._status.packet(datetime.fromtimestamp(now, UTC))
+                if self._ring is not ring:  # attached (or detached) while streaming
+                    ring = self._ring
+                    if ring is not None:
+                        ring.begin(_stream_info(stream))
+                if ring is not None:
+                    ring.push(_copy(packet, time_base, ring_clock, now))
                 if watchdog.expired(time.monotonic()):
                     raise _StreamLostError(
                         f"watchdog: no frame for {watchdog.silent_for(time.monotonic()):.1f} s"
@@ -272,6 +297,29 @@ class RtspSource:
         self._seq += 1
         self._status.frame(ts)
         return frame
+
+
+def _stream_info(stream: Any) -> StreamInfo:
+    context = stream.codec_context
+    return StreamInfo(
+        codec_name=context.name,
+        width=context.width,
+        height=context.height,
+        time_base=Fraction(stream.time_base or Fraction(1, 90000)),
+        extradata=bytes(context.extradata or b""),
+    )
+
+
+def _copy(packet: Any, time_base: float | None, clock: CaptureClock, now: float) -> EncodedPacket:
+    """A copy of ``packet`` for the ring, stamped with its capture time (from its dts)."""
+    media_s = _seconds(packet.dts if packet.dts is not None else packet.pts, time_base)
+    return EncodedPacket(
+        data=bytes(packet),
+        pts=packet.pts,
+        dts=packet.dts,
+        keyframe=bool(packet.is_keyframe),
+        captured_at=clock.capture_time(media_s, now),
+    )
 
 
 def _seconds(pts: int | None, time_base: float | None) -> float | None:
