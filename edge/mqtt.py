@@ -11,6 +11,12 @@ dead letter with a signed chain record (:meth:`edge.chain.EdgeChain.dead_letter`
 queue moves on. The publisher subscribes to its edge's resend topic and answers the
 server's :class:`contracts.resend.ResendRequest` from its chain and outbox
 (:func:`edge.resend.resend`).
+
+Other parts of the edge use the same client (one login, one session): they register a
+handler for a topic filter with :meth:`Publisher.subscribe` (subscribed again on every
+connect, so retained messages come back after a reconnect), and send what needs no outbox
+(status, health, snapshots: the next one replaces a lost one) with
+:meth:`Publisher.publish_now`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +52,9 @@ def default_client_id(edge_id: str) -> str:
 PERMANENT_REFUSALS: frozenset[int] = frozenset({0x87, 0x90, 0x95, 0x99})
 """PUBACK reason codes that no retry can change: not authorized, topic name invalid,
 packet too large, payload format invalid. Other refusals are retried."""
+
+MessageHandler = Callable[[str, bytes], None]
+"""Called with ``(topic, payload)`` on paho's network thread: hand the work to another thread."""
 
 MqttConfig = MqttSettings
 """The edge's ``mqtt:`` block: :class:`contracts.mqtt.MqttSettings` (kept under its old name)."""
@@ -89,6 +99,9 @@ class Publisher:
         self._inflight: dict[int, int] = {}  # paho mid -> outbox id
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{edge_id}", daemon=True)
         self._availability = topics.availability_topic(edge_id)
+        self._handlers: dict[str, MessageHandler] = {}
+        self._subscription_qos: dict[str, int] = {}
+        self._handlers_lock = threading.Lock()
         self.client = self._make_client()
 
     @property
@@ -108,6 +121,49 @@ class Publisher:
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler, *, qos: int = 1) -> None:
+        """Call ``handler`` for every message on ``topic_filter`` (QoS ``qos``).
+
+        Subscribed at once when connected and again on every connect (retained messages are
+        delivered each time). ``handler`` runs on paho's network thread: it must return
+        quickly (queue the work); an exception in it is logged and the client goes on.
+
+        Raises:
+            ValueError: A handler is already registered for ``topic_filter``.
+        """
+        with self._handlers_lock:
+            if topic_filter in self._handlers:
+                raise ValueError(f"a handler for {topic_filter!r} is already registered")
+            self._handlers[topic_filter] = handler
+            self._subscription_qos[topic_filter] = qos
+        if self._connected.is_set():
+            self.client.subscribe(topic_filter, qos=qos)
+
+    def publish_now(
+        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+    ) -> bool:
+        """Publish outside the outbox (nothing is kept on disk or retried after a restart).
+
+        With QoS 1 paho keeps the message while the connection is down and sends it on
+        reconnect; QoS 0 is dropped when not connected.
+
+        Returns:
+            Whether paho took the message.
+        """
+        if len(payload) > MAX_MESSAGE_BYTES:
+            logger.error(
+                "edge %s: not publishing %d bytes on %s (limit %d)",
+                self.edge_id,
+                len(payload),
+                topic,
+                MAX_MESSAGE_BYTES,
+            )
+            return False
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN) and (
+            qos > 0 or info.rc == mqtt.MQTT_ERR_SUCCESS
+        )
 
     def start(self) -> None:
         logger.info(
@@ -165,6 +221,10 @@ class Publisher:
         logger.info("edge %s: connected to MQTT broker", self.edge_id)
         client.publish(self._availability, b"online", qos=1, retain=True)
         client.subscribe(self._resend_topic, qos=1)
+        with self._handlers_lock:
+            subscriptions = list(self._subscription_qos.items())
+        for topic_filter, qos in subscriptions:
+            client.subscribe(topic_filter, qos=qos)
         self._connected.set()
 
     def _on_disconnect(
@@ -196,8 +256,21 @@ class Publisher:
         self._acks.put((mid, int(reason_code.value) if reason_code.is_failure else 0))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == self._resend_topic and message.payload:
-            self._requests.put(bytes(message.payload))
+        if message.topic == self._resend_topic:
+            if message.payload:
+                self._requests.put(bytes(message.payload))
+            return
+        with self._handlers_lock:
+            handlers = [
+                handler
+                for topic_filter, handler in self._handlers.items()
+                if mqtt.topic_matches_sub(topic_filter, message.topic)
+            ]
+        for handler in handlers:
+            try:
+                handler(message.topic, bytes(message.payload))
+            except Exception:
+                logger.exception("edge %s: handler for %s failed", self.edge_id, message.topic)
 
     def _answer_requests(self) -> None:
         """Handle the server's resend requests (on the sender thread, not paho's)."""
