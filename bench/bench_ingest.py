@@ -2,19 +2,24 @@
 
 An in-process :class:`server.ingest.MqttIngest` subscribes to a real Mosquitto (a private
 one is started unless ``--broker`` is given) and writes to SQLite (default) or the
-database named by ``--database-url``. A paho client posing as an edge publishes, per
-event, a 1280x720 annotated JPEG, a crop and then the event JSON (QoS 1, MQTT v5).
+database named by ``--database-url``. A simulated edge (:mod:`bench.sim_edge`: its own
+Ed25519 chain key, registered like a real edge's) publishes, per event, a 1280x720
+annotated JPEG, a crop, the event JSON and its signed chain record (QoS 1, MQTT v5); the
+case is committed when the event and its record are both in.
 
-Two phases:
+For each ``--batch-max`` (group commit size; 1 is one transaction per message, the
+ingest before group commits), in the same run:
 
-* ``paced``: events at ``--rate`` per second; latency = commit of the case row minus
-  the publish call of its event message (median, p90, p99, max).
-* ``burst``: ``--burst`` events as fast as the publisher can; throughput in events per
-  second from the first publish to the last commit.
+* ``paced``: events at ``--rate`` per second; latency = commit of the case minus the
+  publish call of its event message (median, p90, p99, max).
+* ``burst``: ``--burst`` events published while the server is away (the broker keeps them
+  in its persistent session), then the server connects; throughput in events per second
+  from its connect to the last case committed (what the server takes, not what one
+  Python publisher can send).
 
 Usage::
 
-    .venv/bin/python bench/bench_ingest.py --events 200 --rate 20 --burst 300
+    .venv/bin/python bench/bench_ingest.py --events 200 --rate 20 --burst 1000
     .venv/bin/python bench/bench_ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
 
 This is a measurement, not a test; results go to ``bench/RESULTS.md`` by hand.
@@ -23,8 +28,8 @@ This is a measurement, not a test; results go to ``bench/RESULTS.md`` by hand.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -35,23 +40,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from contracts import topics
-from contracts.events import ZoneEvent
+from sim_edge import (
+    SimEdge,
+    WireMessage,
+    make_event,
+    register_edges,
+    street_evidence,
+    tagged,
+)
+
 from server.core.config import load_settings
 from server.core.db import make_engine, make_session_factory, run_migrations
 from server.evidence_store import EvidenceStore
 from server.ingest import (
     IngestContext,
+    IngestLimits,
     IngestMetrics,
     IngestOutcome,
     MqttIngest,
@@ -63,19 +73,31 @@ EDGE = "bench-edge"
 CAMERA = "bench-cam"
 
 
+BENCH_LIMITS = IngestLimits(edge_event_rate_per_s=10_000.0, edge_event_burst=1_000_000)
+"""The default limits but no per-edge rate limit: one simulated edge sends the whole burst."""
+
+
 class TimedMetrics(IngestMetrics):
-    """Counters plus the commit time of every accepted event (arrival order)."""
+    """Counters plus the commit time of every case commit (arrival order).
+
+    A case is committed by the event message when its chain record is already in
+    (``event``), else by the record that lets it out of the quarantine (``chain`` with a
+    case id).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.event_done: list[float] = []
+        self.latency_s: list[float] = []
         self.cond = threading.Condition()
 
     def record(self, outcome: IngestOutcome) -> None:
         super().record(outcome)
-        if outcome.code == "event":
+        if outcome.code == "event" or (outcome.code == "chain" and outcome.case_id is not None):
             with self.cond:
                 self.event_done.append(time.perf_counter())
+                if outcome.sent_at is not None:
+                    self.latency_s.append((datetime.now(UTC) - outcome.sent_at).total_seconds())
                 self.cond.notify_all()
 
     def wait_for(self, n: int, timeout_s: float) -> bool:
@@ -97,18 +119,33 @@ class RunningIngest:
 
 
 def start_ingest(
-    work: Path, *, host: str, port: int, database_url: str | None = None
+    work: Path,
+    *,
+    host: str,
+    port: int,
+    database_url: str | None = None,
+    limits: IngestLimits = BENCH_LIMITS,
+    batch_max: int = 128,
+    client_id: str | None = None,
+    shared_group: str | None = None,
+    wait: bool = True,
 ) -> RunningIngest:
     """Start the server's ingest on ``host:port``; evidence under ``work``, SQLite by default.
 
     Raises:
-        SystemExit: If it does not subscribe within 15 s.
+        SystemExit: If ``wait`` and it does not subscribe within 15 s.
     """
     settings = load_settings(
         None,
         database_url=database_url or f"sqlite:///{work / 'cases.db'}",
         evidence_dir=work / "evidence",
-        mqtt={"host": host, "port": port, "client_id": f"bench-server-{uuid.uuid4().hex[:6]}"},
+        dead_letter_dir=work / "dead-letter",
+        mqtt={
+            "host": host,
+            "port": port,
+            "client_id": client_id or f"bench-server-{uuid.uuid4().hex[:6]}",
+        },
+        ingest={"batch_max": batch_max, "shared_group": shared_group},
     )
     engine = make_engine(settings.database_url)
     run_migrations(engine)
@@ -116,12 +153,12 @@ def start_ingest(
     ingest = MqttIngest(
         settings=settings,
         session_factory=make_session_factory(engine),
-        context=IngestContext(store=EvidenceStore(settings.evidence_dir)),
+        context=IngestContext(store=EvidenceStore(settings.evidence_dir), limits=limits),
         metrics=metrics,
     )
     ingest.start()
     running = RunningIngest(ingest, metrics, engine)
-    if not ingest.wait_connected(15):
+    if wait and not ingest.wait_connected(15):
         running.stop()
         raise SystemExit(f"ingest could not subscribe on {host}:{port}")
     return running
@@ -129,83 +166,45 @@ def start_ingest(
 
 @dataclass(frozen=True)
 class Prepared:
-    """One event's messages: (topic, payload, content type) in publish order."""
+    """One event's messages in publish order (evidence, event, chain record)."""
 
-    messages: list[tuple[str, bytes, str]]
-
-
-def _jpeg(image: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    assert ok
-    return bytes(encoded.tobytes())
+    messages: list[WireMessage]
 
 
-def prepare(n: int, t0: datetime, first_index: int = 0) -> list[Prepared]:
-    """Distinct evidence and events, built before any timing starts."""
-    base = np.zeros((720, 1280, 3), dtype=np.uint8)
-    base[:] = np.linspace(40, 200, 1280, dtype=np.uint8)[None, :, None]
-    cv2.rectangle(base, (500, 300), (760, 620), (30, 90, 200), -1)
+def prepare(edge: SimEdge, n: int, t0: datetime) -> list[Prepared]:
+    """``n`` events of ``edge`` with their own evidence, built before any timing starts."""
+    evidence = street_evidence()
     out = []
-    for i in range(first_index, first_index + n):
-        frame = base.copy()
-        cv2.putText(frame, f"{t0.isoformat()} #{i}", (20, 50), 0, 1.2, (255, 255, 255), 2)
-        cv2.putText(frame, f"#{i}", (520, 360), 0, 1.0, (255, 255, 255), 2)
-        cv2.rectangle(frame, (500, 300), (760, 620), (0, 0, 255), 3)
-        annotated = _jpeg(frame)
-        crop = _jpeg(frame[300:620, 500:760])
-        refs = []
-        messages = []
-        for kind, data in (("annotated", annotated), ("crop", crop)):
-            digest = hashlib.sha256(data).hexdigest()
-            refs.append(
-                {
-                    "sha256": digest,
-                    "kind": kind,
-                    "content_type": "image/jpeg",
-                    "byte_size": len(data),
-                    "captured_at": t0,
-                }
-            )
-            messages.append((topics.evidence_topic(EDGE, digest), data, "image/jpeg"))
-        first = t0 + timedelta(seconds=i - first_index)
-        event = ZoneEvent.model_validate(
-            {
-                "event_id": uuid.uuid4().hex,
-                "phase": "start",
-                "edge_id": EDGE,
-                "camera_id": CAMERA,
-                "zone_id": "zone-a",
-                "rule": "street_stall",
-                "violation_type": "street_stall",
-                "label": "stall",
-                "confidence": 0.9,
-                "box": {"x1": 0.39, "y1": 0.42, "x2": 0.59, "y2": 0.86},
-                "first_seen": first,
-                "last_seen": first + timedelta(seconds=30),
-                "dwell_s": 30.0,
-                "model": {"name": "bench", "version": "1", "sha256": "0" * 64},
-                "evidence": refs,
-                "sent_at": first + timedelta(seconds=30),
-            }
+    for i in range(n):
+        tag = f"{edge.edge_id} {t0.isoformat()} #{i}"
+        blobs = [
+            ("annotated", tagged(evidence.annotated, tag)),
+            ("crop", tagged(evidence.crop, tag)),
+        ]
+        event = make_event(
+            edge_id=edge.edge_id, camera_id=CAMERA, fired_at=t0 + timedelta(seconds=i), blobs=blobs
         )
-        messages.append((topics.event_topic(EDGE, CAMERA), event.to_json(), "application/json"))
-        out.append(Prepared(messages=messages))
+        out.append(Prepared(messages=edge.messages(event, [data for _, data in blobs])))
     return out
 
 
-def _props(content_type: str) -> Properties:
-    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    props.ContentType = content_type
-    return props
+def publish(
+    client: mqtt.Client, item: Prepared, sent: list[mqtt.MQTTMessageInfo] | None = None
+) -> float:
+    """Publish one event's messages; returns the perf_counter time of the event publish.
 
-
-def publish(client: mqtt.Client, item: Prepared) -> float:
-    """Publish one event's messages; returns the perf_counter time of the event publish."""
+    Args:
+        sent: Collects each publish's info (to wait for the broker's PUBACKs).
+    """
     stamp = 0.0
-    for topic, payload, content_type in item.messages:
-        if topic.endswith(f"/events/{CAMERA}"):
+    for message in item.messages:
+        if "/events/" in message.topic:
             stamp = time.perf_counter()
-        client.publish(topic, payload, qos=1, properties=_props(content_type))
+        info = client.publish(
+            message.topic, message.payload, qos=1, properties=message.properties()
+        )
+        if sent is not None:
+            sent.append(info)
     return stamp
 
 
@@ -215,11 +214,101 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _edge_client(host: str, port: int) -> mqtt.Client:
+    edge = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"bench-edge-{uuid.uuid4().hex[:6]}",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    edge.max_inflight_messages_set(100)
+    edge.connect(host, port)
+    edge.loop_start()
+    return edge
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One configuration's numbers."""
+
+    batch_max: int
+    paced_ms: list[float]
+    burst_events: int
+    burst_s: float
+    batches: int
+    batched: int
+
+
+def run_one(
+    work: Path, *, host: str, port: int, database_url: str, batch_max: int, args: argparse.Namespace
+) -> RunResult:
+    """Paced latency, then a burst drained after a reconnect, with one group commit size."""
+    edge = SimEdge(f"bench-edge-b{batch_max}")
+    client_id = f"bench-server-b{batch_max}-{uuid.uuid4().hex[:6]}"
+    server = start_ingest(
+        work,
+        host=host,
+        port=port,
+        database_url=database_url,
+        batch_max=batch_max,
+        client_id=client_id,
+    )
+    register_edges(make_session_factory(server.engine), [edge])
+    t0 = datetime.now(UTC)
+    paced = prepare(edge, args.events, t0 - timedelta(seconds=args.events + args.burst + 60))
+    burst = prepare(edge, args.burst, t0 - timedelta(seconds=args.burst + 30))
+    client = _edge_client(host, port)
+    try:
+        published: list[float] = []
+        interval = 1.0 / args.rate
+        start = time.perf_counter()
+        for i, item in enumerate(paced):
+            delay = start + i * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            published.append(publish(client, item))
+        metrics = server.metrics
+        if not metrics.wait_for(len(paced), 120):
+            raise SystemExit(f"only {len(metrics.event_done)} of {len(paced)} events arrived")
+        paced_ms = [
+            (done - sent) * 1000 for done, sent in zip(metrics.event_done, published, strict=True)
+        ]
+        server.stop()  # away: the broker keeps the burst in the persistent session
+        sent: list[mqtt.MQTTMessageInfo] = []
+        for item in burst:
+            publish(client, item, sent)
+        for info in sent:
+            info.wait_for_publish(timeout=120)  # the broker has it (PUBACK)
+        server = start_ingest(
+            work,
+            host=host,
+            port=port,
+            database_url=database_url,
+            batch_max=batch_max,
+            client_id=client_id,
+            wait=False,
+        )
+        begin = time.perf_counter()
+        if not server.metrics.wait_for(len(burst), 300):
+            raise SystemExit(f"burst: {len(server.metrics.event_done)} of {len(burst)} cases")
+        elapsed = server.metrics.event_done[-1] - begin
+        counts = server.metrics.snapshot()
+        return RunResult(
+            batch_max, paced_ms, len(burst), elapsed, counts.batches, counts.batched_messages
+        )
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200, help="events in the paced phase")
     parser.add_argument("--rate", type=float, default=20.0, help="paced events per second")
-    parser.add_argument("--burst", type=int, default=300, help="events in the burst phase")
+    parser.add_argument("--burst", type=int, default=1000, help="events in the burst phase")
+    parser.add_argument(
+        "--batch-max", type=int, nargs="+", default=[1, 128], help="group commit sizes to compare"
+    )
     parser.add_argument("--broker", help="HOST:PORT of a running broker (else a private one)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in a temp dir)")
     args = parser.parse_args(argv)
@@ -236,64 +325,35 @@ def main(argv: list[str] | None = None) -> int:
         broker_proc = start_mosquitto(work / "mosquitto")
         host, port = broker_proc.host, broker_proc.port
     database_url = args.database_url or f"sqlite:///{work / 'cases.db'}"
-    server = start_ingest(work, host=host, port=port, database_url=database_url)
-    metrics = server.metrics
-
-    t0 = datetime.now(UTC)
-    print(f"preparing {args.events + args.burst} events ...", flush=True)
-    paced = prepare(args.events, t0)
-    burst = prepare(args.burst, t0 + timedelta(days=1), first_index=args.events)
-    sizes = [len(p) for item in paced[:1] for _, p, _ in item.messages]
-    print(f"per event: annotated {sizes[0]} B, crop {sizes[1]} B, event JSON {sizes[2]} B")
-
-    edge = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"bench-edge-{uuid.uuid4().hex[:6]}",
-        protocol=MQTTProtocolVersion.MQTTv5,
+    sample = street_evidence()
+    print(
+        f"per event: annotated {len(sample.annotated)} B, crop {len(sample.crop)} B, "
+        f"event JSON ~1 KB, chain record ~0.7 KB; load {os.getloadavg()[0]:.1f}",
+        flush=True,
     )
-    edge.max_inflight_messages_set(100)
-    edge.connect(host, port)
-    edge.loop_start()
     try:
-        published: list[float] = []
-        interval = 1.0 / args.rate
-        start = time.perf_counter()
-        for i, item in enumerate(paced):
-            delay = start + i * interval - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            published.append(publish(edge, item))
-        if not metrics.wait_for(len(paced), 120):
-            raise SystemExit(f"only {len(metrics.event_done)} of {len(paced)} events arrived")
-        latencies_ms = [
-            (done - sent) * 1000 for done, sent in zip(metrics.event_done, published, strict=True)
-        ]
-        print(
-            f"paced {len(paced)} events at {args.rate:g}/s ({database_url.split(':')[0]}): "
-            f"publish->commit median {statistics.median(latencies_ms):.1f} ms, "
-            f"p90 {percentile(latencies_ms, 90):.1f} ms, "
-            f"p99 {percentile(latencies_ms, 99):.1f} ms, "
-            f"max {max(latencies_ms):.1f} ms"
-        )
-
-        already = len(metrics.event_done)
-        begin = time.perf_counter()
-        for item in burst:
-            publish(edge, item)
-        if not metrics.wait_for(already + len(burst), 300):
-            raise SystemExit("burst did not complete")
-        elapsed = metrics.event_done[-1] - begin
-        mib = sum(len(p) for item in burst for _, p, _ in item.messages) / 2**20
-        print(
-            f"burst {len(burst)} events ({mib:.1f} MiB incl. evidence): {elapsed:.2f} s, "
-            f"{len(burst) / elapsed:.1f} events/s, {3 * len(burst) / elapsed:.0f} messages/s"
-        )
-        counts = metrics.snapshot()
-        print(f"accepted {counts.accepted}, rejected {counts.rejected}")
+        for batch_max in args.batch_max:
+            result = run_one(
+                work,
+                host=host,
+                port=port,
+                database_url=database_url,
+                batch_max=batch_max,
+                args=args,
+            )
+            ms = result.paced_ms
+            print(
+                f"batch_max {batch_max} ({database_url.split(':')[0]}): paced {len(ms)} at "
+                f"{args.rate:g}/s: publish->case median {statistics.median(ms):.1f} ms, "
+                f"p90 {percentile(ms, 90):.1f}, p99 {percentile(ms, 99):.1f}, "
+                f"max {max(ms):.1f}; burst {result.burst_events} events in "
+                f"{result.burst_s:.2f} s: {result.burst_events / result.burst_s:.0f} events/s "
+                f"({4 * result.burst_events / result.burst_s:.0f} messages/s; "
+                f"{result.batched / max(1, result.batches):.1f} messages per commit); "
+                f"load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     finally:
-        edge.disconnect()
-        edge.loop_stop()
-        server.stop()
         if broker_proc is not None:
             broker_proc.stop()
     return 0

@@ -2,12 +2,19 @@
 
 Durability: the session outlives the connection (a stable client id, clean start off, a
 session expiry), so the broker keeps what arrives while the server is down and delivers
-it on reconnect. Messages are acknowledged by hand (PUBACK) only after
-:func:`~server.ingest.dispatch.dispatch` has committed them, so a server killed
-mid-ingest gets the message again (every handler is idempotent). A transient database
-failure is retried, unacknowledged, until it succeeds or the server stops; a message
-that keeps failing unexpectedly is copied to the dead-letter directory before it is
-acknowledged.
+it on reconnect. Messages are acknowledged by hand (PUBACK) only after their transaction
+committed, so a server killed mid-ingest gets the message again (every handler is
+idempotent). paho's thread only queues each message; a committer thread
+(:mod:`server.ingest.committer`) stores what waits in group commits
+(:func:`~server.ingest.dispatch.dispatch_batch`) and then acknowledges it.
+
+Replicas: with ``ingest.shared_group`` set, the edges' events, evidence and chain records
+come through MQTT 5 shared subscriptions (``$share/<group>/...``), so servers of one
+group split them; availability stays a plain subscription (every replica sees it).
+
+A transient database failure is retried, unacknowledged, until it succeeds or the server
+stops; a message that keeps failing unexpectedly is copied to the dead-letter directory
+before it is acknowledged.
 
 A lost session is loud: when the broker answers a reconnect (or a start with edges
 already known) without the persistent session the ingest asked for, whatever was
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -43,8 +51,9 @@ from contracts.topics import (
 from server.core.config import Settings
 from server.core.db import utcnow
 from server.health import StorageGuard
+from server.ingest.committer import GroupCommitter, Received
 from server.ingest.dead_letter import write_dead_letter
-from server.ingest.dispatch import TRANSIENT_CODES, dispatch
+from server.ingest.dispatch import TRANSIENT_CODES, RawMessage, dispatch, dispatch_batch
 from server.ingest.handlers import IngestContext
 from server.ingest.handlers.events import release_rate_limited
 from server.ingest.resend import ResendRequester
@@ -69,6 +78,21 @@ SUBSCRIPTIONS: Final[tuple[str, ...]] = (
 )
 """What the ingest subscribes to (QoS 1), evidence first."""
 
+SHARED_SUBSCRIPTIONS: Final[frozenset[str]] = frozenset(
+    {EVIDENCE_SUBSCRIPTION, EVENTS_SUBSCRIPTION, CHAIN_SUBSCRIPTION}
+)
+"""Those replicas split between them; availability (retained) every replica reads."""
+
+
+def subscriptions(shared_group: str | None) -> list[str]:
+    """The topic filters of :data:`SUBSCRIPTIONS`, shared in ``shared_group`` when given."""
+    if shared_group is None:
+        return list(SUBSCRIPTIONS)
+    return [
+        f"$share/{shared_group}/{topic}" if topic in SHARED_SUBSCRIPTIONS else topic
+        for topic in SUBSCRIPTIONS
+    ]
+
 
 @dataclass(frozen=True, slots=True)
 class MqttStatus:
@@ -80,6 +104,8 @@ class MqttStatus:
     port: int
     sessions_lost: int = 0
     resend_requests: int = 0
+    reconnects: int = 0
+    queue_depth: int = 0
 
 
 GAP_CHECK_S: Final[float] = 30.0
@@ -125,6 +151,14 @@ class MqttIngest:
         release_check_s: float = RELEASE_CHECK_S,
     ) -> None:
         self._mqtt: MqttSettings = settings.mqtt
+        self._shared_group = settings.ingest.shared_group
+        if self._shared_group is not None and settings.database_url.startswith("sqlite"):
+            raise ValueError(
+                f"ingest.shared_group {self._shared_group!r} makes this server one of several "
+                "replicas, which need one PostgreSQL database; database_url is SQLite"
+            )
+        self._committer = GroupCommitter(settings=settings.ingest, commit=self._commit_batch)
+        self._connects = 0
         self._dead_letter_dir: Path = settings.dead_letter_dir
         self._session_factory = session_factory
         self._context = context
@@ -155,6 +189,8 @@ class MqttIngest:
             port=self._mqtt.port,
             sessions_lost=counts.sessions_lost,
             resend_requests=counts.requests,
+            reconnects=max(0, self._connects - 1),
+            queue_depth=self._committer.depth(),
         )
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -176,11 +212,13 @@ class MqttIngest:
         self._client = client
         self._stopping.clear()
         logger.info(
-            "MQTT ingest connecting to %s as %s (session expiry %d s)",
+            "MQTT ingest connecting to %s as %s (session expiry %d s%s)",
             cfg.address,
             client_id,
             session_expiry_s,
+            f", shared group {self._shared_group}" if self._shared_group else "",
         )
+        self._committer.start()
         client.loop_start()
         self._gap_thread = threading.Thread(target=self._tick, name="ingest-tick", daemon=True)
         self._gap_thread.start()
@@ -191,6 +229,7 @@ class MqttIngest:
         if client is None:
             return
         self._stopping.set()
+        self._committer.stop()  # the batch in hand is committed and acknowledged
         self._client = None
         client.disconnect()
         client.loop_stop()
@@ -214,8 +253,9 @@ class MqttIngest:
             )
             return
         present = bool(getattr(flags, "session_present", False))
+        self._connects += 1
         logger.info("MQTT ingest connected (%s session)", "resumed" if present else "new")
-        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        client.subscribe([(topic, 1) for topic in subscriptions(self._shared_group)])
         persistent = self._mqtt.session_expiry_or(DEFAULT_SESSION_EXPIRY_S) > 0
         if persistent and not present:
             self._session_lost(client)
@@ -324,9 +364,35 @@ class MqttIngest:
         )
         return True
 
-    def _ingest(self, topic: str, payload: bytes, properties: Properties | None) -> bool:
+    def _commit_batch(self, batch: list[Received]) -> None:
+        """Store ``batch`` in one transaction and acknowledge it; else each on its own.
+
+        Runs on the committer's thread. Messages are acknowledged in arrival order, each
+        only after its transaction committed; stopping leaves the rest unacknowledged.
+        """
+        started = time.perf_counter()
         with self.storage.handling():
-            return self._ingest_until_final(topic, payload, properties)
+            outcomes = None
+            if len(batch) > 1 and self.storage.wait_for_space(self._stopping):
+                outcomes = dispatch_batch(
+                    self._session_factory,
+                    [RawMessage(item.topic, item.payload, item.properties) for item in batch],
+                    context=self._context,
+                    metrics=self._metrics,
+                    now=utcnow(),
+                )
+            for item in batch:
+                if outcomes is None and not self._ingest_until_final(
+                    item.topic, item.payload, item.properties
+                ):
+                    return  # stopping: this one and the rest stay with the broker
+                self._ack(item)
+        self._metrics.record_batch(len(batch), time.perf_counter() - started)
+
+    def _ack(self, item: Received) -> None:
+        client = self._client
+        if client is not None:
+            client.ack(item.mid, item.qos)
 
     def _ingest_until_final(
         self, topic: str, payload: bytes, properties: Properties | None
@@ -363,6 +429,14 @@ class MqttIngest:
             self._metrics.record(IngestOutcome(topic="?", accepted=False, code="bad_topic"))
             client.ack(message.mid, message.qos)
             return
-        if self._ingest(topic, bytes(message.payload), getattr(message, "properties", None)):
-            # PUBACK only now: the transaction (and any evidence file) is durable.
-            client.ack(message.mid, message.qos)
+        # PUBACK only after the commit (the committer's): the transaction is durable then.
+        self._committer.put(
+            Received(
+                topic=topic,
+                payload=bytes(message.payload),
+                properties=getattr(message, "properties", None),
+                mid=message.mid,
+                qos=message.qos,
+                received_s=time.monotonic(),
+            )
+        )

@@ -4,11 +4,19 @@ The topic is read with :func:`contracts.topics.parse_edge_topic`; its kind picks
 handler (:data:`server.ingest.handlers.HANDLERS`). Bad input is refused with one log
 line naming the edge, the topic and the reason, and counted in :class:`IngestMetrics`;
 nothing already accepted is touched.
+
+:func:`dispatch_batch` is the group commit: a batch of messages in one transaction (one
+commit, one fsync of the database log for all of them). When any of them is refused or
+fails, the batch is rolled back as a whole and the caller takes its messages one by one
+through :func:`dispatch`. Every transaction first locks the edges it touches
+(:mod:`server.ingest.edge_lock`), so replicas ingest one edge's messages in turn.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -17,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.topics import TopicError, edge_id_of, parse_edge_topic
+from server.ingest.edge_lock import lock_edges
 from server.ingest.handlers import HANDLERS, IngestContext, IngestMessage
 from server.ingest.results import IngestMetrics, IngestOutcome, IngestRejectedError
 
@@ -46,11 +55,14 @@ def _run(
     now: datetime,
 ) -> IngestOutcome:
     """Run the handler in a transaction; a unique-key race is retried once."""
-    handler = HANDLERS[message.address.kind]
     topic = message.topic
+    handler = HANDLERS.get(message.address.kind)
+    if handler is None:
+        return _failure(topic, "bad_topic", f"no ingest for {message.address.kind} topics")
     for attempt in (1, 2):
         try:
             with session_factory() as session, session.begin():
+                lock_edges(session, [message.address.edge_id])
                 return handler(session, message, context=context, now=now)
         except IngestRejectedError as exc:
             return _failure(topic, exc.code, exc.reason)
@@ -94,25 +106,97 @@ def dispatch(
     Returns:
         What became of it; ``TRANSIENT_CODES`` say nothing about the message itself.
     """
-    try:
-        address = parse_edge_topic(topic)
-    except TopicError as exc:
-        outcome = _failure(topic, "bad_topic", str(exc))
+    parsed = _parse(RawMessage(topic=topic, payload=payload, properties=properties))
+    if isinstance(parsed, IngestMessage):
+        outcome = _run(session_factory, parsed, context=context, now=now)
     else:
-        message = IngestMessage(
-            topic=topic, address=address, payload=payload, content_type=content_type_of(properties)
-        )
-        outcome = _run(session_factory, message, context=context, now=now)
+        outcome = parsed
+    _report(outcome, len(payload), metrics)
+    return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One MQTT message as it arrived: topic, bytes and MQTT v5 properties."""
+
+    topic: str
+    payload: bytes
+    properties: Properties | None = None
+
+
+def _parse(raw: RawMessage) -> IngestMessage | IngestOutcome:
+    """The message with its topic read, or the ``bad_topic`` rejection."""
+    try:
+        address = parse_edge_topic(raw.topic)
+    except TopicError as exc:
+        return _failure(raw.topic, "bad_topic", str(exc))
+    return IngestMessage(
+        topic=raw.topic,
+        address=address,
+        payload=raw.payload,
+        content_type=content_type_of(raw.properties),
+    )
+
+
+def _report(outcome: IngestOutcome, size: int, metrics: IngestMetrics) -> None:
+    """Count ``outcome`` (after its transaction ended) and log a rejection."""
     metrics.record(outcome)
     if outcome.accepted:
-        logger.debug("accepted %s: %s", topic, outcome.detail)
+        logger.debug("accepted %s: %s", outcome.topic, outcome.detail)
     elif outcome.code not in TRANSIENT_CODES:
         logger.warning(
             "rejected MQTT message from edge %s on %s (%d bytes): %s: %s",
-            edge_id_of(topic) or "?",
-            topic[:200],
-            len(payload),
+            edge_id_of(outcome.topic) or "?",
+            outcome.topic[:200],
+            size,
             outcome.code,
             outcome.detail,
         )
-    return outcome
+
+
+def dispatch_batch(
+    session_factory: sessionmaker[Session],
+    batch: Sequence[RawMessage],
+    *,
+    context: IngestContext,
+    metrics: IngestMetrics,
+    now: datetime,
+) -> list[IngestOutcome] | None:
+    """Ingest ``batch`` in one transaction (a group commit); never raises.
+
+    The edges of the batch are locked first (:func:`lock_edges`); the handlers then run
+    in arrival order in the one session, each seeing what the ones before it wrote.
+
+    Returns:
+        The outcomes in order, counted, once the transaction committed; ``None`` when a
+        message was refused or a handler failed: then nothing of the batch is kept or
+        counted, and the caller takes the messages one by one (:func:`dispatch`), which
+        refuses, retries or dead-letters each on its own.
+    """
+    parsed = [_parse(raw) for raw in batch]
+    edges = [item.address.edge_id for item in parsed if isinstance(item, IngestMessage)]
+    outcomes: list[IngestOutcome] = []
+    try:
+        with session_factory() as session, session.begin():
+            lock_edges(session, edges)
+            for item in parsed:
+                if isinstance(item, IngestOutcome):
+                    outcomes.append(item)
+                    continue
+                handler = HANDLERS.get(item.address.kind)
+                if handler is None:  # refused by the one-by-one path
+                    raise IngestRejectedError("bad_topic", f"no ingest for {item.address.kind}")
+                outcomes.append(handler(session, item, context=context, now=now))
+    except IngestRejectedError as exc:
+        logger.debug("a batch of %d holds a refused message (%s); one by one", len(batch), exc)
+        return None
+    except Exception:  # the one-by-one path logs, retries and dead-letters each failure
+        logger.warning(
+            "group commit of %d messages failed; committing them one by one",
+            len(batch),
+            exc_info=True,
+        )
+        return None
+    for outcome, raw in zip(outcomes, batch, strict=True):
+        _report(outcome, len(raw.payload), metrics)
+    return outcomes

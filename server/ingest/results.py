@@ -44,10 +44,19 @@ class IngestOutcome:
 
 @dataclass(frozen=True, slots=True)
 class IngestCounts:
-    """A snapshot of :class:`IngestMetrics`."""
+    """A snapshot of :class:`IngestMetrics`.
+
+    Attributes:
+        accepted: Accepted messages by outcome code.
+        rejected: Refused messages by outcome code.
+        batches: Group commits (:mod:`server.ingest.committer`) so far.
+        batched_messages: The messages those held.
+    """
 
     accepted: dict[str, int]
     rejected: dict[str, int]
+    batches: int = 0
+    batched_messages: int = 0
 
 
 def topic_kind(topic: str) -> str:
@@ -64,6 +73,14 @@ class IngestMetrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, bool, str]] = Counter()
+        self._batches = 0
+        self._batched = 0
+
+    def record_batch(self, size: int, seconds: float) -> None:
+        """One group commit of ``size`` messages took ``seconds`` (received to acknowledged)."""
+        with self._lock:
+            self._batches += 1
+            self._batched += size
 
     def record(self, outcome: IngestOutcome) -> None:
         """Count one outcome under its topic's kind and its code."""
@@ -82,4 +99,11 @@ class IngestMetrics:
         rejected: Counter[str] = Counter()
         for (_kind, ok, code), count in self.by_kind().items():
             (accepted if ok else rejected)[code] += count
-        return IngestCounts(accepted=dict(accepted), rejected=dict(rejected))
+        with self._lock:
+            batches, batched = self._batches, self._batched
+        return IngestCounts(
+            accepted=dict(accepted),
+            rejected=dict(rejected),
+            batches=batches,
+            batched_messages=batched,
+        )

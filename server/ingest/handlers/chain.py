@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Final
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contracts.chain import SignedChainRecord
 from server import chain_store, crud
 from server.ingest.handlers.base import IngestContext, IngestMessage, validation_rejection
 from server.ingest.results import IngestOutcome, IngestRejectedError
+from server.tables import QuarantinedEvent, QuarantineOutcome
 
 MAX_CHAIN_RECORD_BYTES: Final[int] = 128 * 1024
 """Largest chain record accepted (a drop record lists at most 1,000 hashes: ~70 kB)."""
@@ -55,6 +57,31 @@ def handle_chain(
     result = chain_store.ingest_record(session, signed=signed, now=now, caps=context.limits.caps)
     if result.stored:
         crud.touch_edge(session, edge_id=edge_id, at=now)
+    admitted = result.admitted
     return IngestOutcome(
-        topic=message.topic, accepted=result.stored, code=result.code, detail=result.detail
+        topic=message.topic,
+        accepted=result.stored,
+        code=result.code,
+        detail=result.detail,
+        case_id=admitted[0] if admitted else None,
+        sent_at=_admitted_sent_at(session, signed, now=now) if admitted else None,
     )
+
+
+def _admitted_sent_at(
+    session: Session, signed: SignedChainRecord, *, now: datetime
+) -> datetime | None:
+    """When the edge sent the event this record just let out of the quarantine (for latency)."""
+    record = signed.record
+    payload = session.scalar(
+        select(QuarantinedEvent.payload)
+        .where(
+            QuarantinedEvent.edge_id == record.edge_id,
+            QuarantinedEvent.payload_sha256 == record.event_sha256,
+            QuarantinedEvent.outcome == QuarantineOutcome.ADMITTED,
+            QuarantinedEvent.resolved_at == now,
+        )
+        .limit(1)
+    )
+    sent_at = payload.get("sent_at") if isinstance(payload, dict) else None
+    return datetime.fromisoformat(sent_at) if isinstance(sent_at, str) else None

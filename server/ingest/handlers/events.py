@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from contracts.chain import event_digest
 from contracts.events import ZoneEvent
 from server import crud, quarantine
+from server.ingest.edge_lock import edge_lock_key, lock_edges
 from server.ingest.handlers.base import IngestContext, IngestMessage, validation_rejection
 from server.ingest.results import IngestOutcome, IngestRejectedError
 from server.tables import QuarantinedEvent, QuarantineOutcome
@@ -141,11 +142,14 @@ def _release_row(
 def release_rate_limited(session: Session, *, context: IngestContext, now: datetime) -> int:
     """Let in the events held over their edge's rate, oldest first, as far as budgets allow.
 
-    Each event spends one token of its edge's bucket; the caller commits. Returns how
-    many left the rate hold (to their case, or to wait for their chain record).
+    Each event spends one token of its edge's bucket; the caller commits. Each edge is
+    locked (:func:`lock_edges`) before its held events are read. Returns how many left
+    the rate hold (to their case, or to wait for their chain record).
     """
     released = 0
-    for edge_id in quarantine.rate_limited_edges(session):
+    # Locked one by one in the order every ingest transaction locks edges (no deadlock).
+    for edge_id in sorted(quarantine.rate_limited_edges(session), key=edge_lock_key):
+        lock_edges(session, [edge_id])
         count = 0
         for row in quarantine.rate_limited_holds(session, edge_id=edge_id, limit=RELEASE_BATCH):
             if not context.rate.take(edge_id, now):
