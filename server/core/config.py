@@ -42,6 +42,7 @@ from contracts.yamlconfig import (
     did_you_mean,
     read_yaml,
 )
+from server.core.ingest_settings import IngestSettings
 from server.core.s3_settings import S3Settings
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,10 @@ class Settings(BaseSettings):
     environment CIVICWATCH_MQTT__<FIELD>, e.g. CIVICWATCH_MQTT__HOST. The ingest's client id
     defaults to civicwatch-server and its session expiry to 7 days: it must exceed the longest
     server outage (0 loses what is published while the server is down).
+    """
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    """Replicas sharing the ingest (MQTT 5 shared subscriptions) and group commits
+    (CIVICWATCH_INGEST__<FIELD>).
     """
     dead_letter_dir: Path = Path("var/server/dead-letter")
     """Where a message that keeps failing for an unexpected reason (not a rejection, not the
