@@ -8,8 +8,10 @@ here. Alembic's ``env.py`` and the schema test read the metadata through this mo
 from __future__ import annotations
 
 from server.lifecycle import tables as _lifecycle_tables  # noqa: F401
+from server.notices import tables as _notice_tables  # noqa: F401
 from server.org import tables as _org_tables  # noqa: F401
 from server.review_labels import tables as _review_label_tables  # noqa: F401
 from server.tables import Base
+from server.webhooks import tables as _webhook_tables  # noqa: F401
 
 __all__ = ["Base"]

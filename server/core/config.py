@@ -134,6 +134,44 @@ class HealthSettings(BaseModel):
     """An ingest that has waited this long on one message is reported stalled."""
 
 
+class WebhookSettings(BaseModel):
+    """The webhook dispatcher (server.webhooks): how it polls, sends and retries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    enabled: bool = True
+    """Run the dispatcher in the server (every replica may: deliveries are claimed with a lease)."""
+    poll_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    """How often new cases and transitions are turned into deliveries and due ones sent, s."""
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """Connect plus response timeout of one delivery attempt, s."""
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    """Failed attempts after which a delivery goes to the dead letters."""
+    backoff_base_s: Annotated[float, Field(gt=0, le=86_400)] = 10.0
+    """Wait after the first failure, s; doubled after each further one (with jitter)."""
+    backoff_max_s: Annotated[float, Field(gt=0, le=7 * 86_400)] = 3600.0
+    """Longest wait between two attempts, s."""
+    lease_s: Annotated[float, Field(ge=1, le=3600)] = 120.0
+    """How long a replica holds a claimed delivery; must exceed timeout_s (another replica
+    takes the delivery over after it)."""
+    batch: Annotated[int, Field(ge=1, le=10_000)] = 100
+    """Source rows turned into events, and deliveries claimed, per round."""
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    """Deliveries sent at once."""
+    settle_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0
+    """Source rows younger than this are looked at again (a transaction that took its id earlier
+    may commit later); longer than any write transaction of the server."""
+
+    @model_validator(mode="after")
+    def _lease_covers_timeout(self) -> Self:
+        if self.lease_s <= self.timeout_s:
+            raise ValueError(
+                f"lease_s ({self.lease_s}) must exceed timeout_s ({self.timeout_s}): "
+                "another replica would send a delivery still in flight"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the server needs to run, validated at start."""
 
@@ -208,6 +246,8 @@ class Settings(BaseSettings):
     """Retention of rejected and expired cases and of their evidence."""
     health: HealthSettings = Field(default_factory=HealthSettings)
     """Free-space and stall thresholds of /healthz and the ingest."""
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    """Signed webhooks to the city's case system (CIVICWATCH_WEBHOOKS__<FIELD>)."""
     http_host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
     """Address the HTTP server binds to."""
     http_port: Annotated[int, Field(ge=1, le=65535)] = 8000
