@@ -59,7 +59,9 @@ class CameraHealth(BaseModel):
         ge=0.0, description="Seconds since the last frame; null: none yet."
     )
     detector_latency_p50_ms: float | None = Field(
-        ge=0.0, description="Median detector time over the last samples; null: none yet."
+        ge=0.0,
+        description="Detector time per frame, ms: the median over the last sample intervals "
+        "of each interval's mean; null: nothing analysed yet.",
     )
     frozen: bool = Field(description="The picture did not change for frozen_for_s seconds.")
     frozen_for_s: float = Field(ge=0.0, description="How long the picture has been unchanged.")
