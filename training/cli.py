@@ -48,13 +48,36 @@ def _train(args: argparse.Namespace) -> int:
     from training.train import export_onnx, train
 
     config = args.config_obj
+    init = None
+    if args.init:
+        from edge.registry import ModelVerificationError, RegistryError
+        from training.review_data import resolve_start
+
+        try:
+            init = resolve_start(args.init)
+        except (RegistryError, ModelVerificationError) as exc:
+            sys.stderr.write(f"error: --from {args.init}: {exc}\n")
+            return 2
+    if args.data:
+        from training.review_data import ExportDataError, load_export
+
+        try:
+            load_export(Path(args.data))
+        except ExportDataError as exc:
+            sys.stderr.write(f"error: --data: {exc}\n")
+            return 2
     result = train(
         config,
         resume=args.resume,
         epochs=args.epochs,
-        init=Path(args.init) if args.init else None,
+        init=init,
         lr0=args.lr0,
         name=args.name,
+        data=Path(args.data) if args.data else None,
+        rendered_ratio=args.rendered_ratio,
+        export_repeat=args.export_repeat,
+        imgsz=args.imgsz,
+        fraction=args.fraction,
     )
     sys.stdout.write(
         f"best checkpoint {result.best}: mAP50 {result.map50:.3f}, mAP50-95 {result.map50_95:.3f}, "
@@ -203,8 +226,35 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--from",
         dest="init",
         default=None,
-        help="start from this checkpoint's weights, a .pt or a deployed .onnx model "
-        "(continued training, no warm-up)",
+        help="start from this checkpoint's weights: a .pt, a deployed .onnx model, 'default' "
+        "(the registry's default) or a registered NAME[@VERSION] (continued training, no "
+        "warm-up)",
+    )
+    t.add_argument(
+        "--data",
+        default=None,
+        metavar="EXPORT",
+        help="a 'civicwatch dataset export' folder: its train frames are mixed with the "
+        "rendered scenes (its test split is never trained on)",
+    )
+    t.add_argument(
+        "--rendered-ratio",
+        type=float,
+        default=3.0,
+        help="(--data) rendered scenes per export frame in the training list (3.0)",
+    )
+    t.add_argument(
+        "--export-repeat",
+        type=int,
+        default=1,
+        help="(--data) how often each export training frame is listed (1)",
+    )
+    t.add_argument("--imgsz", type=int, default=None, help="override the training input size")
+    t.add_argument(
+        "--fraction",
+        type=float,
+        default=1.0,
+        help="train on this fraction of the training list (short CPU runs)",
     )
     t.add_argument("--lr0", type=float, default=None, help="override the initial learning rate")
     t.add_argument("--name", default=None, help="override the run name")

@@ -136,6 +136,24 @@ def _keep_threads(model: Any, n: int) -> None:
     model.add_callback("on_train_epoch_start", report)
 
 
+def _log_progress(model: Any) -> None:
+    """Log one line per finished epoch: losses and validation mAP (``on_fit_epoch_end``)."""
+
+    def report(trainer: Any) -> None:
+        metrics = getattr(trainer, "metrics", None) or {}
+        tloss = getattr(trainer, "tloss", None)
+        logger.info(
+            "epoch %d/%d done: box loss %.3f, val mAP50 %.3f, mAP50-95 %.3f",
+            trainer.epoch + 1,
+            trainer.epochs,
+            float(tloss[0]) if tloss is not None else float("nan"),
+            float(metrics.get("metrics/mAP50(B)", float("nan"))),
+            float(metrics.get("metrics/mAP50-95(B)", float("nan"))),
+        )
+
+    model.add_callback("on_fit_epoch_end", report)
+
+
 def train(
     config: TrainConfig,
     *,
@@ -144,6 +162,11 @@ def train(
     init: Path | None = None,
     lr0: float | None = None,
     name: str | None = None,
+    data: Path | None = None,
+    rendered_ratio: float = 3.0,
+    export_repeat: int = 1,
+    imgsz: int | None = None,
+    fraction: float = 1.0,
 ) -> TrainResult:
     """Train the detector from its model yaml (or a checkpoint) on the rendered dataset.
 
@@ -155,6 +178,12 @@ def train(
             training; no warm-up).
         lr0: Override ``config.train.lr0``.
         name: Override the run name ``config.name``.
+        data: A ``civicwatch dataset export`` folder: its training frames are mixed with
+            the rendered scenes (:func:`training.review_data.mix_with_export`).
+        rendered_ratio: With ``data``: rendered scenes per export frame in the training list.
+        export_repeat: With ``data``: how often each export training frame is listed.
+        imgsz: Override ``config.train.imgsz`` (a short CPU run at a smaller size).
+        fraction: Train on this fraction of the training list (ultralytics ``fraction``).
 
     Returns:
         The run's best checkpoint and its validation metrics.
@@ -169,12 +198,23 @@ def train(
         from training.real_data import mixed_dataset
 
         data_yaml = mixed_dataset(config.real_backgrounds, shared_data_root(), data_yaml)
+    run_name = name if name is not None else config.name
+    if data is not None:
+        from training.review_data import load_export, mix_with_export
+
+        data_yaml = mix_with_export(
+            load_export(data),
+            data_yaml,
+            config.runs_dir / f"{run_name}-data",
+            rendered_ratio=rendered_ratio,
+            export_repeat=export_repeat,
+            seed=config.train.seed,
+        )
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
     opt = config.train
     random.seed(opt.seed)
     np.random.seed(opt.seed)
-    run_name = name if name is not None else config.name
     run_dir = config.runs_dir / run_name
     start = time.monotonic()
     with _threads(opt.threads):
@@ -194,10 +234,12 @@ def train(
                 init = _pretrained_start(config, data_yaml, run_dir)
             model = YOLO(str(init if init is not None else config.model), task="detect")
             _keep_threads(model, opt.threads)
+            _log_progress(model)
             model.train(
                 data=str(data_yaml),
                 epochs=epochs if epochs is not None else opt.epochs,
-                imgsz=opt.imgsz,
+                imgsz=imgsz if imgsz is not None else opt.imgsz,
+                fraction=fraction,
                 batch=opt.batch,
                 workers=opt.workers,
                 seed=opt.seed,
