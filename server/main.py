@@ -25,12 +25,18 @@ from server.api.routes import cases, chain, docs, evidence, health, holds, metri
 from server.api.routes import review_labels as review_labels_routes
 from server.core.config import Settings
 from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
+from server.csrf import CsrfMiddleware
 from server.evidence_integrity import IntegrityMonitor
 from server.evidence_store import open_evidence_store
+from server.i18n import load_catalog
 from server.ingest import IngestContext, IngestLimits, MqttIngest
 from server.login_guard import LoginGuard
 from server.metrics import ServerMetrics
-from server.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from server.middleware import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    content_security_policy,
+)
 from server.retention import apply_retention
 from server.schemas import API_PREFIX
 from server.state import ServerState
@@ -167,11 +173,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
-    app.include_router(pages.make_router(templates))
+    app.include_router(pages.make_router(templates, load_catalog()))
     app.include_router(docs.make_router(app, static_url=DOCS_STATIC_URL))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: the body limit runs before routing, authentication and parsing.
-    app.add_middleware(SecurityHeadersMiddleware, cacheable_prefixes=("/static/",))
+    app.add_middleware(CsrfMiddleware, exempt_paths=LOGIN_PATHS)
+    tile_origin = settings.map_tile_origin()
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        cacheable_prefixes=("/static/", "/i18n/"),
+        csp=content_security_policy(img_origins=(tile_origin,) if tile_origin else ()),
+        csp_exempt_prefixes=("/docs", "/redoc"),
+    )
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.http_limits.body_bytes,

@@ -289,7 +289,8 @@ def test_review_page_is_served(client: TestClient) -> None:
     for path in ("/", "/review"):
         page = client.get(path)
         assert page.status_code == 200
-        assert "案件审核" in page.text and "/static/review.js" in page.text
+        assert "案件审核" in page.text and "/static/js/review.js" in page.text
         assert "http://" not in page.text and "https://" not in page.text  # nothing external
-    script = client.get("/static/review.js")
-    assert script.status_code == 200 and "占道设摊" in script.text
+    script = client.get("/static/js/review.js")
+    assert script.status_code == 200 and "api.js" in script.text
+    assert "占道设摊" in client.get("/i18n/zh-CN.json").json().values()

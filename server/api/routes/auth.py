@@ -23,6 +23,7 @@ from server.api.deps import (
     request_is_https,
 )
 from server.core.db import utcnow
+from server.csrf import CSRF_COOKIE, csrf_token_for
 from server.login_guard import LoginGuard, LoginThrottledError
 from server.state import ServerState
 from server.tables import User, UserRole
@@ -115,13 +116,32 @@ def check_login(
 def set_session_cookie(
     request: Request, response: Response, token: str, *, state: ServerState
 ) -> None:
-    """The HttpOnly, SameSite=Strict session cookie; ``Secure`` per ``cookie_secure``."""
+    """The HttpOnly, SameSite=Strict session cookie (``Secure`` per ``cookie_secure``) and
+    its CSRF cookie (:func:`set_csrf_cookie`)."""
     settings = state.settings
     response.set_cookie(
         auth.COOKIE_NAME,
         token,
         max_age=settings.auth_token_ttl_s,
         httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure(https=request_is_https(request, settings.trusted_proxies)),
+        path="/",
+    )
+    set_csrf_cookie(request, response, token, state=state)
+
+
+def set_csrf_cookie(
+    request: Request, response: Response, token: str, *, state: ServerState
+) -> None:
+    """The session's CSRF token (:mod:`server.csrf`): SameSite=Strict, readable by the pages'
+    scripts, which copy it into ``X-CSRF-Token``."""
+    settings = state.settings
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf_token_for(token),
+        max_age=settings.auth_token_ttl_s,
+        httponly=False,
         samesite="strict",
         secure=settings.cookie_secure(https=request_is_https(request, settings.trusted_proxies)),
         path="/",
@@ -175,6 +195,7 @@ def logout(request: Request, session: SessionDep) -> Response:
         session.commit()
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(auth.COOKIE_NAME, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 
 

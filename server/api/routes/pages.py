@@ -1,57 +1,242 @@
-"""The review page (server-rendered shell, data through the JSON API) and the login page."""
+"""The command center's pages (server-rendered shells; data through the JSON API) and login.
+
+``/`` (and ``/review``) the queue, ``/cases/{id}`` one case, ``/stats`` the statistics,
+``/map`` the map (摊一张图); ``/login``; ``/locale/{locale}`` the language switch (a
+cookie); ``/i18n/{locale}.json`` the message catalogue for the scripts. Every page
+extends ``base.html`` and takes its text from the catalogue (:mod:`server.i18n`) through
+the Jinja global ``t``. Logged-in pages also refresh the CSRF cookie of the session
+(:mod:`server.csrf`) that ``server/static/js/api.js`` copies into its requests.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Path, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
+from contracts.events import ViolationType
 from server import auth
-from server.api.deps import LoginGuardDep, SessionDep, StateDep
-from server.api.routes.auth import LoginRefusedError, check_login, set_session_cookie
+from server.api.deps import LoginGuardDep, SessionDep, StateDep, request_is_https
+from server.api.routes.auth import (
+    LoginRefusedError,
+    check_login,
+    set_csrf_cookie,
+    set_session_cookie,
+)
 from server.core.db import utcnow
+from server.i18n import LOCALE_COOKIE, LOCALES, Catalog, pick_locale
+from server.org.tables import Unit
 from server.schemas import API_PREFIX
+from server.state import ServerState
+from server.tables import CaseStatus, User
 
 logger = logging.getLogger(__name__)
 
-_CSP = (
-    "default-src 'self'; img-src 'self'; script-src 'self'; "
-    "style-src 'self'; object-src 'none'; frame-ancestors 'none'"
+NAV: Final[tuple[tuple[str, str, str], ...]] = (
+    ("/", "common.nav.queue", "queue"),
+    ("/stats", "common.nav.stats", "stats"),
+    ("/map", "common.nav.map", "map"),
+    ("/cameras", "common.nav.cameras", "cameras"),
 )
+"""The header's links: path, catalogue key, page name."""
+LOCALE_NAMES: Final[tuple[tuple[str, str], ...]] = (
+    ("zh-CN", "common.locale.zh-CN"),
+    ("en", "common.locale.en"),
+)
+CATALOG_MAX_AGE_S: Final[int] = 3600
 
 
-def make_router(templates: Jinja2Templates) -> APIRouter:
-    """Routes for ``/``, ``/review`` (``review.html``) and ``/login`` (``login.html``)."""
+@dataclass(frozen=True)
+class PageUser:
+    """Who the page is shown to (the header names them and their unit)."""
+
+    username: str
+    role: str
+    authenticated: bool
+    unit_id: str | None = None
+    unit_name: str | None = None
+
+
+def _local_path(value: str | None) -> str:
+    """``value`` if it is a path on this server (no scheme, no ``//host``), else ``/``."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def page_user(request: Request, state: ServerState, session: Any, locale: str) -> PageUser | None:
+    """The logged-in user with their unit, the anonymous admin without logins, or ``None``."""
+    if not state.settings.auth_enabled:
+        return PageUser(username="anonymous", role="admin", authenticated=False)
+    token = auth.request_token(request)
+    principal = auth.principal_for_token(session, token=token, now=utcnow()) if token else None
+    if principal is None:
+        return None
+    user = session.get(User, principal.username)
+    unit = session.get(Unit, user.unit_id) if user is not None and user.unit_id else None
+    unit_name = None
+    if unit is not None:
+        unit_name = unit.name_en if locale == "en" and unit.name_en else unit.name
+    return PageUser(
+        username=principal.username,
+        role=principal.role.value,
+        authenticated=True,
+        unit_id=unit.id if unit is not None else None,
+        unit_name=unit_name,
+    )
+
+
+def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
+    """The pages, the login form, the language switch and the catalogue as JSON."""
     router = APIRouter(include_in_schema=False)
 
-    def _logged_in(request: Request, state: StateDep, session: SessionDep) -> bool:
-        if not state.settings.auth_enabled:
-            return True
-        token = auth.request_token(request)
-        return (
-            bool(token)
-            and auth.principal_for_token(session, token=token or "", now=utcnow()) is not None
+    @pass_context
+    def translate(context: Context, key: str, **values: object) -> str:
+        return catalog.text(str(context.get("locale", LOCALES[0])), key, **values)
+
+    templates.env.globals["t"] = translate
+
+    def locale_of(request: Request, state: ServerState) -> str:
+        cookie = request.cookies.get(LOCALE_COOKIE)
+        return pick_locale(cookie) if cookie else state.settings.default_locale
+
+    def render(
+        request: Request,
+        state: ServerState,
+        session: Any,
+        template: str,
+        page: str,
+        status_code: int = status.HTTP_200_OK,
+        **context: Any,
+    ) -> Response:
+        locale = locale_of(request, state)
+        user = page_user(request, state, session, locale)
+        if user is None:
+            return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        response = templates.TemplateResponse(
+            request,
+            template,
+            {
+                "api_prefix": API_PREFIX,
+                "locale": locale,
+                "locales": LOCALE_NAMES,
+                "i18n_url": f"/i18n/{locale}.json?v={catalog.version}",
+                "nav": NAV,
+                "page": page,
+                "here": request.url.path,
+                "user": user,
+                **context,
+            },
+            status_code=status_code,
         )
+        token = auth.request_token(request)
+        if user.authenticated and token and request.cookies.get(auth.COOKIE_NAME) == token:
+            set_csrf_cookie(request, response, token, state=state)
+        return response
 
     @router.get("/", response_class=HTMLResponse)
     @router.get("/review", response_class=HTMLResponse)
-    def review_page(request: Request, state: StateDep, session: SessionDep) -> Response:
-        if not _logged_in(request, state, session):
-            return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
-        return templates.TemplateResponse(
+    def queue_page(request: Request, state: StateDep, session: SessionDep) -> Response:
+        return render(
             request,
-            "review.html",
-            {"api_prefix": API_PREFIX, "refresh_s": 5},
-            headers={"Content-Security-Policy": _CSP},
+            state,
+            session,
+            "queue.html",
+            "queue",
+            refresh_s=5,
+            violations=[v.value for v in ViolationType],
+            statuses=[s.value for s in CaseStatus],
         )
 
+    @router.get("/cases/{case_id}", response_class=HTMLResponse)
+    def case_page(
+        request: Request,
+        state: StateDep,
+        session: SessionDep,
+        case_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    ) -> Response:
+        return render(request, state, session, "case.html", "case", case_id=case_id)
+
+    @router.get("/stats", response_class=HTMLResponse)
+    def stats_page(request: Request, state: StateDep, session: SessionDep) -> Response:
+        return render(
+            request,
+            state,
+            session,
+            "stats.html",
+            "stats",
+            violations=[v.value for v in ViolationType],
+        )
+
+    @router.get("/map", response_class=HTMLResponse)
+    def map_page(request: Request, state: StateDep, session: SessionDep) -> Response:
+        return render(
+            request,
+            state,
+            session,
+            "map.html",
+            "map",
+            tile_url=state.settings.map_tile_url or "",
+            violations=[v.value for v in ViolationType],
+        )
+
+    @router.get("/locale/{locale}")
+    def switch_locale(request: Request, state: StateDep, locale: str) -> Response:
+        """Remember the language in a cookie and go back to the page (a local path only)."""
+        target = _local_path(request.query_params.get("next"))
+        response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+        if locale in LOCALES:
+            response.set_cookie(
+                LOCALE_COOKIE,
+                locale,
+                max_age=365 * 24 * 3600,
+                httponly=True,
+                samesite="lax",
+                secure=state.settings.cookie_secure(
+                    https=request_is_https(request, state.settings.trusted_proxies)
+                ),
+                path="/",
+            )
+        return response
+
+    @router.get("/i18n/{locale}.json")
+    def catalog_json(request: Request, locale: str) -> Response:
+        """The catalogue of ``locale`` for the scripts (English under it where it lacks a key)."""
+        if locale not in LOCALES:
+            return JSONResponse(
+                {"detail": f"no locale {locale[:20]!r}; one of {', '.join(LOCALES)}"},
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
+        etag = f'"{catalog.version}-{locale}"'
+        headers = {"ETag": etag, "Cache-Control": f"public, max-age={CATALOG_MAX_AGE_S}"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return JSONResponse(catalog.for_locale(locale), headers=headers)
+
     @router.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request) -> Response:
+    def login_page(request: Request, state: StateDep) -> Response:
+        return login_response(request, state, None, status.HTTP_200_OK, {})
+
+    def login_response(
+        request: Request,
+        state: ServerState,
+        error: str | None,
+        status_code: int,
+        headers: dict[str, str],
+    ) -> Response:
+        locale = locale_of(request, state)
         return templates.TemplateResponse(
-            request, "login.html", {"error": None}, headers={"Content-Security-Policy": _CSP}
+            request,
+            "login.html",
+            {"error": error, "locale": locale, "locales": LOCALE_NAMES, "here": "/login"},
+            status_code=status_code,
+            headers=headers,
         )
 
     @router.post("/login", response_class=HTMLResponse)
@@ -73,18 +258,13 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 password=password,
             )
         except LoginRefusedError as exc:
+            locale = locale_of(request, state)
             message = (
-                "用户名或密码错误 Wrong user name or password."
+                catalog.text(locale, "common.login.wrong")
                 if exc.status_code == status.HTTP_401_UNAUTHORIZED
-                else f"登录尝试过多 Too many attempts: {exc.detail}."
+                else catalog.text(locale, "common.login.throttled", detail=exc.detail)
             )
-            return templates.TemplateResponse(
-                request,
-                "login.html",
-                {"error": message},
-                status_code=exc.status_code,
-                headers={"Content-Security-Policy": _CSP, **exc.headers},
-            )
+            return login_response(request, state, message, exc.status_code, exc.headers)
         ttl = state.settings.auth_token_ttl_s
         token, _ = auth.issue_token(session, user=user, now=utcnow(), ttl_s=ttl)
         session.commit()
