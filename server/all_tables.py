@@ -7,6 +7,7 @@ here. Alembic's ``env.py`` and the schema test read the metadata through this mo
 
 from __future__ import annotations
 
+from server.cameras import tables as _camera_tables  # noqa: F401
 from server.lifecycle import tables as _lifecycle_tables  # noqa: F401
 from server.notices import tables as _notice_tables  # noqa: F401
 from server.org import tables as _org_tables  # noqa: F401

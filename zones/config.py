@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from contracts.yamlconfig import (
@@ -50,9 +51,9 @@ from contracts.yamlconfig import (
     Problem,
     YamlDocument,
     did_you_mean,
+    duplicate_keys,
     parse_yaml,
     read_yaml,
-    validate_document,
 )
 from zones.schema import (
     MAX_POINTS,
@@ -124,17 +125,122 @@ def parse_zone_text(text: str, *, source: Path) -> CameraZones:
 
 
 def _validate(document: YamlDocument) -> CameraZones:
-    def label(loc: Loc) -> str | None:
-        index = _zone_index(loc)
-        return None if index is None else _zone_label(document.data, index)
-
-    zones = validate_document(
-        document, CameraZones, describe=_describe, label=label, error=ZoneFileError
-    )
+    zones, problems = _check_document(document)
+    if zones is None:
+        raise ZoneFileError(document.source, [p.message for p in problems])
     logger.debug(
         "zone file %s: camera %s, %d zones", document.source, zones.camera_id, len(zones.zones)
     )
     return zones
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneProblem:
+    """One problem of a zone file and the shape it lies in, for an editor to show beside it.
+
+    Attributes:
+        message: The problem as ``civicwatch zones validate`` prints it (``file:line: ...``).
+        line: Its 1-based line in the file.
+        zone_index: The 0-based index of the zone at fault (``None``: the file as a whole).
+        zone_id: That zone's id when it has a usable one.
+        shape: The shape at fault inside the zone: ``polygon``, ``exclusions``,
+            ``door_line`` or ``crossing_line`` (``None``: the zone's other fields).
+        shape_index: The 0-based exclusion index (``exclusions`` only).
+        point: The 0-based point of that shape, when one point is at fault.
+        field: The zone's key at fault (``dwell_s``, ``shop``, ...; the shape's key too).
+    """
+
+    message: str
+    line: int
+    zone_index: int | None = None
+    zone_id: str | None = None
+    shape: str | None = None
+    shape_index: int | None = None
+    point: int | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneTextCheck:
+    """The outcome of checking zone-file text: its zones, or every problem with its place."""
+
+    zones: CameraZones | None
+    problems: tuple[ZoneProblem, ...]
+
+
+_SHAPES = frozenset({"polygon", "exclusions", "door_line", "crossing_line"})
+
+
+def _locate(message: str, line: int, loc: Loc, data: dict[str, object]) -> ZoneProblem:
+    """The problem ``message`` at ``loc`` (a resolved pydantic location), with its place."""
+    index = _zone_index(loc)
+    if index is None:
+        return ZoneProblem(message=message, line=line)
+    zones = data.get("zones")
+    raw = zones[index] if isinstance(zones, list) and index < len(zones) else None
+    zone_id = raw.get("id") if isinstance(raw, dict) else None
+    rest = loc[2:]
+    key = rest[0] if rest and isinstance(rest[0], str) else None
+    shape = key if key in _SHAPES else None
+    shape_index: int | None = None
+    point: int | None = None
+    tail = rest[1:]
+    if shape == "exclusions" and tail and isinstance(tail[0], int):
+        shape_index, tail = tail[0], tail[1:]
+    if shape in ("door_line", "crossing_line") and tail and tail[0] == "points":
+        tail = tail[1:]
+    if shape is not None and tail and isinstance(tail[0], int):
+        point = tail[0]
+    return ZoneProblem(
+        message=message,
+        line=line,
+        zone_index=index,
+        zone_id=zone_id if isinstance(zone_id, str) else None,
+        shape=shape,
+        shape_index=shape_index,
+        point=point,
+        field=key,
+    )
+
+
+def _check_document(document: YamlDocument) -> tuple[CameraZones | None, list[ZoneProblem]]:
+    """Validate a parsed zone file: its zones, or every problem in file order."""
+
+    def label(loc: Loc) -> str | None:
+        index = _zone_index(loc)
+        return None if index is None else _zone_label(document.data, index)
+
+    found = [
+        ZoneProblem(message=document.render(p), line=p.line)
+        for p in duplicate_keys(document, label)
+    ]
+    try:
+        zones = CameraZones.model_validate(document.data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problem = _describe(error, document)
+            loc, _ = document.resolve(tuple(error["loc"]))
+            found.append(_locate(document.render(problem), problem.line, loc, document.data))
+        zones = None
+    if found:
+        return None, sorted(found, key=lambda p: p.line)
+    return zones, []
+
+
+def check_zone_text(text: str, *, source: Path) -> ZoneTextCheck:
+    """Check zone-file content as ``civicwatch zones validate`` does, keeping each problem's
+    zone, shape and point (the same messages, for an editor to show beside the shape).
+
+    Args:
+        text: YAML text of a zone file.
+        source: Where the text came from, used only in messages.
+    """
+    try:
+        document = parse_yaml(text, source=source, expected=_EXPECTED, error=ZoneFileError)
+    except ZoneFileError as exc:
+        return ZoneTextCheck(None, tuple(ZoneProblem(message=p, line=0) for p in exc.problems))
+    zones, problems = _check_document(document)
+    return ZoneTextCheck(zones, tuple(problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +398,10 @@ __all__ = [
     "ZoneFileCheck",
     "ZoneFileError",
     "ZoneKind",
+    "ZoneProblem",
+    "ZoneTextCheck",
     "check_zone_files",
+    "check_zone_text",
     "load_zone_file",
     "parse_zone_text",
     "validate_zone_files",

@@ -17,6 +17,8 @@ from server.ingest.handlers.base import Handler, IngestContext, IngestLimits, In
 from server.ingest.handlers.chain import MAX_CHAIN_RECORD_BYTES, handle_chain
 from server.ingest.handlers.events import handle_event
 from server.ingest.handlers.evidence import EVIDENCE_CONTENT_TYPES, handle_evidence
+from server.ingest.handlers.health import handle_health, handle_status
+from server.ingest.handlers.snapshot import handle_snapshot
 
 HANDLERS: Final[Mapping[EdgeTopicKind, Handler]] = MappingProxyType(
     {
@@ -24,6 +26,9 @@ HANDLERS: Final[Mapping[EdgeTopicKind, Handler]] = MappingProxyType(
         EdgeTopicKind.EVIDENCE: handle_evidence,
         EdgeTopicKind.CHAIN: handle_chain,
         EdgeTopicKind.AVAILABILITY: handle_availability,
+        EdgeTopicKind.STATUS: handle_status,
+        EdgeTopicKind.HEALTH: handle_health,
+        EdgeTopicKind.SNAPSHOT: handle_snapshot,
     }
 )
 """The handler of each kind of edge topic."""
