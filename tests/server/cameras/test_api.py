@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.cameras.conftest import OTHER_STREET, STREAM, camera_body
+from contracts.topics import parse_edge_topic, snapshot_topic
+from server.cameras.snapshots import snapshot_status
+from server.core.db import utcnow
+from server.ingest import IngestContext
+from server.ingest.handlers import IngestMessage
+from server.ingest.handlers.snapshot import handle_snapshot
+from tests.server.cameras.conftest import (
+    OTHER_STREET,
+    STREAM,
+    camera_body,
+    jpeg,
+    snapshot_message,
+)
 
 API = "/api/v1/cameras"
 
@@ -206,3 +219,42 @@ def test_pages_render(app_client: TestClient) -> None:
     assert editor.status_code == 200
     assert f'data-camera="{pk}"' in editor.text
     assert "<script>" not in editor.text  # no inline script (CSP)
+
+
+def test_snapshot_is_served_and_zones_refer_to_it(app_client: TestClient) -> None:
+    pk = _create(app_client)["id"]
+    state = app_client.app.state.civicwatch  # type: ignore[attr-defined]
+    data = jpeg()
+    message = snapshot_message(data, at=utcnow())
+    topic = snapshot_topic("edge-1", "cam-1")
+    with state.session_factory() as session, session.begin():
+        handle_snapshot(
+            session,
+            IngestMessage(topic=topic, address=parse_edge_topic(topic), payload=message.to_json()),
+            context=IngestContext(store=state.store),
+            now=utcnow(),
+        )
+    snap = app_client.get(f"{API}/{pk}/snapshot").json()
+    assert snap["status"] == "ready"
+    assert snap["sha256"] == message.sha256
+    image = app_client.get(snap["url"])
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/jpeg"
+    assert image.content == data
+    assert app_client.get(f"{API}/{pk}/snapshots/{'0' * 64}").status_code == 404
+    body = {"document": {"zones": [ZONE]}, "base_version": 1, "reference_sha256": message.sha256}
+    saved = app_client.post(f"{API}/{pk}/zones", json=body)
+    assert saved.status_code == 201
+    assert saved.json()["reference_sha256"] == message.sha256
+    unknown = app_client.post(
+        f"{API}/{pk}/zones", json={**body, "base_version": 2, "reference_sha256": "1" * 64}
+    )
+    assert unknown.status_code == 422
+    assert "no snapshot of this camera" in unknown.json()["detail"]
+
+
+def test_snapshot_status_waits_then_times_out() -> None:
+    t0 = utcnow()
+    assert snapshot_status(None, None, now=t0, timeout_s=30) == "none"
+    assert snapshot_status(None, t0, now=t0 + timedelta(seconds=29), timeout_s=30) == "waiting"
+    assert snapshot_status(None, t0, now=t0 + timedelta(seconds=31), timeout_s=30) == "timed_out"
