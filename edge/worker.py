@@ -26,7 +26,7 @@ from contracts import ZoneEvent
 from edge.analysis import StageTimes
 from edge.chain import EdgeChain
 from edge.config import CameraConfig, EdgeConfig
-from edge.detectors import Detector, create_detector
+from edge.detectors import Detector, DetectorConfig, create_detector
 from edge.detectors.base import Releasable
 from edge.gating import ChangeGate
 from edge.metrics import MetricsServer, start_metrics_server
@@ -35,6 +35,7 @@ from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline, CaseStartCallback
 from edge.rules import RuleResources
 from edge.scheduling.batch import BatchedDetector, BatchRunner
+from edge.scheduling.config import Profile
 from edge.scheduling.due import PhasedLimiter, camera_phase
 from edge.sensors import SensorHub, SensorSubscriber, make_sensor_subscriber
 from edge.sources import FrameReader, RtspSourceConfig, SourceConfig, open_source
@@ -43,6 +44,22 @@ from zones.config import CameraZones, load_zone_file
 logger = logging.getLogger(__name__)
 
 __all__ = ["CameraPipeline", "CaseStartCallback", "EdgeWorker", "StageTimes"]
+
+
+def _load_detector(config: EdgeConfig, detector_config: DetectorConfig) -> Detector:
+    """Verify the model against the registry (unless none is set), then load it."""
+    if config.model_registry is not None:
+        from edge.registry import load_registry, verify_model
+
+        entry = verify_model(detector_config.path, load_registry(config.model_registry))
+        # events record the registry's name and version unless the config overrides them
+        detector_config = detector_config.model_copy(
+            update={
+                "name": detector_config.name or entry.name,
+                "version": detector_config.version or entry.version,
+            }
+        )
+    return create_detector(detector_config)
 
 
 def _source_config(camera: CameraConfig) -> SourceConfig:
@@ -85,19 +102,11 @@ class EdgeWorker:
         self.stop_event = threading.Event()
         self._lock = threading.Lock()  # camera membership
         self._swap_lock = threading.Lock()  # one detector swap at a time
-        detector_config = config.detector
-        if config.model_registry is not None:
-            from edge.registry import load_registry, verify_model
-
-            entry = verify_model(detector_config.path, load_registry(config.model_registry))
-            # events record the registry's name and version unless the config overrides them
-            detector_config = detector_config.model_copy(
-                update={
-                    "name": detector_config.name or entry.name,
-                    "version": detector_config.version or entry.version,
-                }
-            )
-        self._detector: Detector = create_detector(detector_config)
+        self._detector: Detector = _load_detector(config, config.detector)
+        road = config.scheduling.road_detector
+        self._road_detector: Detector | None = (
+            _load_detector(config, road) if road is not None else None
+        )
         scheduling = config.scheduling
         self.batches: BatchRunner | None = (
             BatchRunner(scheduling.max_batch, scheduling.max_wait_ms / 1000.0)
@@ -140,7 +149,18 @@ class EdgeWorker:
 
     @property
     def detector(self) -> Detector:
-        """The detector every camera uses (changed by :meth:`swap_detector`)."""
+        """The detector the cameras use (road cameras: :attr:`road_detector` if one is set);
+        changed by :meth:`swap_detector`."""
+        return self._detector
+
+    @property
+    def road_detector(self) -> Detector | None:
+        """The model of `profile: road` cameras (``scheduling.road_detector``), if set."""
+        return self._road_detector
+
+    def _detector_for(self, camera: CameraConfig) -> Detector:
+        if camera.profile == "road" and self._road_detector is not None:
+            return self._road_detector
         return self._detector
 
     @property
@@ -206,7 +226,7 @@ class EdgeWorker:
             config=self.config,
             camera=camera,
             zones=zones,
-            detector=self._bound(self._detector),
+            detector=self._bound(self._detector_for(camera)),
             gate=gate,
             outbox=self.outbox,
             chain=self.chain,
@@ -275,32 +295,56 @@ class EdgeWorker:
         pipeline.close("camera_removed")
         logger.info("camera %s removed", camera_id)
 
-    def swap_detector(self, detector: Detector) -> None:
-        """Detect with ``detector`` on every camera from its next frame; release the old one.
+    def swap_detector(self, detector: Detector, *, profile: Profile | None = None) -> None:
+        """Detect with ``detector`` from each camera's next frame; release the old one.
 
         Each camera switches between two of its analysed frames (tracks and open cases are
-        kept); once all have, the old detector is closed if it can be.
+        kept); once all have, the replaced detector is closed if it can be.
+
+        Args:
+            detector: The new model, loaded and warmed up.
+            profile: ``None``: every camera's model (a road model of their own included);
+                ``"road"``: only the `profile: road` cameras' (which then keep their own);
+                ``"stationary"``: every camera's but those with a road model of their own.
 
         Raises:
             LabelMapError: The label map does not fit the new model's classes (no camera
                 switched then).
         """
         with self._swap_lock:
-            for pipeline in self.pipelines:  # refuse before any camera switches
+            road = self._road_detector
+            if profile == "road":
+                chosen = [p for p in self.pipelines if p.camera.profile == "road"]
+                replaced = [road]
+            elif profile == "stationary" and road is not None:
+                chosen = [p for p in self.pipelines if p.camera.profile != "road"]
+                replaced = [self._detector]
+            else:
+                chosen = self.pipelines
+                replaced = [self._detector, road]
+            for pipeline in chosen:  # refuse before any camera switches
                 pipeline.analyzer.lookup(detector.names)
-            old, self._detector = self._detector, detector
+            if profile == "road":
+                self._road_detector = detector
+            elif profile == "stationary" and road is not None:
+                self._detector = detector
+            else:
+                self._detector, self._road_detector = detector, None
             bound = self._bound(detector)
-            for pipeline in self.pipelines:
+            for pipeline in chosen:
                 pipeline.set_detector(bound)
             logger.info(
-                "detector swapped: %s (%s) -> %s (%s)",
-                old.model.name,
-                old.model.sha256[:12],
+                "detector swapped on %d camera(s) (%s): now %s %s (%s)",
+                len(chosen),
+                profile or "all",
                 detector.model.name,
+                detector.model.version,
                 detector.model.sha256[:12],
             )
-            if old is not detector and isinstance(old, Releasable):
-                old.close()
+            in_use = {id(self._detector), id(self._road_detector)}
+            for old in replaced:
+                if old is not None and id(old) not in in_use and isinstance(old, Releasable):
+                    old.close()
 
     # ------------------------------------------------------------------------- running
 

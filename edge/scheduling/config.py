@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.detectors import DetectorConfig
+
 Profile = Literal["stationary", "road"]
 """What a camera watches: ``stationary`` (stalls, cross-door, construction: a look every few
 seconds) or ``road`` (trucks passing: several frames a second)."""
@@ -61,3 +63,7 @@ class SchedulingConfig(_Model):
     truck needs 5 sure votes)."""
     gating: GatingConfig = Field(default_factory=GatingConfig)
     """Change gating of stationary cameras."""
+    road_detector: DetectorConfig | None = None
+    """The model of `profile: road` cameras, when it should differ from the edge's detector (a
+    lighter one, e.g. civicwatch-street-v4, holds 5 fps on more cameras); registry-checked like
+    it. Default: the edge's detector."""

@@ -198,3 +198,34 @@ def test_swaps_zones_detectors_and_cameras_while_streaming(tmp_path: Path, max_b
     # the replaced detectors were released, the current one was not
     assert a.closed and not b.closed
     assert first.onnx.session is None  # type: ignore[attr-defined]
+
+
+def test_road_cameras_may_run_a_model_of_their_own(tmp_path: Path) -> None:
+    cameras = []
+    for camera_id, profile in (("shop-1", "stationary"), ("road-1", "road")):
+        zone_file = tmp_path / f"{camera_id}.yaml"
+        zone_file.write_text(json.dumps({"camera_id": camera_id, "zones": [PAVEMENT]}), "utf-8")
+        source = {"type": "file", "path": str(tmp_path / "none.mp4")}
+        cameras.append(
+            {"id": camera_id, "source": source, "zones": str(zone_file), "profile": profile}
+        )
+    config = EdgeConfig.model_validate(
+        {
+            "edge_id": "edge-profiles",
+            "detector": {"type": "yolo", "path": str(REPO / "models/civicwatch-street-v5.onnx")},
+            "outbox_path": str(tmp_path / "outbox.db"),
+            "scheduling": {"road_detector": {"type": "yolo", "path": str(V4)}},
+            "cameras": cameras,
+        }
+    )
+    worker = EdgeWorker(config)
+    shop, road = worker.pipeline("shop-1"), worker.pipeline("road-1")
+    assert shop.detector.model.version == "5" and road.detector.model.version == "4"
+    assert shop.camera.rate_fps(config.scheduling) == 0.25
+    assert road.camera.rate_fps(config.scheduling) == 5.0
+    a, b = StallDetector("stall-a"), StallDetector("stall-b")
+    worker.swap_detector(a, profile="road")
+    assert road.detector is a and shop.detector.model.version == "5"
+    worker.swap_detector(b)  # every camera
+    assert road.detector is b and shop.detector is b and a.closed and not b.closed
+    worker.outbox.close()
