@@ -47,6 +47,9 @@ from contracts.topics import (
     CHAIN_SUBSCRIPTION,
     EVENTS_SUBSCRIPTION,
     EVIDENCE_SUBSCRIPTION,
+    HEALTH_SUBSCRIPTION,
+    SNAPSHOT_SUBSCRIPTION,
+    STATUS_SUBSCRIPTION,
 )
 from server.core.config import Settings
 from server.core.db import utcnow
@@ -75,11 +78,21 @@ SUBSCRIPTIONS: Final[tuple[str, ...]] = (
     EVENTS_SUBSCRIPTION,
     CHAIN_SUBSCRIPTION,
     AVAILABILITY_SUBSCRIPTION,
+    STATUS_SUBSCRIPTION,
+    HEALTH_SUBSCRIPTION,
+    SNAPSHOT_SUBSCRIPTION,
 )
-"""What the ingest subscribes to (QoS 1), evidence first."""
+"""What the ingest subscribes to (QoS 1), evidence first; then the camera tools' topics."""
 
 SHARED_SUBSCRIPTIONS: Final[frozenset[str]] = frozenset(
-    {EVIDENCE_SUBSCRIPTION, EVENTS_SUBSCRIPTION, CHAIN_SUBSCRIPTION}
+    {
+        EVIDENCE_SUBSCRIPTION,
+        EVENTS_SUBSCRIPTION,
+        CHAIN_SUBSCRIPTION,
+        STATUS_SUBSCRIPTION,
+        HEALTH_SUBSCRIPTION,
+        SNAPSHOT_SUBSCRIPTION,
+    }
 )
 """Those replicas split between them; availability (retained) every replica reads."""
 
