@@ -21,8 +21,20 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server.api.routes import auth as auth_routes
-from server.api.routes import cases, chain, docs, evidence, health, holds, metrics, pages
+from server.api.routes import (
+    camera_pages,
+    cameras,
+    cases,
+    chain,
+    docs,
+    evidence,
+    health,
+    holds,
+    metrics,
+    pages,
+)
 from server.api.routes import review_labels as review_labels_routes
+from server.cameras.runtime import CameraRuntime
 from server.core.config import Settings
 from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
 from server.csrf import CsrfMiddleware
@@ -128,11 +140,18 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     integrity = IntegrityMonitor()  # evidence files against their rows, shown on /healthz
+    camera_runtime = CameraRuntime(settings, state.session_factory)  # config push, alarms
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_start, state)
         integrity.start(state.session_factory, state.store)
+        await asyncio.to_thread(camera_runtime.start)
+        alarms = (
+            asyncio.create_task(camera_runtime.alarm_loop())
+            if settings.cameras.alarm_interval_s > 0
+            else None
+        )
         retention = (
             asyncio.create_task(_retention_loop(state))
             if settings.retention.interval_s > 0
@@ -141,6 +160,9 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            if alarms is not None:
+                alarms.cancel()
+            await asyncio.to_thread(camera_runtime.stop)
             if retention is not None:
                 retention.cancel()
             await asyncio.to_thread(integrity.stop)
@@ -160,6 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount(DOCS_STATIC_URL, StaticFiles(directory=DOCS_STATIC_DIR), name="static-docs")
     app.state.civicwatch = state
     app.state.login_guard = LoginGuard(settings.login)
+    app.state.control_publisher = camera_runtime.publisher
     app.state.evidence_integrity = integrity
 
     api = APIRouter(prefix=API_PREFIX)
@@ -167,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(evidence.router, responses=_AUTH_RESPONSES)
     api.include_router(chain.router, responses=_AUTH_RESPONSES)
     api.include_router(holds.router, responses=_AUTH_RESPONSES)
+    api.include_router(cameras.router, responses=_AUTH_RESPONSES)
     api.include_router(review_labels_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(auth_routes.router)
     app.include_router(api)
@@ -174,6 +198,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     app.include_router(pages.make_router(templates, load_catalog()))
+    app.include_router(camera_pages.make_router(templates, load_catalog()))
     app.include_router(docs.make_router(app, static_url=DOCS_STATIC_URL))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: the body limit runs before routing, authentication and parsing.

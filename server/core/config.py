@@ -42,6 +42,7 @@ from contracts.yamlconfig import (
     did_you_mean,
     read_yaml,
 )
+from server.cameras.settings import CameraToolSettings
 from server.core.ingest_settings import IngestSettings
 from server.core.s3_settings import S3Settings
 
@@ -246,6 +247,8 @@ class Settings(BaseSettings):
     """Retention of rejected and expired cases and of their evidence."""
     health: HealthSettings = Field(default_factory=HealthSettings)
     """Free-space and stall thresholds of /healthz and the ingest."""
+    cameras: CameraToolSettings = Field(default_factory=CameraToolSettings)
+    """Camera alarms (dark / frozen / turned away), health history, snapshot timeout."""
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     """Signed webhooks to the city's case system (CIVICWATCH_WEBHOOKS__<FIELD>)."""
     http_host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
