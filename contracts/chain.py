@@ -10,7 +10,10 @@ removed or inserted (sequence, link) and that the event and evidence bytes are t
 recorded (their sha256).
 
 Evidence an edge deliberately discards (its outbox disk budget) is recorded as well, by
-a ``drop`` record, so a missing file is explained rather than silently absent.
+a ``drop`` record, so a missing file is explained rather than silently absent. An event
+clip (an MP4 cut from the stream around a case start, written after the case's start
+event went out and uploaded over HTTP) is fixed by a ``clip`` record naming the case's
+event and the clip's sha256.
 
 This module is pure (no I/O); :func:`verify_records` is the offline verifier used by
 ``civicwatch evidence verify``.
@@ -124,6 +127,7 @@ class ChainEntryKind(StrEnum):
 
     EVENT = "event"  # one published ZoneEvent message and its evidence
     DROP = "drop"  # evidence the edge discarded before it was sent
+    CLIP = "clip"  # an event clip (video/mp4) of a case, written after its start event
 
 
 class DropReason(StrEnum):
@@ -141,11 +145,12 @@ class ChainRecord(_Wire):
         edge_id: The edge whose chain this is.
         seq: 1 for the edge's first record, then +1 per record, no gaps.
         prev_hash: :meth:`digest` of record ``seq - 1``; :data:`GENESIS_HASH` for ``seq`` 1.
-        kind: ``event`` or ``drop``.
-        event_id: The event (``event`` records).
+        kind: ``event``, ``drop`` or ``clip``.
+        event_id: The event (``event`` records; the case's event for ``clip`` records).
         phase: The event message's phase (``event`` records).
         event_sha256: :func:`event_digest` of the published event message.
-        evidence_sha256: sha256 of each evidence item the event lists, in its order.
+        evidence_sha256: sha256 of each evidence item the event lists, in its order (the
+            clip's, alone, for ``clip`` records).
         dropped_sha256: Evidence discarded unsent (``drop`` records).
         drop_reason: Why it was discarded (``drop`` records).
         recorded_at: When the edge recorded it (UTC).
@@ -171,7 +176,14 @@ class ChainRecord(_Wire):
         if (self.seq == 1) != (self.prev_hash == GENESIS_HASH):
             raise ValueError("prev_hash is the genesis hash exactly when seq is 1")
         event_fields = (self.event_id, self.phase, self.event_sha256)
-        if self.kind is ChainEntryKind.EVENT:
+        if self.kind is ChainEntryKind.CLIP:
+            if self.event_id is None or len(self.evidence_sha256) != 1:
+                raise ValueError("a clip record needs event_id and exactly one evidence_sha256")
+            if self.phase is not None or self.event_sha256 is not None:
+                raise ValueError("a clip record fixes no event message (no phase, event_sha256)")
+            if self.dropped_sha256 or self.drop_reason is not None:
+                raise ValueError("a clip record cannot list dropped evidence")
+        elif self.kind is ChainEntryKind.EVENT:
             if any(value is None for value in event_fields):
                 raise ValueError("an event record needs event_id, phase and event_sha256")
             if self.dropped_sha256 or self.drop_reason is not None:

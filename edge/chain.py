@@ -371,6 +371,31 @@ class EdgeChain:
             )
         return appended[0] if appended else None
 
+    def record_clip(self, event_id: str, sha256: str) -> SignedChainRecord:
+        """Fix an event clip of the case ``event_id`` by a signed ``clip`` record (queued).
+
+        The clip's bytes go to the server over HTTP; the record names their sha256, so the
+        server's verification checks the file it stored against it.
+        """
+        appended: list[SignedChainRecord] = []
+        recorded_at = self._clock()
+
+        def work(conn: sqlite3.Connection) -> list[PendingMessage]:
+            appended.clear()
+            self._append(
+                conn,
+                self._head(conn),
+                appended,
+                kind=ChainEntryKind.CLIP,
+                event_id=event_id,
+                evidence_sha256=[sha256],
+                recorded_at=recorded_at,
+            )
+            return [self._message(signed) for signed in appended]
+
+        self.outbox.transaction(work)
+        return appended[0]
+
     def linked_outbox_ids(self, from_seq: int, to_seq: int | None) -> list[int]:
         """Outbox ids of the messages enqueued with the records ``from_seq`` .. ``to_seq``."""
         rows = self._reader.execute(

@@ -154,6 +154,11 @@ def verify_edge(session: Session, store: EvidenceBackend, *, edge_id: str) -> Ve
     listed: dict[str, str] = {}
     for signed in parsed:
         record = signed.record
+        if record.kind is ChainEntryKind.CLIP:  # an event clip: its file must be intact
+            where = f"{edge_id} seq {record.seq} (clip of event {record.event_id})"
+            for sha256 in record.evidence_sha256:
+                listed.setdefault(sha256, where)
+            continue
         if record.kind is not ChainEntryKind.EVENT or record.event_sha256 is None:
             continue
         where = f"{edge_id} seq {record.seq} ({record.phase} of event {record.event_id})"
@@ -254,15 +259,14 @@ def verify_case(session: Session, store: EvidenceBackend, *, case_id: int) -> Ve
     report.findings.extend(
         verify_records(parsed, keys, complete=bool(segment) and segment[0].seq == 1)
     )
-    own_digests = {
-        signed.record.event_sha256: signed.record
-        for signed in parsed
-        if signed.record.event_id == case.event_id
-    }
+    own_records = [s.record for s in parsed if s.record.event_id == case.event_id]
+    own_digests = {r.event_sha256: r for r in own_records if r.kind is ChainEntryKind.EVENT}
     listed: dict[str, str] = {}
-    for record in own_digests.values():
+    for record in own_records:  # event records and clip records list evidence
         for sha256 in record.evidence_sha256:
-            listed.setdefault(sha256, f"{case.edge_id} seq {record.seq} ({record.phase})")
+            listed.setdefault(
+                sha256, f"{case.edge_id} seq {record.seq} ({record.phase or record.kind})"
+            )
     for event in case.events:
         actual = _check_event_payload(event, case, report)
         if event.payload_sha256 not in own_digests:
@@ -272,7 +276,7 @@ def verify_case(session: Session, store: EvidenceBackend, *, case_id: int) -> Ve
             )
     for item in case.evidence:
         listed.setdefault(item.sha256, f"case {case.id} {item.kind} evidence")
-        if not any(item.sha256 in r.evidence_sha256 for r in own_digests.values()):
+        if not any(item.sha256 in r.evidence_sha256 for r in own_records):
             report.error(
                 f"case {case.id} {item.kind} evidence {item.sha256}",
                 "not listed by any chain record of the case",

@@ -109,7 +109,7 @@ def _check_events(
     report: VerifyReport,
 ) -> None:
     """Every packaged event message is fixed by a record of the case, and vice versa."""
-    fixed = {r.event_sha256: r for r in own}
+    fixed = {r.event_sha256: r for r in own if r.event_sha256 is not None}  # not clip records
     seen_events: set[str] = set()
     for entry in _manifest_list(manifest, "events"):
         name = str(entry.get("file")) if isinstance(entry, dict) else str(entry)

@@ -70,6 +70,9 @@ def test_the_signed_bytes_do_not_depend_on_the_time_zone_given() -> None:
         ({"event_sha256": None}, "needs event_id, phase and event_sha256"),
         ({"dropped_sha256": ["a" * 64]}, "cannot list dropped evidence"),
         ({"kind": "drop"}, "names no event"),
+        ({"kind": "clip", "evidence_sha256": ["c" * 64]}, "fixes no event message"),
+        ({"kind": "clip", "evidence_sha256": []}, "exactly one evidence_sha256"),
+        ({"kind": "clip", "event_id": None, "phase": None, "event_sha256": None}, "needs event_id"),
         ({"seq": 0}, "greater than or equal to 1"),
         ({"key_id": "XYZ"}, "should match pattern"),
         ({"recorded_at": datetime(2024, 5, 1, 8)}, "timezone"),
@@ -237,3 +240,14 @@ def test_event_digest_survives_the_wire(
     )
     wire = ZoneEvent.from_json(event.to_json())
     assert event_digest(wire) == event_digest(ZoneEvent.from_json(wire.to_json()))
+
+
+def test_a_clip_record_fixes_one_clip_of_a_case() -> None:
+    signer = Signer()
+    event = make_event()
+    first = signer.record(event)
+    clip = signer.record(
+        event, kind="clip", phase=None, event_sha256=None, evidence_sha256=["c" * 64]
+    )
+    assert clip.record.event_id == event.event_id and clip.record.evidence_sha256 == ["c" * 64]
+    assert verify_records([first, clip], {signer.key_id: signer.key.public_key()}) == []
