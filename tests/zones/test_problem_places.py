@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from zones.config import ZoneFileError, check_zone_text, parse_zone_text
 
 SOURCE = Path("cam1.yaml")
-ZONE = {
+ZONE: dict[str, Any] = {
     "id": "z1",
     "name": "Z",
     "kind": "road",
@@ -18,7 +19,7 @@ ZONE = {
 }
 
 
-def _check(*zones: dict[str, object]) -> list[tuple[str | None, str | None, int | None]]:
+def _check(*zones: dict[str, Any]) -> list[tuple[str | None, str | None, int | None]]:
     text = yaml.safe_dump({"camera_id": "cam1", "zones": list(zones)}, sort_keys=False)
     checked = check_zone_text(text, source=SOURCE)
     try:

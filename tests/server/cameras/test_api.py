@@ -34,8 +34,8 @@ ZONE: dict[str, Any] = {
 }
 
 
-def _create(client: TestClient, **overrides: object) -> dict[str, Any]:
-    response = client.post(API, json=camera_body(**overrides))
+def _create(client: TestClient, camera_id: str = "cam-1", **overrides: object) -> dict[str, Any]:
+    response = client.post(API, json=camera_body(camera_id, **overrides))
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

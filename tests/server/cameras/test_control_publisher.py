@@ -61,7 +61,7 @@ def _subscribe(settings: MqttSettings, topic: str) -> tuple[mqtt.Client, queue.Q
     got: queue.Queue[bytes] = queue.Queue()
     client = create_client(settings, client_id=f"edge-{uuid.uuid4().hex[:8]}")
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_message = lambda _c, _u, message: got.put(message.payload)
+    client.on_message = lambda _c, _u, message: got.put(bytes(message.payload))
     client.loop_start()
     return client, got
 
