@@ -159,6 +159,53 @@ def resolve_providers(
     return chosen
 
 
+def provider_options(
+    providers: Sequence[str],
+    config: DetectorConfigBase,
+    *,
+    input_name: str,
+    input_shape: Sequence[int | str | None],
+) -> list[str | tuple[str, dict[str, str]]]:
+    """onnxruntime's ``providers`` argument: names, with options for CUDA and TensorRT.
+
+    TensorRT builds an engine per input shape range: a model with a dynamic batch axis gets
+    one optimisation profile from batch 1 to ``config.max_batch`` (optimised for the max),
+    and the engines are cached in ``config.tensorrt_cache_dir`` so that a restart does not
+    rebuild them (minutes on a large GPU).
+
+    Example:
+        >>> from edge.detectors.settings import DetectorConfigBase
+        >>> cfg = DetectorConfigBase(type="yolo", path="m.onnx", max_batch=8)
+        >>> trt, cpu = provider_options(["TensorrtExecutionProvider", "CPUExecutionProvider"],
+        ...     cfg, input_name="images", input_shape=["batch", 3, 576, 576])
+        >>> trt[1]["trt_profile_max_shapes"], cpu
+        ('images:8x3x576x576', 'CPUExecutionProvider')
+    """
+    out: list[str | tuple[str, dict[str, str]]] = []
+    for name in providers:
+        if name == ORT_PROVIDERS["tensorrt"]:
+            options = {"trt_fp16_enable": "1" if config.tensorrt_fp16 else "0"}
+            if config.tensorrt_cache_dir is not None:
+                options["trt_engine_cache_enable"] = "1"
+                options["trt_engine_cache_path"] = str(config.tensorrt_cache_dir)
+            dims = list(input_shape)
+            if (
+                len(dims) == 4
+                and not isinstance(dims[0], int)
+                and all(isinstance(d, int) for d in dims[1:])
+            ):
+                rest = "x".join(str(d) for d in dims[1:])
+                options["trt_profile_min_shapes"] = f"{input_name}:1x{rest}"
+                options["trt_profile_opt_shapes"] = f"{input_name}:{config.max_batch}x{rest}"
+                options["trt_profile_max_shapes"] = f"{input_name}:{config.max_batch}x{rest}"
+            out.append((name, options))
+        elif name == ORT_PROVIDERS["cuda"]:
+            out.append((name, {"cudnn_conv_algo_search": "HEURISTIC"}))
+        else:
+            out.append(name)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class TensorSpec:
     """Name and shape of a model input or output; ``None`` for a dynamic dimension."""
@@ -284,8 +331,16 @@ def load_onnx_model(config: DetectorConfigBase) -> OnnxModel:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: old exports spam initializer warnings
+    gpu = [p for p in providers if p != _CPU]
+    if gpu:  # CUDA and TensorRT take options (TensorRT: the dynamic batch's shape range)
+        probe = ort.InferenceSession(data, providers=[_CPU]).get_inputs()[0]
+        chosen = provider_options(
+            providers, config, input_name=probe.name, input_shape=list(probe.shape)
+        )
+    else:
+        chosen = list(providers)
     try:
-        session = ort.InferenceSession(data, sess_options=options, providers=providers)
+        session = ort.InferenceSession(data, sess_options=options, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own pybind exception types
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise DetectorError(

@@ -53,6 +53,12 @@ class DetectorConfigBase(BaseModel):
     """Most images in one inference call when cameras share batches (a model exported with a
     dynamic batch axis; a batch-1 model runs one image a call whatever this says). On a GPU,
     larger batches (16 to 32) use it better; on a CPU, 4 to 8."""
+    tensorrt_cache_dir: Path | None = None
+    """Where the TensorRT provider keeps the engines it builds (one per model and batch range),
+    so that a restart reuses them; none: rebuilt at every start."""
+    tensorrt_fp16: bool = False
+    """Let TensorRT run in half precision (faster; check the accuracy on the real-image table
+    first)."""
     warmup_runs: int = Field(1, ge=0, le=20)
     """Inferences on a blank image at start-up."""
     name: str | None = Field(None, min_length=1, max_length=128)

@@ -8,6 +8,7 @@ version that raises the number of cameras until one fails.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -92,3 +93,34 @@ def test_three_rtsp_cameras_on_one_edge_hold_their_rates(
             assert st.source.frames_decoded <= st.source.frames_delivered + 1, (cam, st)
     road, shop = stats[2].source, stats[0].source
     assert road.frames_decoded >= 20 * shop.frames_decoded
+
+
+def test_gpu_bench_dry_run_prints_its_table() -> None:
+    """``bench/gpu/run.sh --dry-run`` runs the GPU bench's code on the CPU (no GPU here)."""
+    done = subprocess.run(
+        [str(REPO / "bench" / "gpu" / "run.sh"), "--dry-run"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("GPU bench (DRY RUN on the CPU: not GPU numbers)")
+    rows = [line for line in lines if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split("|")[1].strip() for row in rows] == ["1", "2"]
+    for row in rows:
+        latency, network, fps = (float(c) for c in row.split("|")[2:5])
+        assert latency > 0 and network > 0 and fps > 0
+    assert "stationary cameras" in lines[-1] and "road cameras" in lines[-1]
+
+
+def test_gpu_bench_without_cuda_fails_clearly() -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: the GPU bench would run for real")
+    done = subprocess.run(
+        [str(REPO / "bench" / "gpu" / "run.sh")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no CUDAExecutionProvider in this onnxruntime" in done.stderr
+    assert "--dry-run" in done.stderr and done.stdout == ""
