@@ -32,8 +32,8 @@ NEAR_DUPLICATE_BITS = 16
 """Hamming distance (of the 256 dHash bits) up to which two frames of a camera are one frame.
 
 The same scene captured again (JPEG noise, a brightness change, a shift of a pixel or two)
-differs in 0-6 bits; another scene on the same background in 35 or more (tests/server/dataset_export/test_phash.py
-checks both sides of the threshold on real JPEGs)."""
+differs in 0-6 bits; another scene on the same background in 35 or more
+(tests/server/dataset_export/test_phash.py checks both sides of the threshold on real JPEGs)."""
 
 
 class Split(StrEnum):
@@ -90,11 +90,28 @@ class YoloLabel:
 
 @dataclass(frozen=True, slots=True)
 class FramePlan:
-    """A frame to write: its kind and labels."""
+    """A frame to write: its kind, labels, and the classes a reviewer judged on it.
+
+    ``judged`` are the classes the labels speak for: the detected box's class, what a wrong
+    box really is, the classes of added boxes. Objects of other classes in the frame were
+    not looked at (a stall reviewer does not box every passer-by): training fills them in
+    and the gate does not count them.
+    """
 
     case: ReviewedCase
     kind: FrameKind
     labels: tuple[YoloLabel, ...]
+    judged: tuple[str, ...]
+
+
+def judged_classes(boxes: Sequence[FrameBox]) -> tuple[str, ...]:
+    """The classes the reviewer's boxes speak for (see :class:`FramePlan`)."""
+    names: set[str] = set()
+    for box in boxes:
+        names.add(box.class_name)
+        if box.really_is is not None and box.really_is in MODEL_CLASSES:
+            names.add(box.really_is)
+    return tuple(n for n in MODEL_CLASSES if n in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +172,7 @@ def plan_case(case: ReviewedCase) -> FramePlan | Skipped:
         labels = yolo_labels(case.boxes)
     except ValueError as exc:
         return skip(str(exc))
-    return FramePlan(case, kind, tuple(labels))
+    return FramePlan(case, kind, tuple(labels), judged_classes(case.boxes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,9 @@ class ManifestEntry(BaseModel):
     group: str = Field(description="Camera and time block; a group is in one split only.")
     kind: str = Field(description="positive or hard_negative.")
     labels: int
+    judged: list[str] = Field(
+        description="Classes the labels speak for; other objects in the frame were not judged."
+    )
     verdict: str
     reason: str | None = Field(description="The structured reason code (null: confirmed).")
     reason_detail: str | None
@@ -295,6 +298,7 @@ def _write(
                 group=group,
                 kind=plan.kind.value,
                 labels=len(plan.labels),
+                judged=list(plan.judged),
                 verdict=case.outcome,
                 reason=case.reason_code,
                 reason_detail=case.reason_detail,

@@ -186,11 +186,13 @@ def test_export_writes_labels_negatives_and_lists_what_it_left_out(
         str(confirmed["evidence_sha256"])
     )
     assert confirmed["verdict"] == "confirmed" and confirmed["reviewer"] == "li"
+    assert confirmed["judged"] == ["stall", "goods"]
     assert confirmed["model"] == {"name": "civicwatch-yolo11n", "version": "1", "sha256": "ab" * 32}
 
     wrong = manifest[seeded["wrong"]]
     assert wrong["kind"] == "hard_negative" and wrong["reason"] == "wrong_object"
     assert (out / str(wrong["label_file"])).read_text().split()[0] == "0"  # relabelled person
+    assert wrong["judged"] == ["person", "stall"]
     lawful = manifest[seeded["lawful"]]
     assert lawful["kind"] == "positive" and lawful["reason_detail"] == "licensed"
 

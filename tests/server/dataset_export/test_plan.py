@@ -67,6 +67,7 @@ def test_wrong_object_is_a_hard_negative(really_is: str | None, classes: list[in
     plan = plan_case(case(outcome="rejected", reason_code="wrong_object", boxes=(wrong, ADDED)))
     assert isinstance(plan, FramePlan) and plan.kind is FrameKind.HARD_NEGATIVE
     assert [lab.class_id for lab in plan.labels] == classes
+    assert "stall" in plan.judged and "goods" in plan.judged
 
 
 def test_a_wrong_box_alone_leaves_an_empty_label_file() -> None:
