@@ -25,6 +25,7 @@ _CONTRIBUTORS = (
     ("training.cli", "training"),
     ("server.evidence_cli", "evidence"),
     ("server.users_cli", "users"),
+    ("server.org.cli", "units"),
     ("server.dataset_cli", "dataset"),
 )
 # Modules that add actions to the ``keys`` group via add_commands(): the edge makes its key

@@ -46,6 +46,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.core.config import LoginLimits
+from server.org.tables import Unit, UnitLevel
 from server.tables import ApiToken, User, UserRole
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,25 @@ USERNAME_PATTERN: Final[str] = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 MIN_PASSWORD_LENGTH: Final[int] = 10
 MIN_DISTINCT_CHARACTERS: Final[int] = 5
 
-READ_ROLES: Final[tuple[UserRole, ...]] = (UserRole.OPERATOR, UserRole.REVIEWER, UserRole.ADMIN)
+READ_ROLES: Final[tuple[UserRole, ...]] = (
+    UserRole.OPERATOR,
+    UserRole.REVIEWER,
+    UserRole.DISPATCHER,
+    UserRole.TEAM,
+    UserRole.ADMIN,
+)
+"""Roles that read cases (each within its unit's subtree, :mod:`server.org.scope`)."""
 REVIEW_ROLES: Final[tuple[UserRole, ...]] = (UserRole.REVIEWER, UserRole.ADMIN)
+DISPATCH_ROLES: Final[tuple[UserRole, ...]] = (UserRole.DISPATCHER, UserRole.ADMIN)
+"""Dispatch to a team, verify a disposal, close, reopen."""
+DISPOSE_ROLES: Final[tuple[UserRole, ...]] = (UserRole.TEAM, UserRole.ADMIN)
+"""Report a disposal."""
+ESCALATE_ROLES: Final[tuple[UserRole, ...]] = (
+    UserRole.REVIEWER,
+    UserRole.DISPATCHER,
+    UserRole.ADMIN,
+)
+"""Move a case to the unit above."""
 
 _hasher = PasswordHasher()
 # Verified when the user does not exist, so a wrong name costs as long as a wrong password.
@@ -83,11 +101,13 @@ class Principal:
         username: The user, or ``anonymous`` when authentication is off.
         role: What they may do.
         authenticated: ``False`` only for the anonymous principal of an open server.
+        unit_id: The account's unit; it acts on that unit's subtree (``None``: city-wide).
     """
 
     username: str
     role: UserRole
     authenticated: bool = True
+    unit_id: str | None = None
 
 
 ANONYMOUS_ADMIN: Final[Principal] = Principal("anonymous", UserRole.ADMIN, authenticated=False)
@@ -131,24 +151,37 @@ def check_password_policy(password: str, *, username: str) -> None:
 
 
 def create_user(
-    session: Session, *, username: str, password: str, role: UserRole, now: datetime
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: UserRole,
+    now: datetime,
+    unit_id: str | None = None,
 ) -> User:
-    """Add a user (the caller commits).
+    """Add a user (the caller commits); ``unit_id`` places the account in a unit.
 
     Raises:
-        UserError: A malformed or taken name, or a password that is too short.
+        UserError: A malformed or taken name, a password that is too short, or a unit that
+            does not exist.
     """
     if not re.fullmatch(USERNAME_PATTERN, username):
         raise UserError(f"user name {username[:70]!r} must match {USERNAME_PATTERN}")
     check_password_policy(password, username=username)
     if session.get(User, username) is not None:
         raise UserError(f"user {username!r} exists")
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit_id is not None and unit is None:
+        raise UserError(f"unit {unit_id!r} does not exist (load the units file first)")
+    if role is UserRole.TEAM and (unit is None or unit.level is not UnitLevel.TEAM):
+        raise UserError("a team account belongs to a team-level unit (--unit)")
     user = User(
         username=username,
         role=role,
         password_hash=hash_password(password),
         created_at=now,
         disabled_at=None,
+        unit_id=unit_id,
     )
     session.add(user)
     session.flush()
@@ -273,13 +306,13 @@ def principal_for_token(session: Session, *, token: str, now: datetime) -> Princ
     if not token or len(token) > 256:
         return None
     row = session.execute(
-        select(User.username, User.role, User.disabled_at, ApiToken.expires_at)
+        select(User.username, User.role, User.unit_id, User.disabled_at, ApiToken.expires_at)
         .join(ApiToken, ApiToken.username == User.username)
         .where(ApiToken.token_sha256 == _token_digest(token))
     ).first()
     if row is None or row.expires_at <= now or row.disabled_at is not None:
         return None
-    return Principal(username=row.username, role=row.role)
+    return Principal(username=row.username, role=row.role, unit_id=row.unit_id)
 
 
 def request_token(request: Request) -> str | None:

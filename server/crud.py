@@ -6,10 +6,11 @@ Callers own the transaction: these functions add and flush, never commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from contracts.events import EventPhase, ZoneEvent
@@ -319,9 +320,17 @@ def add_evidence(
     return True
 
 
-def list_cases(session: Session, *, query: CaseQuery, limit: int, offset: int) -> CasePage:
-    """Cases matching ``query``, newest ``first_seen`` first, with evidence loaded."""
-    conditions = []
+def list_cases(
+    session: Session,
+    *,
+    query: CaseQuery,
+    limit: int,
+    offset: int,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> CasePage:
+    """Cases matching ``query`` and ``where`` (e.g. a unit scope), newest ``first_seen`` first,
+    with evidence loaded."""
+    conditions: list[ColumnElement[bool]] = list(where)
     if query.camera_id is not None:
         conditions.append(Case.camera_id == query.camera_id)
     if query.zone_id is not None:

@@ -33,7 +33,9 @@ from server.api.routes import (
     metrics,
     pages,
 )
+from server.api.routes import lifecycle as lifecycle_routes
 from server.api.routes import review_labels as review_labels_routes
+from server.api.routes import units as units_routes
 from server.cameras.runtime import CameraRuntime
 from server.core.config import Settings
 from server.core.db import make_engine, make_session_factory, run_migrations, utcnow
@@ -42,6 +44,7 @@ from server.evidence_integrity import IntegrityMonitor
 from server.evidence_store import open_evidence_store
 from server.i18n import load_catalog
 from server.ingest import IngestContext, IngestLimits, MqttIngest
+from server.lifecycle.overdue import overdue_loop
 from server.login_guard import LoginGuard
 from server.metrics import ServerMetrics
 from server.middleware import (
@@ -49,6 +52,7 @@ from server.middleware import (
     SecurityHeadersMiddleware,
     content_security_policy,
 )
+from server.org.units import load_units
 from server.retention import apply_retention
 from server.schemas import API_PREFIX
 from server.state import ServerState
@@ -75,6 +79,9 @@ _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _start(state: ServerState) -> None:
     """Blocking start-up work: migrate the schema, then start the MQTT ingest."""
     run_migrations(state.engine)
+    if state.settings.units_file is not None:
+        report = load_units(state.session_factory, state.settings.units_file, now=utcnow())
+        logger.info("units file %s: %s", state.settings.units_file, report.summary())
     state.store.prepare()
     if not state.settings.auth_enabled:
         logger.warning(
@@ -157,6 +164,15 @@ def create_app(settings: Settings) -> FastAPI:
             if settings.retention.interval_s > 0
             else None
         )
+        overdue = (
+            asyncio.create_task(
+                overdue_loop(
+                    state.session_factory, interval_s=settings.lifecycle.overdue_interval_s
+                )
+            )
+            if settings.lifecycle.overdue_interval_s > 0
+            else None
+        )
         try:
             yield
         finally:
@@ -165,6 +181,8 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.to_thread(camera_runtime.stop)
             if retention is not None:
                 retention.cancel()
+            if overdue is not None:
+                overdue.cancel()
             await asyncio.to_thread(integrity.stop)
             await asyncio.to_thread(_stop, state)
 
@@ -190,6 +208,8 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(evidence.router, responses=_AUTH_RESPONSES)
     api.include_router(chain.router, responses=_AUTH_RESPONSES)
     api.include_router(holds.router, responses=_AUTH_RESPONSES)
+    api.include_router(lifecycle_routes.router, responses=_AUTH_RESPONSES)
+    api.include_router(units_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(cameras.router, responses=_AUTH_RESPONSES)
     api.include_router(review_labels_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(auth_routes.router)

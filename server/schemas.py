@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.events import EventPhase
 from server.chain_store import CaseChain, ChainStatus
+from server.lifecycle.schemas import DisposalOut, TransitionOut
 from server.review_labels.model import StructuredReason
 from server.tables import (
     Case,
@@ -96,6 +98,17 @@ class CaseOut(_Out):
             "confirming a case that is not verified needs an explicit override."
         )
     )
+    unit_id: str | None = Field(
+        default=None, description="The camera's unit (街镇); null: the camera is not registered."
+    )
+    unit_name: str | None = Field(default=None, description="That unit's Chinese name.")
+    assigned_unit_id: str | None = Field(
+        default=None, description="The unit above the camera's that handles it (escalated)."
+    )
+    team_unit_id: str | None = Field(default=None, description="The team it is dispatched to.")
+    deadline_at: datetime | None = Field(default=None, description="The dispatch deadline.")
+    overdue: bool = Field(default=False, description="The deadline passed before disposal.")
+    closed_at: datetime | None = None
 
 
 class CaseEventOut(_RowOut):
@@ -177,6 +190,12 @@ class CaseDetail(CaseOut):
     reviews: list[ReviewOut]
     chain: CaseChainOut | None = Field(
         default=None, description="The case's evidence chain standing (always set by the API)."
+    )
+    transitions: list[TransitionOut] = Field(
+        default_factory=list, description="Every lifecycle transition, oldest first."
+    )
+    disposals: list[DisposalOut] = Field(
+        default_factory=list, description="What field teams reported, with their photos."
     )
 
 
@@ -347,11 +366,22 @@ def _case_fields(case: Case, chain_status: ChainStatus) -> dict[str, Any]:
         "updated_at": case.updated_at,
         "evidence": [evidence_out(item) for item in case.evidence],
         "chain_status": chain_status,
+        "assigned_unit_id": case.assigned_unit_id,
+        "team_unit_id": case.team_unit_id,
+        "deadline_at": case.deadline_at,
+        "overdue": case.overdue_at is not None,
+        "closed_at": case.closed_at,
     }
 
 
-def case_out(case: Case, chain_status: ChainStatus) -> CaseOut:
-    return CaseOut(**_case_fields(case, chain_status))
+def case_out(
+    case: Case,
+    chain_status: ChainStatus,
+    *,
+    unit_id: str | None = None,
+    unit_name: str | None = None,
+) -> CaseOut:
+    return CaseOut(**_case_fields(case, chain_status), unit_id=unit_id, unit_name=unit_name)
 
 
 def chain_issue_out(issue: ChainIssue) -> ChainIssueOut:
@@ -368,12 +398,24 @@ def case_chain_out(chain: CaseChain) -> CaseChainOut:
     )
 
 
-def case_detail(case: Case, chain: CaseChain) -> CaseDetail:
+def case_detail(
+    case: Case,
+    chain: CaseChain,
+    *,
+    unit_id: str | None = None,
+    unit_name: str | None = None,
+    transitions: Sequence[TransitionOut] = (),
+    disposals: Sequence[DisposalOut] = (),
+) -> CaseDetail:
     return CaseDetail(
         **_case_fields(case, chain.status),
         events=[CaseEventOut.model_validate(event) for event in case.events],
         reviews=[ReviewOut.model_validate(review) for review in case.reviews],
         chain=case_chain_out(chain),
+        unit_id=unit_id,
+        unit_name=unit_name,
+        transitions=list(transitions),
+        disposals=list(disposals),
     )
 
 

@@ -23,19 +23,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PASSWORD_ENV = "CIVICWATCH_NEW_PASSWORD"
-ROLES = ("operator", "reviewer", "admin", "edge")
+ROLES = ("operator", "reviewer", "dispatcher", "team", "admin", "edge")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``users add``, ``passwd``, ``disable``, ``enable`` and ``list``."""
     parser = subparsers.add_parser(
         "users",
-        help="manage logins (roles operator, reviewer, admin, edge)",
+        help="manage logins (roles operator, reviewer, dispatcher, team, admin, edge)",
         description=(
             "Accounts for the HTTP API and the review page (used when the server's "
             "auth_enabled is true). operator: reads cases and evidence; reviewer: also "
-            "gives verdicts; admin: everything; edge: a device account without access to "
-            f"cases. Passwords come from ${PASSWORD_ENV} or a terminal prompt, must have "
+            "gives verdicts; dispatcher: dispatches, verifies and closes cases; team: a field "
+            "team that reports disposals; admin: everything; edge: a device account without "
+            "access to cases. An account placed in a unit (--unit) acts on that unit's subtree "
+            "only; without one it is city-wide. "
+            f"Passwords come from ${PASSWORD_ENV} or a terminal prompt, must have "
             "10 characters, 5 different ones, not contain the user name nor be a common "
             "password, and are stored as argon2id hashes. A disabled account cannot log in "
             "and its sessions end at once."
@@ -45,6 +48,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add = commands.add_parser("add", help="create an account")
     add.add_argument("--username", required=True, help="letters, digits and _.@-; at most 64")
     add.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
+    add.add_argument(
+        "--unit",
+        metavar="UNIT_ID",
+        help="the account's unit (configs/units.yaml); a team account names its team",
+    )
     add.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
     add.set_defaults(func=run_add)
     passwd = commands.add_parser("passwd", help="set a new password (ends its sessions)")
@@ -109,8 +117,10 @@ def _act(session: Session, args: argparse.Namespace, action: str, password: str 
             password=password,
             role=UserRole(args.role),
             now=utcnow(),
+            unit_id=args.unit,
         )
-        sys.stdout.write(f"user {args.username} ({args.role}) created\n")
+        where = f" in unit {args.unit}" if args.unit else ""
+        sys.stdout.write(f"user {args.username} ({args.role}){where} created\n")
     elif action == "passwd":
         assert password is not None
         auth.set_password(session, username=args.username, password=password)
@@ -122,11 +132,12 @@ def _act(session: Session, args: argparse.Namespace, action: str, password: str 
             f"user {args.username} {'disabled; sessions ended' if disabled else 'enabled'}\n"
         )
     else:
-        sys.stdout.write("username\trole\tcreated_at\tdisabled\tlocked_until\n")
+        sys.stdout.write("username\trole\tunit\tcreated_at\tdisabled\tlocked_until\n")
         for user in auth.list_users(session):
             locked = user.locked_until.isoformat() if user.locked_until else "-"
             sys.stdout.write(
-                f"{user.username}\t{user.role.value}\t{user.created_at.isoformat()}\t"
+                f"{user.username}\t{user.role.value}\t{user.unit_id or '-'}\t"
+                f"{user.created_at.isoformat()}\t"
                 f"{'yes' if user.disabled_at else 'no'}\t{locked}\n"
             )
 

@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 
 from server.auth import (
     ANONYMOUS_ADMIN,
+    DISPATCH_ROLES,
+    DISPOSE_ROLES,
+    ESCALATE_ROLES,
     READ_ROLES,
     REVIEW_ROLES,
     Principal,
@@ -27,6 +30,7 @@ from server.auth import (
 )
 from server.core.db import utcnow
 from server.login_guard import LoginGuard
+from server.org.scope import Scope, scope_for
 from server.state import ServerState
 from server.tables import UserRole
 
@@ -132,3 +136,21 @@ ReviewerDep = Annotated[Principal, Depends(require(*REVIEW_ROLES))]
 
 AdminDep = Annotated[Principal, Depends(require(UserRole.ADMIN))]
 """Admins only: legal holds and other changes outside review."""
+
+DispatcherDep = Annotated[Principal, Depends(require(*DISPATCH_ROLES))]
+"""Dispatchers and admins: dispatch, verify, close, reopen."""
+
+TeamDep = Annotated[Principal, Depends(require(*DISPOSE_ROLES))]
+"""Field teams and admins: report disposals."""
+
+EscalatorDep = Annotated[Principal, Depends(require(*ESCALATE_ROLES))]
+"""Reviewers, dispatchers and admins: move a case to the unit above."""
+
+
+def principal_scope(session: SessionDep, principal: PrincipalDep) -> Scope:
+    """The requester's reach: its unit's subtree (:mod:`server.org.scope`)."""
+    return scope_for(session, unit_id=principal.unit_id)
+
+
+ScopeDep = Annotated[Scope, Depends(principal_scope)]
+"""Which units (and so which cases) the requester reaches."""

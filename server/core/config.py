@@ -20,6 +20,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -116,6 +117,35 @@ class RetentionSettings(BaseModel):
     """Delete evidence no case refers to this many days after it arrived."""
     interval_s: Annotated[int, Field(ge=0, le=30 * 86_400)] = 6 * 3600
     """How often the running server applies the policy, s; 0 only by command."""
+
+
+DeadlineType = Literal["street_stall", "cross_door", "muck_truck", "construction"]
+"""The violation types a dispatch deadline is set for (contracts.events.ViolationType)."""
+
+
+def _default_deadlines() -> dict[DeadlineType, float]:
+    return {"street_stall": 2.0, "cross_door": 24.0, "muck_truck": 72.0, "construction": 24.0}
+
+
+class LifecycleSettings(BaseModel):
+    """Dispatch deadlines, the overdue check and disposal photo limits (server.lifecycle)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    deadline_hours: dict[DeadlineType, Annotated[float, Field(gt=0, le=365 * 24)]] = Field(
+        default_factory=_default_deadlines
+    )
+    """Default deadline of a dispatch per violation type, hours (a dispatch may set its own)."""
+    default_deadline_hours: Annotated[float, Field(gt=0, le=365 * 24)] = 24.0
+    """Deadline of a violation type missing from deadline_hours, hours."""
+    overdue_interval_s: Annotated[int, Field(ge=0, le=86_400)] = 60
+    """How often the running server marks dispatched cases whose deadline passed, s; 0 never."""
+    max_photo_bytes: Annotated[int, Field(ge=1024, le=256 * 1024 * 1024)] = 10 * 1024 * 1024
+    """Largest disposal photo, bytes (413 beyond; http_limits.body_bytes bounds the request)."""
+    max_photo_pixels: Annotated[int, Field(ge=4096, le=1_000_000_000)] = 40_000_000
+    """Largest disposal photo, width x height (422 beyond)."""
+    max_photos: Annotated[int, Field(ge=1, le=100)] = 10
+    """Most photos in one disposal."""
 
 
 class HealthSettings(BaseModel):
@@ -245,12 +275,23 @@ class Settings(BaseSettings):
     """Request body limits (CIVICWATCH_HTTP_LIMITS__<FIELD>)."""
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     """Retention of rejected and expired cases and of their evidence."""
+    units_file: Path | None = None
+    """The units tree and camera registry (configs/units.yaml); loaded (upserted) at start."""
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    """Dispatch deadlines, the overdue check and disposal photo limits."""
     health: HealthSettings = Field(default_factory=HealthSettings)
     """Free-space and stall thresholds of /healthz and the ingest."""
     cameras: CameraToolSettings = Field(default_factory=CameraToolSettings)
     """Camera alarms (dark / frozen / turned away), health history, snapshot timeout."""
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     """Signed webhooks to the city's case system (CIVICWATCH_WEBHOOKS__<FIELD>)."""
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    """Language of the pages until a user picks another with the switch (a cookie)."""
+    map_tile_url: Annotated[str | None, Field(max_length=512)] = None
+    """An intranet tile server for the map page, e.g. https://tiles.city.local/{z}/{x}/{y}.png
+    (http or https, with {z}, {x} and {y}); null: the map draws unit outlines only (offline).
+    The pages' Content-Security-Policy then allows images from that origin.
+    """
     http_host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
     """Address the HTTP server binds to."""
     http_port: Annotated[int, Field(ge=1, le=65535)] = 8000
@@ -286,6 +327,26 @@ class Settings(BaseSettings):
     """Largest width or height of an evidence image, pixels (read from its header)."""
     max_evidence_pixels: Annotated[int, Field(ge=4096, le=1_000_000_000)] = 40_000_000
     """Largest width x height of an evidence image, pixels."""
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} must be an http or https URL")
+        missing = [name for name in ("{z}", "{x}", "{y}") if name not in value]
+        if missing:
+            raise ValueError(f"{value!r} lacks {', '.join(missing)}")
+        return value
+
+    def map_tile_origin(self) -> str | None:
+        """The scheme and host of ``map_tile_url`` (what the CSP allows), or ``None``."""
+        if self.map_tile_url is None:
+            return None
+        parts = urlsplit(self.map_tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("trusted_proxies")
     @classmethod

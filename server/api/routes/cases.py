@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from sqlalchemy import ColumnElement
 
 from contracts.events import ViolationType
 from contracts.ids import ID_PATTERN
 from server import chain_store, crud
-from server.api.deps import ReaderDep, ReviewerDep, SessionDep
+from server.api.deps import ReaderDep, ReviewerDep, ScopeDep, SessionDep
+from server.api.routes.lifecycle import handles_or_403, visible_case
 from server.core.db import utcnow
+from server.lifecycle.service import record_review
+from server.lifecycle.views import case_detail_out, case_list_out
+from server.org.scope import scope_for, visible_condition
 from server.review_labels.service import LabelError, record_reason
-from server.schemas import CaseDetail, CaseList, ReviewIn, case_detail, case_out
-from server.tables import CaseStatus
+from server.schemas import CaseDetail, CaseList, ReviewIn
+from server.tables import Case, CaseStatus
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +47,29 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
-@router.get("", response_model=CaseList, summary="List cases, newest first")
-def read_cases(
+def time_range(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """``since`` and ``until`` when both carry a zone and ``since`` comes first; 422 otherwise."""
+    since = _aware(since, "since")
+    until = _aware(until, "until")
+    if since is not None and until is not None and since >= until:
+        raise _invalid_query("until", "since must be earlier than until")
+    return since, until
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """The case list's filters, parsed and checked once (the list and its CSV export)."""
+
+    query: crud.CaseQuery
+    where: tuple[ColumnElement[bool], ...]
+    """The requester's units, the unit filter and the overdue filter, as SQL conditions."""
+
+
+def case_filter(
     session: SessionDep,
-    _principal: ReaderDep,
+    scope: ScopeDep,
     camera_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     zone_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     violation_type: ViolationType | None = None,
@@ -55,14 +80,19 @@ def read_cases(
     until: Annotated[
         datetime | None, Query(description="first_seen before (ISO 8601 with zone).")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> CaseList:
-    """Cases matching every given filter, ordered by ``first_seen`` descending."""
-    since = _aware(since, "since")
-    until = _aware(until, "until")
-    if since is not None and until is not None and since >= until:
-        raise _invalid_query("until", "since must be earlier than until")
+    unit_id: Annotated[
+        str | None,
+        Query(
+            pattern=ID_PATTERN,
+            description="Cases of this unit's subtree (camera, assigned or team unit).",
+        ),
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="true: only cases whose deadline passed; false: none.")
+    ] = None,
+) -> CaseFilter:
+    """The query parameters of ``GET /cases`` (and ``GET /cases.csv``) as a :class:`CaseFilter`."""
+    since, until = time_range(since, until)
     query = crud.CaseQuery(
         camera_id=camera_id,
         zone_id=zone_id,
@@ -71,10 +101,32 @@ def read_cases(
         since=since,
         until=until,
     )
-    page = crud.list_cases(session, query=query, limit=limit, offset=offset)
-    statuses = chain_store.case_statuses(session, page.items)
+    where = [visible_condition(scope)]
+    if unit_id is not None:
+        where.append(visible_condition(scope_for(session, unit_id=unit_id)))
+    if overdue is not None:
+        where.append(Case.overdue_at.is_not(None) if overdue else Case.overdue_at.is_(None))
+    return CaseFilter(query=query, where=tuple(where))
+
+
+CaseFilterDep = Annotated[CaseFilter, Depends(case_filter)]
+"""The case list's filters (shared by the list and the exports)."""
+
+
+@router.get("", response_model=CaseList, summary="List cases, newest first")
+def read_cases(
+    session: SessionDep,
+    _principal: ReaderDep,
+    filters: CaseFilterDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> CaseList:
+    """Cases in the requester's units matching every given filter, newest ``first_seen`` first."""
+    page = crud.list_cases(
+        session, query=filters.query, limit=limit, offset=offset, where=filters.where
+    )
     return CaseList(
-        items=[case_out(case, statuses[case.id]) for case in page.items],
+        items=case_list_out(session, page.items),
         total=page.total,
         limit=limit,
         offset=offset,
@@ -82,12 +134,11 @@ def read_cases(
 
 
 @router.get("/{case_id}", response_model=CaseDetail, responses=_NOT_FOUND, summary="One case")
-def read_case(session: SessionDep, _principal: ReaderDep, case_id: CaseId) -> CaseDetail:
-    """The case with every accepted event message, its evidence and its verdicts."""
-    case = crud.get_case(session, case_id=case_id)
-    if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
-    return case_detail(case, chain_store.case_chain(session, case=case))
+def read_case(
+    session: SessionDep, _principal: ReaderDep, scope: ScopeDep, case_id: CaseId
+) -> CaseDetail:
+    """The case with its messages, evidence, verdicts, unit, transitions and disposals."""
+    return case_detail_out(session, visible_case(session, scope=scope, case_id=case_id))
 
 
 @router.post(
@@ -105,18 +156,19 @@ def read_case(session: SessionDep, _principal: ReaderDep, case_id: CaseId) -> Ca
     summary="Give a verdict",
 )
 def review_case(
-    session: SessionDep, principal: ReviewerDep, case_id: CaseId, body: ReviewIn
+    session: SessionDep, principal: ReviewerDep, scope: ScopeDep, case_id: CaseId, body: ReviewIn
 ) -> CaseDetail:
     """Confirm, reject (a reason is required) or escalate a case.
 
     Candidate cases take any verdict; escalated cases can be confirmed or rejected;
     confirmed and rejected are final. Confirming a case whose evidence chain is not
     ``verified`` needs ``override_chain`` and a reason; the verdict records the chain
-    status and the override.
+    status and the override. Each verdict writes a lifecycle transition; an escalation moves
+    the case to the unit above the one handling it. A case outside the reviewer's units is
+    404; one handled above them (escalated) is 403.
     """
-    case = crud.get_case(session, case_id=case_id)
-    if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
+    case = visible_case(session, scope=scope, case_id=case_id)
+    handles_or_403(session, case=case, scope=scope)
     status_before = case.status
     chain_status = chain_store.case_chain(session, case=case).status
     # With logins the verdict is signed by the account; without, by the name given.
@@ -149,6 +201,7 @@ def review_case(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 detail=[{"loc": ["body", "structured"], "msg": str(exc), "type": "value_error"}],
             ) from exc
+    record_review(session, case=case, review=case.reviews[-1], actor=principal, scope=scope)
     session.commit()
     logger.info(
         "case %d %s by %s (now %s)",
@@ -157,4 +210,4 @@ def review_case(
         reviewer or "-",
         case.status.value,
     )
-    return case_detail(case, chain_store.case_chain(session, case=case))
+    return case_detail_out(session, case)

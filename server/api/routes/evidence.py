@@ -13,13 +13,16 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import Response
 
 from server import crud
-from server.api.deps import ReaderDep, SessionDep, StateDep
+from server.api.deps import ReaderDep, ScopeDep, SessionDep, StateDep
 from server.evidence_store import (
     SHA256_PATTERN,
     EvidenceBackendError,
     EvidenceCorruptError,
     EvidenceMissingError,
 )
+from server.lifecycle.reading import photo_cases
+from server.org.scope import Scope, camera_unit
+from server.tables import Case
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ router = APIRouter(prefix="/evidence", tags=["evidence"])
             "content": {"image/jpeg": {}, "image/png": {}, "application/json": {}},
             "description": "The stored bytes; their sha256 equals the path.",
         },
-        404: {"description": "No evidence with this hash has arrived."},
+        404: {"description": "No evidence or disposal photo with this hash in your units."},
         500: {"description": "The stored bytes fail their hash check (see the log)."},
         503: {"description": "The evidence store cannot be reached (see the log)."},
     },
@@ -44,16 +47,26 @@ def read_evidence(
     session: SessionDep,
     state: StateDep,
     _principal: ReaderDep,
+    scope: ScopeDep,
     sha256: Annotated[str, Path(pattern=SHA256_PATTERN, description="Lowercase hex sha256.")],
 ) -> Response:
-    """The evidence bytes with their content type.
+    """The evidence bytes (or a disposal photo's) with their content type.
+
+    An account with a unit gets only what a case in its units refers to (404 otherwise).
 
     Never stored by a browser or proxy cache (``private, no-store``): a logged-out browser
     must not show evidence from its cache, and a shared machine must not keep it.
     """
     row = crud.get_evidence(session, sha256=sha256)
-    if row is None:
+    photos = photo_cases(session, sha256=sha256) if row is None else []
+    if row is None and not photos:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"evidence {sha256} not found")
+    owners = [case_id for case_id, _ in photos]
+    if row is not None and scope.units is not None:
+        owners = [ref.case_id for ref in crud.evidence_references(session, sha256=sha256)]
+    if scope.units is not None and not _any_visible(session, scope, owners):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"evidence {sha256} not found")
+    content_type = row.content_type if row is not None else photos[0][1]
     try:
         data = state.store.read(sha256)
     except EvidenceMissingError:
@@ -75,7 +88,7 @@ def read_evidence(
         ) from None
     return Response(
         data,
-        media_type=row.content_type,
+        media_type=content_type,
         headers={
             "Cache-Control": "private, no-store",
             "ETag": f'"{sha256}"',
@@ -83,3 +96,11 @@ def read_evidence(
             "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
         },
     )
+
+
+def _any_visible(session: SessionDep, scope: Scope, case_ids: list[int]) -> bool:
+    for case_id in case_ids:
+        case = session.get(Case, case_id)
+        if case is not None and scope.sees(camera_unit=camera_unit(session, case), case=case):
+            return True
+    return False

@@ -12,6 +12,7 @@ Create Date: 2026-12-05 01:30:00.000000
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -210,7 +211,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_case_file_records_case_id"), ["case_id"], unique=False)
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 

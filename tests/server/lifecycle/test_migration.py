@@ -1,4 +1,4 @@
-"""Migration 0006 on SQLite and PostgreSQL: the new statuses and roles pass the CHECK constraints."""
+"""Migration 0006 (SQLite and PostgreSQL): new statuses and roles pass the CHECK constraints."""
 
 from __future__ import annotations
 
