@@ -7,15 +7,16 @@ Ed25519 chain key, registered like a real edge's) publishes, per event, a 1280x7
 annotated JPEG, a crop, the event JSON and its signed chain record (QoS 1, MQTT v5); the
 case is committed when the event and its record are both in.
 
-For each ``--batch-max`` (group commit size; 1 is one transaction per message, the
-ingest before group commits), in the same run:
+For each ``--configs`` entry (``BATCHxCOMMITTERS``: group commit size and committer
+threads; ``1x1`` is one transaction per message, the ingest before group commits), in
+the same run and each on a fresh database:
 
 * ``paced``: events at ``--rate`` per second; latency = commit of the case minus the
   publish call of its event message (median, p90, p99, max).
-* ``burst``: ``--burst`` events published while the server is away (the broker keeps them
-  in its persistent session), then the server connects; throughput in events per second
-  from its connect to the last case committed (what the server takes, not what one
-  Python publisher can send).
+* ``burst``: ``--burst`` events of ``--edges`` edges published while the server is away
+  (the broker keeps them in its persistent session), then the server connects;
+  throughput in events per second from its connect to the last case committed (what
+  the server takes, not what one Python publisher can send).
 
 Usage::
 
@@ -126,6 +127,7 @@ def start_ingest(
     database_url: str | None = None,
     limits: IngestLimits = BENCH_LIMITS,
     batch_max: int = 128,
+    committers: int = 2,
     client_id: str | None = None,
     shared_group: str | None = None,
     wait: bool = True,
@@ -145,7 +147,7 @@ def start_ingest(
             "port": port,
             "client_id": client_id or f"bench-server-{uuid.uuid4().hex[:6]}",
         },
-        ingest={"batch_max": batch_max, "shared_group": shared_group},
+        ingest={"batch_max": batch_max, "committers": committers, "shared_group": shared_group},
     )
     engine = make_engine(settings.database_url)
     run_migrations(engine)
@@ -227,42 +229,89 @@ def _edge_client(host: str, port: int) -> mqtt.Client:
 
 
 @dataclass(frozen=True)
+class Config:
+    """One ingest configuration: group commit size and committer threads."""
+
+    batch_max: int
+    committers: int
+
+    @classmethod
+    def parse(cls, text: str) -> Config:
+        """``BATCHxCOMMITTERS``, e.g. ``128x2``."""
+        batch, _, committers = text.partition("x")
+        return cls(int(batch), int(committers or 1))
+
+    @property
+    def label(self) -> str:
+        return f"batch_max {self.batch_max}, committers {self.committers}"
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One configuration's numbers."""
 
-    batch_max: int
+    config: Config
     paced_ms: list[float]
     burst_events: int
     burst_s: float
+    cpu_s: float
     batches: int
     batched: int
 
 
+def fresh_database(url: str, tag: str) -> str:
+    """A new empty PostgreSQL database on the server of ``url``; SQLite: a new file."""
+    if url.startswith("sqlite"):
+        return url.replace(".db", f"-{tag}.db")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = f"{parsed.database}_{tag}"
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def run_one(
-    work: Path, *, host: str, port: int, database_url: str, batch_max: int, args: argparse.Namespace
+    work: Path, *, host: str, port: int, database_url: str, config: Config, args: argparse.Namespace
 ) -> RunResult:
-    """Paced latency, then a burst drained after a reconnect, with one group commit size."""
-    edge = SimEdge(f"bench-edge-b{batch_max}")
-    client_id = f"bench-server-b{batch_max}-{uuid.uuid4().hex[:6]}"
-    server = start_ingest(
-        work,
-        host=host,
-        port=port,
-        database_url=database_url,
-        batch_max=batch_max,
-        client_id=client_id,
-    )
-    register_edges(make_session_factory(server.engine), [edge])
+    """Paced latency (one edge), then a burst of ``--edges`` edges drained after a reconnect."""
+    tag = f"b{config.batch_max}c{config.committers}"
+    database_url = fresh_database(database_url, tag)
+    edges = [SimEdge(f"bench-edge-{tag}-{i}") for i in range(args.edges)]
+    client_id = f"bench-server-{tag}-{uuid.uuid4().hex[:6]}"
+
+    def start(wait: bool) -> RunningIngest:
+        return start_ingest(
+            work,
+            host=host,
+            port=port,
+            database_url=database_url,
+            batch_max=config.batch_max,
+            committers=config.committers,
+            client_id=client_id,
+            wait=wait,
+        )
+
+    server = start(True)
+    register_edges(make_session_factory(server.engine), edges)
     t0 = datetime.now(UTC)
-    paced = prepare(edge, args.events, t0 - timedelta(seconds=args.events + args.burst + 60))
-    burst = prepare(edge, args.burst, t0 - timedelta(seconds=args.burst + 30))
+    paced = prepare(edges[0], args.events, t0 - timedelta(seconds=args.events + args.burst + 60))
+    per_edge = [
+        prepare(edge, args.burst // len(edges), t0 - timedelta(seconds=args.burst + 30))
+        for edge in edges
+    ]
+    burst = [item for group in zip(*per_edge, strict=True) for item in group]
     client = _edge_client(host, port)
     try:
         published: list[float] = []
         interval = 1.0 / args.rate
-        start = time.perf_counter()
+        begin = time.perf_counter()
         for i, item in enumerate(paced):
-            delay = start + i * interval - time.perf_counter()
+            delay = begin + i * interval - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
             published.append(publish(client, item))
@@ -278,22 +327,16 @@ def run_one(
             publish(client, item, sent)
         for info in sent:
             info.wait_for_publish(timeout=120)  # the broker has it (PUBACK)
-        server = start_ingest(
-            work,
-            host=host,
-            port=port,
-            database_url=database_url,
-            batch_max=batch_max,
-            client_id=client_id,
-            wait=False,
-        )
+        cpu0 = time.process_time()
+        server = start(False)
         begin = time.perf_counter()
         if not server.metrics.wait_for(len(burst), 300):
             raise SystemExit(f"burst: {len(server.metrics.event_done)} of {len(burst)} cases")
         elapsed = server.metrics.event_done[-1] - begin
+        cpu = time.process_time() - cpu0
         counts = server.metrics.snapshot()
         return RunResult(
-            batch_max, paced_ms, len(burst), elapsed, counts.batches, counts.batched_messages
+            config, paced_ms, len(burst), elapsed, cpu, counts.batches, counts.batched_messages
         )
     finally:
         client.disconnect()
@@ -306,8 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200, help="events in the paced phase")
     parser.add_argument("--rate", type=float, default=20.0, help="paced events per second")
     parser.add_argument("--burst", type=int, default=1000, help="events in the burst phase")
+    parser.add_argument("--edges", type=int, default=10, help="edges sending the burst")
     parser.add_argument(
-        "--batch-max", type=int, nargs="+", default=[1, 128], help="group commit sizes to compare"
+        "--configs",
+        type=Config.parse,
+        nargs="+",
+        default=[Config(1, 1), Config(128, 1), Config(128, 2)],
+        help="BATCHxCOMMITTERS to compare in this run (1x1: a transaction per message)",
     )
     parser.add_argument("--broker", help="HOST:PORT of a running broker (else a private one)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in a temp dir)")
@@ -332,25 +380,21 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        for batch_max in args.batch_max:
+        for config in args.configs:
             result = run_one(
-                work,
-                host=host,
-                port=port,
-                database_url=database_url,
-                batch_max=batch_max,
-                args=args,
+                work, host=host, port=port, database_url=database_url, config=config, args=args
             )
             ms = result.paced_ms
+            rate = result.burst_events / result.burst_s
             print(
-                f"batch_max {batch_max} ({database_url.split(':')[0]}): paced {len(ms)} at "
+                f"{config.label} ({database_url.split(':')[0]}): paced {len(ms)} at "
                 f"{args.rate:g}/s: publish->case median {statistics.median(ms):.1f} ms, "
                 f"p90 {percentile(ms, 90):.1f}, p99 {percentile(ms, 99):.1f}, "
-                f"max {max(ms):.1f}; burst {result.burst_events} events in "
-                f"{result.burst_s:.2f} s: {result.burst_events / result.burst_s:.0f} events/s "
-                f"({4 * result.burst_events / result.burst_s:.0f} messages/s; "
-                f"{result.batched / max(1, result.batches):.1f} messages per commit); "
-                f"load {os.getloadavg()[0]:.1f}",
+                f"max {max(ms):.1f}; burst {result.burst_events} events of {args.edges} edges "
+                f"in {result.burst_s:.2f} s: {rate:.0f} events/s ({4 * rate:.0f} messages/s; "
+                f"{result.batched / max(1, result.batches):.1f} messages per commit; "
+                f"{1000 * result.cpu_s / result.burst_events:.1f} ms CPU of this process per "
+                f"event); load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     finally:

@@ -59,8 +59,8 @@ class Evidence:
 def street_evidence(seed: int = 0, quality: int = 85) -> Evidence:
     """A textured 1280x720 frame (noise, road, a stall) and a 260x320 crop, as JPEG."""
     rng = np.random.default_rng(seed)
-    frame = rng.normal(110, 14, (720, 1280, 3)).clip(0, 255).astype(np.uint8)
-    frame = cv2.GaussianBlur(frame, (3, 3), 0)
+    noise = rng.normal(110, 14, (720, 1280, 3)).clip(0, 255).astype(np.uint8)
+    frame: np.ndarray = cv2.GaussianBlur(noise, (3, 3), 0)
     cv2.rectangle(frame, (0, 420), (1280, 720), (90, 90, 90), -1)
     road = frame[420:].astype(np.int16) + rng.integers(-12, 12, (300, 1280, 3))
     frame[420:] = road.clip(0, 255).astype(np.uint8)

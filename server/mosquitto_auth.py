@@ -195,25 +195,38 @@ def _sensor_reads(edge_id: str, sensor_sites: Mapping[str, Iterable[str]]) -> tu
     return tuple(topics.sensor_site_subscription(s) for s in sorted(set(sensor_sites[edge_id])))
 
 
+def server_usernames(server_username: str, replicas: int) -> list[str]:
+    """The ingest accounts of ``replicas`` servers: ``server_username``, then ``-2``, ``-3``...
+
+    Client ids are bound to accounts, so every replica sharing the ingest (an MQTT 5
+    shared subscription, ``ingest.shared_group``) logs in with its own account.
+    """
+    return [server_username] + [f"{server_username}-{n}" for n in range(2, replicas + 1)]
+
+
 def _plan_accounts(
     edges: list[str],
     server_username: str,
     sensor_sites: Mapping[str, Iterable[str]],
     sensor_feed_username: str | None,
+    server_replicas: int = 1,
 ) -> list[MqttAccount]:
     """The accounts to write, passwords still empty; refuses bad or clashing names."""
     topics.edge_root(server_username)  # same character rules as an edge id
+    if server_replicas < 1:
+        raise ValueError(f"server_replicas must be at least 1, got {server_replicas}")
     unknown = sorted(set(sensor_sites) - set(edges))
     if unknown:
         raise ValueError(f"sensor sites given for unregistered edge(s): {', '.join(unknown)}")
     accounts = [
         MqttAccount(
-            server_username,
+            name,
             "",
             "server",
             (topics.RESEND_PATTERN, topics.CONTROL_PATTERN),
             (f"{topics.PREFIX}/edges/#", SENSORS_ALL),
         )
+        for name in server_usernames(server_username, server_replicas)
     ]
     for edge_id in edges:
         if edge_id == server_username:
@@ -245,6 +258,7 @@ def write_broker_auth(
     broker_group: str | None = DEFAULT_BROKER_GROUP,
     sensor_sites: Mapping[str, Iterable[str]] | None = None,
     sensor_feed_username: str | None = DEFAULT_SENSOR_FEED_USER,
+    server_replicas: int = 1,
 ) -> list[MqttAccount]:
     """Write ``passwd``, ``acl``, ``civicwatch.conf`` and ``credentials/*.env``.
 
@@ -259,9 +273,11 @@ def write_broker_auth(
             named reads every site, an edge named with no site gets no sensors account.
         sensor_feed_username: The account that publishes sensor readings (and nothing
             else); ``None``: none.
+        server_replicas: Servers sharing the ingest; each gets its own account with the
+            server's rights (:func:`server_usernames`).
 
     Returns:
-        The accounts written: the server, each edge followed by its sensors account,
+        The accounts written: the server(s), each edge followed by its sensors account,
         then the sensor feed.
 
     Raises:
@@ -269,7 +285,9 @@ def write_broker_auth(
             user name is taken twice, or ``sensor_sites`` names an unknown edge.
     """
     edges = sorted(set(edge_ids))
-    planned = _plan_accounts(edges, server_username, sensor_sites or {}, sensor_feed_username)
+    planned = _plan_accounts(
+        edges, server_username, sensor_sites or {}, sensor_feed_username, server_replicas
+    )
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
     credentials = out / "credentials"

@@ -26,6 +26,10 @@ class IngestSettings(BaseModel):
     """
     batch_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 0.0
     """How long the committer waits for more messages after the first of a batch, ms."""
+    committers: Annotated[int, Field(ge=1, le=32)] = 2
+    """Committer threads, each with its own queue and database connection; an edge's messages
+    always go to the same one (in order), so one commits while another waits on the database
+    or an fsync. More cores take more replicas (processes), not more committers."""
     queue_max: Annotated[int, Field(ge=1, le=100_000)] = 2000
-    """Messages received and waiting for the committer, at most; beyond, the broker keeps the rest
-    (nothing is acknowledged before its commit)."""
+    """Messages received and waiting for a committer, at most (per committer); beyond, the broker
+    keeps the rest (nothing is acknowledged before its commit)."""

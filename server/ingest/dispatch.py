@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Final
 
 from paho.mqtt.properties import Properties
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.topics import TopicError, edge_id_of, parse_edge_topic
+from contracts.topics import EdgeTopicKind, TopicError, edge_id_of, parse_edge_topic
 from server.ingest.edge_lock import lock_edges
 from server.ingest.handlers import HANDLERS, IngestContext, IngestMessage
 from server.ingest.results import IngestMetrics, IngestOutcome, IngestRejectedError
@@ -165,28 +166,31 @@ def dispatch_batch(
     """Ingest ``batch`` in one transaction (a group commit); never raises.
 
     The edges of the batch are locked first (:func:`lock_edges`); the handlers then run
-    in arrival order in the one session, each seeing what the ones before it wrote.
+    in the one session, each seeing what the ones before it wrote: evidence first, then
+    chain records, then events, then the rest, each kind in arrival order.
 
     Returns:
-        The outcomes in order, counted, once the transaction committed; ``None`` when a
+        The outcomes in the batch's order, counted, once the transaction committed; ``None`` when a
         message was refused or a handler failed: then nothing of the batch is kept or
         counted, and the caller takes the messages one by one (:func:`dispatch`), which
         refuses, retries or dead-letters each on its own.
     """
     parsed = [_parse(raw) for raw in batch]
     edges = [item.address.edge_id for item in parsed if isinstance(item, IngestMessage)]
-    outcomes: list[IngestOutcome] = []
+    outcomes: list[IngestOutcome | None] = [None] * len(parsed)
     try:
         with session_factory() as session, session.begin():
+            held = _hold_loaded(session)
             lock_edges(session, edges)
-            for item in parsed:
+            for index in sorted(range(len(parsed)), key=lambda i: _batch_rank(parsed[i])):
+                item = parsed[index]
                 if isinstance(item, IngestOutcome):
-                    outcomes.append(item)
+                    outcomes[index] = item
                     continue
                 handler = HANDLERS.get(item.address.kind)
                 if handler is None:  # refused by the one-by-one path
                     raise IngestRejectedError("bad_topic", f"no ingest for {item.address.kind}")
-                outcomes.append(handler(session, item, context=context, now=now))
+                outcomes[index] = handler(session, item, context=context, now=now)
     except IngestRejectedError as exc:
         logger.debug("a batch of %d holds a refused message (%s); one by one", len(batch), exc)
         return None
@@ -197,6 +201,41 @@ def dispatch_batch(
             exc_info=True,
         )
         return None
-    for outcome, raw in zip(outcomes, batch, strict=True):
+    held.clear()
+    done = [outcome for outcome in outcomes if outcome is not None]
+    for outcome, raw in zip(done, batch, strict=True):
         _report(outcome, len(raw.payload), metrics)
-    return outcomes
+    return done
+
+
+def _hold_loaded(session: Session) -> list[object]:
+    """Keep what ``session`` loads or inserts referenced until the batch ends.
+
+    The session's identity map holds unchanged rows weakly; held, a ``session.get`` of an
+    edge or evidence row that an earlier message of the batch loaded needs no query.
+    """
+    held: list[object] = []
+
+    def hold(_session: Session, instance: object) -> None:
+        held.append(instance)
+
+    event.listen(session, "loaded_as_persistent", hold)
+    event.listen(session, "pending_to_persistent", hold)
+    return held
+
+
+_BATCH_ORDER: Final[dict[EdgeTopicKind, int]] = {
+    EdgeTopicKind.EVIDENCE: 0,
+    EdgeTopicKind.CHAIN: 1,
+    EdgeTopicKind.EVENTS: 2,
+}
+"""The order kinds are stored in within a batch (others after them, each in arrival order)."""
+
+
+def _batch_rank(item: IngestMessage | IngestOutcome) -> int:
+    """Evidence, then chain records, then events: an event whose record came in the same
+    batch joins its case at once instead of waiting in the quarantine for it (the edge
+    publishes the record after the event). Each kind keeps its arrival order."""
+    if isinstance(item, IngestOutcome):
+        return len(_BATCH_ORDER)
+    return _BATCH_ORDER.get(item.address.kind, len(_BATCH_ORDER))

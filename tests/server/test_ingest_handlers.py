@@ -430,7 +430,7 @@ def test_availability_is_tracked(
     refused = [
         (topic, b"maybe", "bad_availability"),
         ("civicwatch/v1/edges/bad edge/availability", b"online", "bad_topic"),
-        ("civicwatch/v1/edges/edge-7/status", b"online", "bad_topic"),
+        ("civicwatch/v1/edges/edge-7/bogus", b"online", "bad_topic"),
         ("elsewhere/v1/edges/edge-7/availability", b"online", "bad_topic"),
     ]
     for bad_topic, payload, code in refused:

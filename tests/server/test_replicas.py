@@ -227,9 +227,7 @@ def test_a_replica_killed_mid_ingest_loses_and_duplicates_nothing(
         assert 0 < killed_at < total
         replicas.start("replica-a")  # as a supervisor would: its session is resumed
         wait_until(lambda: _count(factory, Case) >= total, 90, f"{total} cases")
-        wait_until(
-            lambda: _count(factory, ChainRecordRow) >= total, 30, f"{total} chain records"
-        )
+        wait_until(lambda: _count(factory, ChainRecordRow) >= total, 30, f"{total} chain records")
     finally:
         edge.disconnect()
         edge.loop_stop()
@@ -254,3 +252,67 @@ def test_a_replica_killed_mid_ingest_loses_and_duplicates_nothing(
         assert waiting == 0
     store = EvidenceStore(tmp_path / "evidence")
     assert all(store.read(sha) for sha in stored)  # every file there, hash checked
+
+
+def test_replica_accounts_share_the_ingest_on_the_closed_broker(tmp_path: Path) -> None:
+    """Generated accounts: each replica logs in as its own, subscribes shared, gets a part."""
+    from civicwatch.services import start_mosquitto
+    from server.mosquitto_auth import server_usernames, write_broker_auth
+
+    try:
+        accounts = write_broker_auth(
+            tmp_path / "auth",
+            edge_ids=["edge-1"],
+            server_username="civicwatch-server",
+            broker_group=None,
+            server_replicas=2,
+        )
+        broker = start_mosquitto(tmp_path / "mosquitto", auth_dir=tmp_path / "auth")
+    except FileNotFoundError as exc:
+        pytest.skip(f"no MQTT broker: {exc}")
+    passwords = {account.username: account.password for account in accounts}
+    names = server_usernames("civicwatch-server", 2)
+    assert names == ["civicwatch-server", "civicwatch-server-2"]
+    received: dict[str, list[str]] = {name: [] for name in names}
+    clients: list[mqtt.Client] = []
+
+    def login(name: str) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=name,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        client.username_pw_set(name, passwords[name])
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        clients.append(client)
+        wait_until(client.is_connected, 10, f"{name} logged in")
+        return client
+
+    try:
+        granted: list[str] = []
+        for name in names:
+            client = login(name)
+            client.on_message = lambda _c, _u, m, name=name: received[name].append(m.topic)
+            client.on_subscribe = lambda _c, _u, _m, codes, _p: granted.extend(
+                str(code) for code in codes
+            )
+            client.subscribe([(topic, 1) for topic in subscriptions(GROUP)])
+        wait_until(lambda: len(granted) == 2 * len(subscriptions(GROUP)), 10, "subscriptions")
+        assert all("Granted" in code for code in granted), granted
+        edge = login("edge-1")
+        for n in range(20):
+            edge.publish(f"civicwatch/v1/edges/edge-1/events/cam-{n}", b"{}", qos=1)
+        wait_until(lambda: sum(map(len, received.values())) >= 20, 10, "20 deliveries")
+        time.sleep(0.3)
+        topics = [topic for got in received.values() for topic in got]
+        assert sorted(topics) == sorted(
+            f"civicwatch/v1/edges/edge-1/events/cam-{n}" for n in range(20)
+        )
+        assert all(received[name] for name in names)  # both replicas took a share
+        assert all(client.is_connected() for client in clients)  # no login kicked another
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+        broker.stop()
