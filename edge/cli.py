@@ -85,17 +85,18 @@ def run_edge(args: argparse.Namespace) -> int:
             print(line)
         if problems:
             return 1
-        print(f"{args.config}: ok ({len(config.cameras)} camera(s))")
+        server = " + the server's config" if config.control.enabled else ""
+        print(f"{args.config}: ok ({len(config.cameras)} camera(s){server})")
         return 0
 
+    from edge.control.runtime import EdgeRuntime
     from edge.detectors import DetectorError
     from edge.detectors.labels import LabelMapError
     from edge.registry import ModelVerificationError, RegistryError
-    from edge.worker import EdgeWorker
     from zones.config import ZoneFileError
 
     try:
-        worker = EdgeWorker(config)
+        runtime = EdgeRuntime(config)  # the worker, and the server config, health, clips
     except (
         DetectorError,
         LabelMapError,
@@ -109,11 +110,11 @@ def run_edge(args: argparse.Namespace) -> int:
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("signal %d: stopping the edge", signum)
-        worker.stop_event.set()
+        runtime.stop_event.set()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    worker.run_forever()
+    runtime.run_forever()
     return 0
 
 

@@ -10,15 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contracts.ids import Identifier
 from contracts.yamlconfig import ConfigError, load_yaml_model
 from edge.chain import ChainConfig
+from edge.clips.config import ClipsConfig
+from edge.control.config import ControlConfig
 from edge.detectors import DetectorConfig
 from edge.detectors.labels import LabelMapConfig
 from edge.evidence import EvidenceConfig
+from edge.health import HealthConfig
 from edge.metrics import MetricsConfig
 from edge.mqtt import MqttConfig
 from edge.registry import default_registry_path
 from edge.rules.settings import RulesSettings
 from edge.scheduling.config import Profile, SchedulingConfig
 from edge.sensors import SensorsConfig
+from edge.snapshots import SnapshotConfig
 from edge.sources import SourceConfig
 from edge.tracking import ByteTrackSettings, TrackerSettings
 
@@ -90,7 +94,11 @@ class EdgeConfig(BaseModel):
         Path("var/edge/outbox.db"),
         description="SQLite file of the durable outbox (messages not yet acknowledged).",
     )
-    cameras: list[CameraConfig] = Field(min_length=1, description="Cameras of this edge.")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list,
+        description="Cameras of this edge (at least one, unless control.enabled: then the "
+        "server's config brings them).",
+    )
     scheduling: SchedulingConfig = Field(
         default_factory=SchedulingConfig,
         description="Batched inference across cameras, spread look times, change gating and "
@@ -102,8 +110,30 @@ class EdgeConfig(BaseModel):
         "by default.",
     )
 
+    control: ControlConfig = Field(
+        default_factory=ControlConfig,
+        description="Cameras and zone files from the server, applied without restart; off by "
+        "default (the cameras above).",
+    )
+    health: HealthConfig = Field(
+        default_factory=HealthConfig,
+        description="Per-camera health samples over MQTT (counters, frozen picture, view check).",
+    )
+    snapshots: SnapshotConfig = Field(
+        default_factory=SnapshotConfig,
+        description="Latest-frame JPEGs for the server's zone editor (on request, periodic).",
+    )
+    clips: ClipsConfig = Field(
+        default_factory=ClipsConfig,
+        description="Event clips (MP4 from the stream's own packets) around each case start.",
+    )
+
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:
+        if not self.cameras and not self.control.enabled:
+            raise ValueError(
+                "cameras: list at least one (or enable control: the server's config brings them)"
+            )
         ids = [c.id for c in self.cameras]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
