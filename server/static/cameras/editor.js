@@ -84,7 +84,9 @@ function draw() {
     }
     const anchor = (z.polygon && z.polygon[0]) || [0.02, 0.05];
     problemsOf(index).forEach((p, k) => group.append(label(anchor[0], Math.min(0.98, anchor[1] + 0.04 * (k + 1)), p.message.replace(/^[^ ]+: /, ""))));
-    group.append(label(anchor[0], Math.max(0.03, anchor[1] - 0.01), z.id || "?")).classList.add("zone-label");
+    const name = label(anchor[0], Math.max(0.03, anchor[1] - 0.01), z.id || "?");
+    name.classList.add("zone-label");
+    group.append(name);
     canvas.append(group);
   });
   if (state.draft.length) {
