@@ -24,6 +24,7 @@ from training.registry import default_model
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+BATCH_MODEL = REPO / "models" / "civicwatch-street-v5-batch.onnx"
 WINDOW_S = 12.0
 CAMERAS = [  # id, decode, analysis fps, frame age bound (s)
     ("shop-1", "keyframes", 0.5, 5.0),
@@ -45,12 +46,35 @@ def _zones(path: Path, camera_id: str, road: bool) -> Path:
     return path
 
 
+def _camera(
+    cam: str, decode: str, fps: float, url: str, tmp_path: Path, tuned: bool
+) -> dict[str, object]:
+    road = decode == "all"
+    source: dict[str, str] = {"type": "rtsp", "url": url}
+    if not tuned or road:
+        source["decode"] = decode  # tuned stationary cameras: keyframes from their profile
+    camera: dict[str, object] = {
+        "id": cam,
+        "source": source,
+        "zones": str(_zones(tmp_path / f"{cam}.yaml", cam, road)),
+        "analysis_fps": fps,
+    }
+    if tuned:
+        camera["profile"] = "road" if road else "stationary"
+    return camera
+
+
+@pytest.mark.parametrize("tuned", [False, True], ids=["plain", "tuned"])
 def test_three_rtsp_cameras_on_one_edge_hold_their_rates(
-    tmp_path: Path, mqtt_broker: MosquittoProcess
+    tmp_path: Path, mqtt_broker: MosquittoProcess, tuned: bool
 ) -> None:
+    """plain: decode set per camera, no scheduling; tuned: camera profiles (the stationary
+    ones decode due keyframes by their profile), spread looks, batches of 4 on the batch-axis
+    model, change gating."""
     reason = rtsp_server_available()
     if reason is not None:
         pytest.skip(reason)
+    model = BATCH_MODEL if tuned else default_model()
     # 640x360 at 25 fps with a keyframe every second, 8 s looped
     clip = write_test_clip(tmp_path / "street.mp4", frames=200, size_wh=(640, 360), gop=25)
     with RtspServer(clip) as server:
@@ -58,16 +82,12 @@ def test_three_rtsp_cameras_on_one_edge_hold_their_rates(
             {
                 "edge_id": "edge-capacity",
                 "mqtt": {"host": mqtt_broker.host, "port": mqtt_broker.port},
-                "detector": {"type": "yolo", "path": str(default_model())},
+                "detector": {"type": "yolo", "path": str(model)},
+                "scheduling": {"max_batch": 4, "gating": {"enabled": True}} if tuned else {},
                 "model_registry": str(REPO / "models" / "registry.yaml"),
                 "outbox_path": str(tmp_path / "outbox.db"),
                 "cameras": [
-                    {
-                        "id": cam,
-                        "source": {"type": "rtsp", "url": server.url, "decode": decode},
-                        "zones": str(_zones(tmp_path / f"{cam}.yaml", cam, decode == "all")),
-                        "analysis_fps": fps,
-                    }
+                    _camera(cam, decode, fps, server.url, tmp_path, tuned)
                     for cam, decode, fps, _ in CAMERAS
                 ],
             }

@@ -210,8 +210,9 @@ def test_packaged_registry_lists_the_shipped_models(monkeypatch: pytest.MonkeyPa
         if entry.retired:  # kept in git history only
             assert not registry.path_of(entry).exists()
     # a fresh machine needs the default detector and the one before it, each also with a
-    # dynamic batch axis (batched inference across cameras); nothing else ships
-    assert [e.version for e in registry.live] == ["4", "5", "4+batch", "5+batch"]
+    # dynamic batch axis (batched inference across cameras), and v4 in int8 for road cameras;
+    # nothing else ships
+    assert [e.version for e in registry.live] == ["4", "5", "4+batch", "5+batch", "4+int8"]
     default = registry.default_entry()
     assert default.name == "civicwatch-street" and default.version == "5"
     assert default_model() == registry.path_of(default)

@@ -39,6 +39,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> list[ImageArray]:
     [
         ("civicwatch-street-v5-batch.onnx", True),
         ("civicwatch-street-v4-batch.onnx", True),
+        ("civicwatch-street-v4-int8.onnx", True),
         ("civicwatch-street-v4.onnx", False),
     ],
 )
