@@ -103,6 +103,13 @@ class RegistryEntry(BaseModel):
     classes: list[str] = Field(min_length=1, description="Class names in class-id order.")
     imgsz: int = Field(ge=32, le=4096, description="Square network input size, pixels.")
     card: str | None = Field(default=None, description="Model card, relative to the registry.")
+    gate: str | None = Field(
+        default=None,
+        description=(
+            "The `civicwatch models gate` report (JSON) the model passed or failed against the "
+            "model it would replace, relative to the registry; written by `publish --gate-report`."
+        ),
+    )
     description: str = Field(default="", description="One line about the model.")
     retired: bool = Field(
         default=False,

@@ -171,7 +171,7 @@ def _evaluate_real(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     if (code := _load(args)) is not None:
         return code
-    from training.publish import publish
+    from training.publish import GateMismatchError, publish
     from training.real_eval.gate import DefaultRefusedError
 
     config = args.config_obj
@@ -191,8 +191,9 @@ def _publish(args: argparse.Namespace) -> int:
             notes=args.note,
             make_default=args.make_default,
             force_default=args.force_default,
+            gate_report=Path(args.gate_report) if args.gate_report else None,
         )
-    except DefaultRefusedError as exc:
+    except (DefaultRefusedError, GateMismatchError) as exc:
         sys.stderr.write(f"refused: {exc}\n")
         return 2
     if args.json:
@@ -347,6 +348,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="with --make-default: make it the default even if the gate finds it worse (the "
         "card records this and why)",
+    )
+    p.add_argument(
+        "--gate-report",
+        default=None,
+        metavar="JSON",
+        help="a 'civicwatch models gate' report on this model: recorded in the card and the "
+        "registry (a failed gate refuses --make-default)",
     )
     p.set_defaults(func=_publish)
 

@@ -33,6 +33,7 @@ from training.evaluate import (
     real_data_report,
     real_data_table,
 )
+from training.gate.report import GateReport
 from training.real_eval.gate import DefaultGate, DefaultRefusedError, decide_default
 from training.real_eval.run import RealEvalReport
 from training.real_eval.table import render_real_table
@@ -93,6 +94,9 @@ class PublishReport(BaseModel):
     )
     card: str = Field(description="Model card path.")
     registry: str = Field(description="Registry file path.")
+    gate: GateReport | None = Field(
+        default=None, description="The models-gate report recorded with it (--gate-report)."
+    )
 
 
 def summarize_run(run_dir: Path) -> RunSummary:
@@ -126,6 +130,7 @@ def publish(
     notes: list[str] | None = None,
     make_default: bool = False,
     force_default: bool = False,
+    gate_report: Path | None = None,
 ) -> PublishReport:
     """Export, evaluate, register and document a trained checkpoint.
 
@@ -143,6 +148,10 @@ def publish(
         notes: Provenance notes to print in the card.
         make_default: Make it the registry's default, if the real-image gate passes.
         force_default: Make it the default even if the gate finds it worse (recorded).
+        gate_report: A ``civicwatch models gate`` report (JSON) on this model: copied beside
+            the model, recorded in the card and in the registry entry (``gate``). Its
+            candidate must be the file this publish exports (same sha256); a failed gate
+            refuses ``make_default``.
 
     Raises:
         ValueError: If the number of commands differs from the number of stages.
@@ -165,6 +174,7 @@ def publish(
         for c, d in zip(stage_commands, run_dirs, strict=True)
     ]
     out = export_onnx(config, weights, config.export.output)
+    gate_result, gate_file = _gate_record(gate_report, out, make_default=make_default)
     holdout = evaluate_holdout(config, out)
     logger.info("held-out mAP50 %.3f mAP50-95 %.3f", holdout.map50, holdout.map50_95)
     real_images = (
@@ -195,7 +205,12 @@ def publish(
         imgsz=config.train.imgsz,
         card=card,
         description="Street scenes: people, cars, muck trucks, stalls, goods, soil, nets "
-        "(trained on rendered scenes only)",
+        + (
+            "(rendered scenes and reviewed cases)"
+            if gate_result is not None
+            else "(trained on rendered scenes only)"
+        ),
+        gate=gate_file,
     )
     report = PublishReport(
         model=str(out),
@@ -212,11 +227,38 @@ def publish(
         default_gate=gate,
         card=str(card),
         registry=str(registry_path),
+        gate=gate_result,
     )
     card.write_text(render_card(report, config, name=name, version=version))
     upsert_entry(registry_path, entry, make_default=gate is not None)
     logger.info("published %s@%s: %s", name, version, out)
     return report
+
+
+class GateMismatchError(ValueError):
+    """The gate report is about another file, or failed while the model is to be the default."""
+
+
+def _gate_record(
+    report_path: Path | None, model: Path, *, make_default: bool
+) -> tuple[GateReport | None, Path | None]:
+    """Check a gate report against the exported ``model`` and copy it beside the model."""
+    if report_path is None:
+        return None, None
+    report = GateReport.model_validate_json(report_path.read_text())
+    sha = sha256_file(model)
+    if report.candidate.sha256 != sha:
+        raise GateMismatchError(
+            f"{report_path} judged {report.candidate.file} (sha256 "
+            f"{report.candidate.sha256[:12]}), not {model} (sha256 {sha[:12]}): gate the "
+            "exported file"
+        )
+    if make_default and not report.passed:
+        raise GateMismatchError(f"{report_path}: {report.verdict_line()}; not made the default")
+    copy = model.with_name(f"{model.stem}-gate.json")
+    copy.write_text(report.model_dump_json(indent=2) + "\n")
+    model.with_name(f"{model.stem}-gate.md").write_text(report.markdown())
+    return report, copy
 
 
 def real_table(model: Path, label: str, registry_path: Path, data: Path) -> RealEvalReport:
@@ -408,6 +450,10 @@ shows by eye (`training/real_footage.yaml`).
 {real_images}
 
 Default: {gate_line}
+
+## Gate against the model it replaces (`civicwatch models gate`)
+
+{report.gate.markdown() if report.gate is not None else "(no gate report given to publish)"}
 
 ## Known limits
 

@@ -75,6 +75,8 @@ def upsert_entry(path: Path, entry: RegistryEntry, *, make_default: bool = False
     for model in data["models"]:
         if not model["retired"]:
             del model["retired"]  # written only where it says something
+        if model.get("gate") is None:
+            model.pop("gate", None)
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     path.write_text(header + body)
     return load_registry(path)
@@ -90,6 +92,7 @@ def entry_for(
     imgsz: int,
     card: Path | None = None,
     description: str = "",
+    gate: Path | None = None,
 ) -> RegistryEntry:
     """Build the registry entry of a model file (hash and size computed from the file)."""
     root = registry_path.resolve().parent
@@ -103,4 +106,5 @@ def entry_for(
         imgsz=imgsz,
         card=card.resolve().relative_to(root).as_posix() if card is not None else None,
         description=description,
+        gate=gate.resolve().relative_to(root).as_posix() if gate is not None else None,
     )

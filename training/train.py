@@ -142,11 +142,12 @@ def _log_progress(model: Any) -> None:
     def report(trainer: Any) -> None:
         metrics = getattr(trainer, "metrics", None) or {}
         tloss = getattr(trainer, "tloss", None)
+        losses = trainer.label_loss_items(tloss, prefix="train") if tloss is not None else {}
         logger.info(
             "epoch %d/%d done: box loss %.3f, val mAP50 %.3f, mAP50-95 %.3f",
             trainer.epoch + 1,
             trainer.epochs,
-            float(tloss[0]) if tloss is not None else float("nan"),
+            float(losses.get("train/box_loss", float("nan"))),
             float(metrics.get("metrics/mAP50(B)", float("nan"))),
             float(metrics.get("metrics/mAP50-95(B)", float("nan"))),
         )
@@ -209,6 +210,7 @@ def train(
             rendered_ratio=rendered_ratio,
             export_repeat=export_repeat,
             seed=config.train.seed,
+            pseudo_model=init if init is not None and init.suffix == ".onnx" else None,
         )
     from ultralytics import YOLO  # type: ignore[attr-defined]
 

@@ -1,9 +1,11 @@
 """A model on a reviewed-case export's split, at the edge's deployment threshold.
 
 Each frame goes through the edge's YOLO plugin with the edge config's confidence and NMS
-IoU: what would raise a case on the street. A detection that matches no label of its class
-(IoU 0.5) is a **false case**: on a hard negative it is the very mistake a reviewer
-rejected. Recall per class is the share of labels some detection matches.
+IoU: what would raise a case on the street. Only the classes a reviewer judged on the frame
+count (the manifest's ``judged``: a stall reviewer does not box every passer-by). A
+detection of such a class that matches no label (IoU 0.5) is a **false case**: on a hard
+negative it is the very mistake a reviewer rejected. Recall per class is the share of
+labels some detection matches.
 """
 
 from __future__ import annotations
@@ -95,7 +97,11 @@ def evaluate_reviewed(
         truth = read_yolo_labels(
             export.label_of(path), (int(image.shape[1]), int(image.shape[0])), CLASSES
         )
-        found_now = detector.detect(np.ascontiguousarray(image, dtype=np.uint8))
+        judged = export.judged.get(path, frozenset(CLASSES))
+        keep = np.array([CLASSES[i] in judged for i in range(len(CLASSES))], dtype=np.bool_)
+        detections = detector.detect(np.ascontiguousarray(image, dtype=np.uint8))
+        found_now = detections[keep[detections.class_id]]
+        truth = truth[keep[truth.class_id]]
         correct = match_predictions(found_now, truth, MATCH_IOU)[:, 0]
         np.add.at(instances, truth.class_id, 1)
         np.add.at(found, found_now.class_id[correct], 1)
