@@ -26,12 +26,17 @@ from server.api.routes import (
     cameras,
     cases,
     chain,
+    clips,
     docs,
     evidence,
+    exports,
     health,
     holds,
     metrics,
+    notices,
     pages,
+    stats,
+    webhooks,
 )
 from server.api.routes import lifecycle as lifecycle_routes
 from server.api.routes import review_labels as review_labels_routes
@@ -56,6 +61,7 @@ from server.org.units import load_units
 from server.retention import apply_retention
 from server.schemas import API_PREFIX
 from server.state import ServerState
+from server.webhooks.dispatcher import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +132,22 @@ def _stop(state: ServerState) -> None:
     state.engine.dispose()
 
 
+def _webhook_dispatcher(state: ServerState) -> WebhookDispatcher | None:
+    """The webhook dispatcher (``None`` when ``webhooks.enabled`` is off); failures counted."""
+    if not state.settings.webhooks.enabled:
+        return None
+    metrics = state.metrics
+    return WebhookDispatcher(
+        state.session_factory,
+        state.settings.webhooks,
+        on_failure=(
+            (lambda outcome: metrics.webhook_failures.labels(outcome=outcome).inc())
+            if isinstance(metrics, ServerMetrics)
+            else None
+        ),
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the server: API, pages, and (in the lifespan) migrations and MQTT ingest.
 
@@ -152,6 +174,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_start, state)
+        dispatcher = _webhook_dispatcher(state)  # after the migrations
+        if dispatcher is not None:
+            dispatcher.start()
         integrity.start(state.session_factory, state.store)
         await asyncio.to_thread(camera_runtime.start)
         alarms = (
@@ -176,6 +201,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            if dispatcher is not None:
+                await asyncio.to_thread(dispatcher.stop)
             if alarms is not None:
                 alarms.cancel()
             await asyncio.to_thread(camera_runtime.stop)
@@ -206,8 +233,13 @@ def create_app(settings: Settings) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(cases.router, responses=_AUTH_RESPONSES)
     api.include_router(evidence.router, responses=_AUTH_RESPONSES)
+    api.include_router(clips.router, responses=_AUTH_RESPONSES)
     api.include_router(chain.router, responses=_AUTH_RESPONSES)
     api.include_router(holds.router, responses=_AUTH_RESPONSES)
+    api.include_router(exports.router, responses=_AUTH_RESPONSES)
+    api.include_router(notices.router, responses=_AUTH_RESPONSES)
+    api.include_router(stats.router, responses=_AUTH_RESPONSES)
+    api.include_router(webhooks.router, responses=_AUTH_RESPONSES)
     api.include_router(lifecycle_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(units_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(cameras.router, responses=_AUTH_RESPONSES)

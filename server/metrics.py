@@ -12,7 +12,12 @@ Metric names (all ``civicwatch_`` prefixed):
 - ``ingest_latency_seconds``: histogram, event sent at the edge to committed here.
 - ``quarantine_waiting``: events waiting for their chain record.
 - ``dead_letters``: messages copied aside after failing repeatedly (files).
-- ``mqtt_connected``, ``mqtt_sessions_lost_total``, ``mqtt_resend_requests_total``.
+- ``mqtt_connected``, ``mqtt_sessions_lost_total``, ``mqtt_resend_requests_total``,
+  ``mqtt_reconnects_total``.
+- ``ingest_queue_depth``: messages received, waiting for a committer (group commits).
+- ``ingest_batch_messages``, ``ingest_commit_seconds``: histograms of the group commits
+  (messages per transaction; received to acknowledged, seconds).
+- ``webhook_failures_total{outcome}``: failed webhook attempts (``retry`` or ``dead``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -54,6 +59,12 @@ LATENCY_BUCKETS: Final[tuple[float, ...]] = (
 )
 """Seconds; an edge that was offline delivers its outbox late, hence the long tail."""
 
+BATCH_BUCKETS: Final[tuple[float, ...]] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
+"""Messages per group commit (``ingest.batch_max`` is at most 1000)."""
+
+COMMIT_BUCKETS: Final[tuple[float, ...]] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+"""Seconds per group commit."""
+
 
 class ServerMetrics(IngestMetrics):
     """The ingest counters plus the event latency histogram (sent at the edge to committed).
@@ -70,11 +81,36 @@ class ServerMetrics(IngestMetrics):
             buckets=LATENCY_BUCKETS,
             registry=None,
         )
+        self.batch_messages = Histogram(
+            "civicwatch_ingest_batch_messages",
+            "Messages committed in one ingest transaction (group commit).",
+            buckets=BATCH_BUCKETS,
+            registry=None,
+        )
+        self.commit_seconds = Histogram(
+            "civicwatch_ingest_commit_seconds",
+            "Seconds one group commit took, its messages taken to acknowledged.",
+            buckets=COMMIT_BUCKETS,
+            registry=None,
+        )
+        self.webhook_failures = Counter(
+            "civicwatch_webhook_failures",
+            "Failed webhook delivery attempts of this replica, by outcome (retry or dead).",
+            labelnames=("outcome",),
+            registry=None,
+        )
 
     def record(self, outcome: IngestOutcome) -> None:
         super().record(outcome)
-        if outcome.accepted and outcome.code == "event" and outcome.sent_at is not None:
+        # sent_at is set when the message's commit put an event into its case: the event
+        # itself, or the chain record that let it out of the quarantine.
+        if outcome.accepted and outcome.sent_at is not None:
             self.latency.observe(max(0.0, (utcnow() - outcome.sent_at).total_seconds()))
+
+    def record_batch(self, size: int, seconds: float) -> None:
+        super().record_batch(size, seconds)
+        self.batch_messages.observe(size)
+        self.commit_seconds.observe(seconds)
 
 
 def _count_files(directory: Path) -> int:
@@ -107,6 +143,9 @@ class ServerCollector(Collector):
         yield messages
         if isinstance(state.metrics, ServerMetrics):
             yield from state.metrics.latency.collect()
+            yield from state.metrics.batch_messages.collect()
+            yield from state.metrics.commit_seconds.collect()
+            yield from state.metrics.webhook_failures.collect()
         yield from self._queues()
         yield from self._mqtt()
 
@@ -147,6 +186,16 @@ class ServerCollector(Collector):
             "civicwatch_mqtt_resend_requests",
             "Requests sent to edges to re-send what a lost session or a chain gap lost.",
             value=status.resend_requests if status is not None else 0,
+        )
+        yield CounterMetricFamily(
+            "civicwatch_mqtt_reconnects",
+            "Connections of the ingest to the broker after its first.",
+            value=status.reconnects if status is not None else 0,
+        )
+        yield GaugeMetricFamily(
+            "civicwatch_ingest_queue_depth",
+            "Messages received from the broker and waiting for a committer.",
+            value=status.queue_depth if status is not None else 0,
         )
 
 

@@ -1,7 +1,8 @@
 """The transactional outbox: events derived from committed rows, fanned out to subscriptions.
 
 Nothing writes webhooks when a case changes: the dispatcher reads the append-only source
-tables (``cases`` for ``created``, ``case_transitions`` for the rest) after the fact, so a
+tables (``cases`` for ``created``, ``case_transitions`` for the lifecycle, ``camera_alarms``
+for ``camera_alarm``: raised alarms; clearing one is not announced) after the fact, so a
 webhook exists exactly when the change was committed, and a crash or restart loses nothing.
 
 Per source a cursor (``webhook_cursors``) says up to which id every row has its event. A
@@ -24,11 +25,14 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
+from server.cameras.tables import CameraAlarm
 from server.lifecycle.tables import CaseTransition, TransitionAction
 from server.notices.shop import shop_from_payloads
+from server.org.tables import Camera
 from server.org.units import UnitIndex, camera_units, unit_index
 from server.tables import Case, CaseEvent, CaseStatus
 from server.webhooks.payloads import (
+    CameraAlarmRef,
     CaseSummary,
     ShopRef,
     TransitionRef,
@@ -202,6 +206,49 @@ def _transitions(units: _Units, ids: Sequence[int]) -> list[NewEvent]:
     return out
 
 
+def _alarms(units: _Units, ids: Sequence[int]) -> list[NewEvent]:
+    out = []
+    query = (
+        select(CameraAlarm, Camera)
+        .join(Camera, Camera.id == CameraAlarm.camera_pk)
+        .where(CameraAlarm.id.in_(ids))
+        .order_by(CameraAlarm.id)
+    )
+    for alarm, camera in units.session.execute(query).all():
+        node = units.index.nodes.get(camera.unit_id)
+        body = WebhookBody(
+            event=0,
+            kind=WebhookEventKind.CAMERA_ALARM,
+            occurred_at=alarm.raised_at,
+            alarm=CameraAlarmRef(
+                id=alarm.id,
+                camera=camera.id,
+                edge_id=camera.edge_id,
+                camera_id=camera.camera_id,
+                camera_name=camera.name,
+                unit=UnitRef(
+                    id=node.id, name=node.name, name_en=node.name_en, level=node.level.value
+                )
+                if node is not None
+                else None,
+                kind=alarm.kind.value,
+                raised_at=alarm.raised_at,
+                detail=alarm.detail,
+            ),
+        )
+        out.append(
+            NewEvent(
+                kind=WebhookEventKind.CAMERA_ALARM,
+                source_id=alarm.id,
+                case_id=None,
+                occurred_at=alarm.raised_at,
+                body=body,
+                unit_id=camera.unit_id,
+            )
+        )
+    return out
+
+
 SOURCES: tuple[Source, ...] = (
     Source(EventSource.CASES, Case.id, Case.created_at, None, _created),
     Source(
@@ -211,6 +258,7 @@ SOURCES: tuple[Source, ...] = (
         _announced_transition,
         _transitions,
     ),
+    Source(EventSource.CAMERA_ALARMS, CameraAlarm.id, CameraAlarm.raised_at, None, _alarms),
 )
 
 

@@ -80,15 +80,17 @@ class TransitionRef(_Out):
 
 
 class CameraAlarmRef(_Out):
-    """A camera's alarm (``camera_alarm`` events)."""
+    """A camera's alarm (``camera_alarm`` events): dark, frozen picture, turned away."""
 
     id: int
     camera: int = Field(description="The camera registry id.")
-    edge_id: str | None
-    camera_id: str | None
+    edge_id: str
+    camera_id: str
+    camera_name: str
+    unit: UnitRef | None = Field(description="The camera's street.")
     kind: str
     raised_at: datetime
-    detail: JsonValue
+    detail: str
 
 
 class WebhookBody(_Out):

@@ -11,13 +11,18 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from server import crud
+from contracts.events import EvidenceKind
+from server import auth, crud
+from server.core.config import Settings
 from server.lifecycle.tables import CaseTransition, TransitionAction
+from server.main import create_app
 from server.org.tables import Camera, Unit, UnitLevel
-from server.tables import Case, CaseStatus
-from tests.server.builders import T0, as_dict, event
+from server.state import ServerState
+from server.tables import Case, CaseStatus, UserRole
+from tests.server.builders import T0, as_dict, event, item
 
 CITY = "sh"
 DISTRICT = "sh-huangpu"
@@ -68,6 +73,7 @@ def seed_case(
     received_at: datetime | None = None,
     details: dict[str, Any] | None = None,
     model_version: str = "1",
+    evidence_bytes: bytes | None = None,
 ) -> Case:
     """A candidate case made by the ingest's upsert (event id from ``number``)."""
     overrides: dict[str, Any] = {
@@ -81,6 +87,17 @@ def seed_case(
     }
     if details is not None:
         overrides["details"] = details
+    if evidence_bytes is not None:
+        ref = item(evidence_bytes, EvidenceKind.FRAME).ref
+        overrides["evidence"] = [ref]
+        crud.add_evidence(
+            session,
+            sha256=ref.sha256,
+            content_type=ref.content_type,
+            byte_size=ref.byte_size,
+            edge_id="edge-1",
+            received_at=first_seen,
+        )
     ev = event(event_id=f"{number:032x}", **overrides)
     payload = as_dict(ev)
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -128,3 +145,29 @@ def move(
     session.add(row)
     session.flush()
     return row
+
+
+PASSWORD = "handoff-pass-1"
+"""Every test account's password (argon2-hashed like any other)."""
+
+
+def add_user(session: Session, *, name: str, role: UserRole, unit_id: str | None) -> None:
+    """A login in ``unit_id`` (``None``: city-wide)."""
+    auth.create_user(session, username=name, password=PASSWORD, role=role, now=T0, unit_id=unit_id)
+
+
+def login(client: TestClient, name: str) -> dict[str, str]:
+    """Bearer headers of a fresh login of ``name``."""
+    response = client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def app_state(client: TestClient) -> ServerState:
+    """The started app's shared objects."""
+    return client.app.state.civicwatch  # type: ignore[attr-defined,no-any-return]
+
+
+def open_app(settings: Settings) -> TestClient:
+    """A client on a started app (use as a context manager)."""
+    return TestClient(create_app(settings))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,8 +28,8 @@ ALL = list(WebhookEventKind)
 
 
 def _derive(
-    factory: sessionmaker[Session], now=NOW, settle_s: float = 0.0, batch: int = 100
-) -> int:  # type: ignore[no-untyped-def]
+    factory: sessionmaker[Session], now: datetime = NOW, settle_s: float = 0.0, batch: int = 100
+) -> int:
     return derive_events(factory, now=now, settle_s=settle_s, batch=batch)
 
 
@@ -217,3 +217,24 @@ def test_replicas_deriving_at_once_make_each_event_once(
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 20
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 20
+
+
+def test_raised_camera_alarms_are_announced(session_factory: sessionmaker[Session]) -> None:
+    from server.cameras.alarms import AlarmKind
+    from server.cameras.tables import CameraAlarm
+    from server.org.tables import Camera
+
+    _start(session_factory)
+    with session_factory() as session, session.begin():
+        camera = session.scalar(select(Camera).where(Camera.camera_id == "cam-b"))
+        assert camera is not None
+        kind = next(iter(AlarmKind))
+        session.add(CameraAlarm(camera_pk=camera.id, kind=kind, raised_at=NOW, detail="dark"))
+    assert _derive(session_factory) == 1
+    with session_factory() as session:
+        (event,) = _events(session)
+        assert event.kind is WebhookEventKind.CAMERA_ALARM and event.case_id is None
+        alarm = event.payload["alarm"]
+        assert (alarm["camera_id"], alarm["kind"], alarm["detail"]) == ("cam-b", kind.value, "dark")
+        assert alarm["unit"]["id"] == STREET_B
+        assert event.payload["case"] is None
