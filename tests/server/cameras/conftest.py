@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.control import SnapshotMessage
 from server.org.tables import Unit, UnitLevel
+from tests.server.test_review_page import browser as browser  # Chromium, for the page tests
 
 STREET = "sh-huangpu-nanjingdong"
 OTHER_STREET = "sh-huangpu-waitan"

@@ -25,7 +25,6 @@ from server.ingest import IngestContext
 from server.ingest.handlers import IngestMessage
 from server.ingest.handlers.snapshot import handle_snapshot
 from tests.server.cameras.conftest import add_units, camera_body, jpeg, snapshot_message
-from tests.server.test_review_page import browser as browser
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
