@@ -5,25 +5,30 @@ rtsp_server.py``): a 1280x720 25 fps H.264 clip at about 3 Mbit/s with a keyfram
 re-encoded here from the real 1280x720 plaza clip of the shared data (``videos/
 lamminhthien_vtest_crowd.avi``: 341 frames, played at 25 fps) or, without the shared
 data, from a rendered street of ``training.scenes`` with sensor noise added. Several server
-processes, started half a keyframe interval apart, so that the cameras' keyframes do not all
-land at once (real cameras are not in step).
+processes, started a fraction of a keyframe interval apart, so that the cameras' keyframes
+do not all land at once (real cameras are not in step).
 
 Each run is one edge process (``edge.worker.EdgeWorker``, the config of ``configs/edge.yaml``
-with its default model, the outbox in a temp dir, the local Mosquitto) with N cameras of a
-profile:
+with the run's model, the outbox in a temp dir) with N cameras of two profiles:
 
 * ``stationary``: one look every ``--look-s`` seconds (stalls, cross-door, construction);
-* ``road``: 5 frames a second (trucks), always ``decode: all``.
+* ``road``: 5 frames a second (trucks), always ``decode: all``;
 
-and one decode mode for the stationary cameras: ``keyframes`` (the shipped way: packets
-dropped undecoded until a look is due, then the next keyframe) or ``all`` (the naive way:
-every frame decoded, the same analysis rate). A camera holds when it analysed at least 90 %
-of its rate over the measured window and its frame age (capture to the end of its analysis)
-has p99 <= 5 s (stationary) or <= 1 s (road). N rises until a camera fails.
+configured one of two ways, back to back at the same N:
 
-Run from the repository root (about 12 minutes on a 2-core box)::
+* ``tuned`` (the shipped scheduling): ``profile:`` on every camera, so stationary cameras
+  decode only the due keyframes; looks on spread due times; batched inference across
+  cameras (``--max-batch``) with the registered batch-axis model (``--model``, and
+  ``--road-model`` for the road cameras); change gating on the stationary cameras;
+* ``naive``: every frame decoded, one inference call per camera and frame, no gating, the
+  default model, the same rates.
 
-    .venv/bin/python bench/bench_capacity.py --write
+A camera holds when it analysed at least 90 % of its rate over the measured window and its
+frame age (capture to the end of its analysis) has p99 <= 5 s (stationary) or <= 1 s (road).
+N rises until a camera fails. Run from the repository root (each run under a minute and a
+half; ``--steps`` chooses how many)::
+
+    .venv/bin/python bench/bench_capacity.py --steps 8,32,64 --write
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ FPS = 25
 GOP = 50
 BITRATE = 3_000_000
 REAL_CLIP = "videos/lamminhthien_vtest_crowd.avi"
+NAIVE_MODEL = "models/civicwatch-street-v5.onnx"
 ROAD_FPS = 5.0
 AGE_BOUND_S = {"stationary": 5.0, "road": 1.0}
 RATE_HELD = 0.9
@@ -99,6 +105,8 @@ class RunResult:
     detect_ms: float
     load_avg: float
     servers_cores: float
+    inferred_share: float
+    mean_batch: float
 
     def group(self, profile: str) -> list[CameraResult]:
         return [c for c in self.cameras if c.profile == profile]
@@ -176,18 +184,34 @@ def edge_config(spec: dict[str, Any], work: Path) -> Any:
     from edge.config import EdgeConfig
 
     data = yaml.safe_load((ROOT / "configs" / "edge.yaml").read_text(encoding="utf-8"))
-    data["detector"]["path"] = str(ROOT / data["detector"]["path"])
+    data["detector"]["path"] = str(ROOT / spec["model"])
+    data["detector"]["max_batch"] = max(1, spec["max_batch"])
     data["model_registry"] = str(ROOT / data["model_registry"])
     data["outbox_path"] = str(work / "outbox.db")
+    tuned = spec["mode"] == "tuned"
+    scheduling: dict[str, Any] = {
+        "max_batch": spec["max_batch"],
+        "spread": tuned,
+        "gating": {"enabled": tuned},
+    }
+    if spec.get("road_model"):
+        scheduling["road_detector"] = {**data["detector"], "path": str(ROOT / spec["road_model"])}
+    data["scheduling"] = scheduling
     cameras = []
     for cam in spec["cameras"]:
         zone = _ROAD_ZONE if cam["profile"] == "road" else _STALL_ZONE
         zones = work / f"{cam['id']}.yaml"
         zones.write_text(yaml.safe_dump({"camera_id": cam["id"], "zones": [zone]}), "utf-8")
         source = {"type": "rtsp", "url": cam["url"], "decode": cam["decode"]}
-        cameras.append(
-            {"id": cam["id"], "source": source, "zones": str(zones), "analysis_fps": cam["fps"]}
-        )
+        camera = {
+            "id": cam["id"],
+            "source": source,
+            "zones": str(zones),
+            "analysis_fps": cam["fps"],
+        }
+        if tuned:
+            camera["profile"] = cam["profile"]
+        cameras.append(camera)
     data["cameras"] = cameras
     return EdgeConfig.model_validate(data)
 
@@ -237,12 +261,17 @@ def run_child(spec_path: Path) -> None:
         capture = [f"/proc/self/task/{tid}/stat" for tid in threads if tid is not None]
         cap0 = _cpu_s(capture)
         frames0 = sum(p.times.frames for p in worker.pipelines)
+        gated0 = sum(p.times.gated for p in worker.pipelines)
         detect0 = sum(p.times.detect_s for p in worker.pipelines)
+        batches = worker.batches.stats if worker.batches is not None else None
+        calls0, images0 = (batches.calls, batches.images) if batches else (0, 0)
         time.sleep(spec["window_s"])
         t1, cpu1 = time.time(), _cpu_s(["/proc/self/stat"])
         cap1 = _cpu_s(capture)
         frames = sum(p.times.frames for p in worker.pipelines) - frames0
+        gated = sum(p.times.gated for p in worker.pipelines) - gated0
         detect = sum(p.times.detect_s for p in worker.pipelines) - detect0
+        calls, images = (batches.calls - calls0, batches.images - images0) if batches else (0, 0)
         rss = _rss_mib()
         results = []
         for cam, reader in zip(spec["cameras"], worker.readers, strict=True):
@@ -272,7 +301,9 @@ def run_child(spec_path: Path) -> None:
         "cpu_cores": cpu / (t1 - t0),
         "capture_cores": (cap1 - cap0) / (t1 - t0),
         "rss_mib": rss,
-        "detect_ms": 1000 * detect / frames if frames else float("nan"),
+        "detect_ms": 1000 * detect / (frames - gated) if frames > gated else float("nan"),
+        "inferred_share": (frames - gated) / frames if frames else float("nan"),
+        "mean_batch": images / calls if calls else 1.0,
     }
     Path(spec["out"]).write_text(json.dumps(out), encoding="utf-8")
 
@@ -304,12 +335,20 @@ class Servers:
 
 
 def run_edge(
-    label: str, cameras: list[dict[str, Any]], servers: Servers, args: argparse.Namespace
+    label: str,
+    cameras: list[dict[str, Any]],
+    servers: Servers,
+    args: argparse.Namespace,
+    mode: str = "tuned",
 ) -> RunResult:
+    tuned = mode == "tuned"
     with tempfile.TemporaryDirectory(prefix="capacity-") as tmp:
         spec = {
             "cameras": cameras, "warmup_s": args.warmup_s, "window_s": args.window_s,
-            "out": str(Path(tmp) / "result.json"),
+            "out": str(Path(tmp) / "result.json"), "mode": mode,
+            "model": args.model if tuned else NAIVE_MODEL,
+            "road_model": args.road_model if tuned else None,
+            "max_batch": args.max_batch if tuned else 1,
         }  # fmt: skip
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -337,6 +376,7 @@ def run_edge(
 def cameras_for(
     servers: Servers, stationary: int, decode: str, road: int, look_s: float
 ) -> list[dict[str, Any]]:
+    """Stationary cameras with ``decode``, road cameras with ``decode: all``."""
     cams = [
         {"id": f"st-{i:03d}", "profile": "stationary", "decode": decode, "fps": 1 / look_s}
         for i in range(stationary)
@@ -364,7 +404,8 @@ def row(r: RunResult) -> str:
         f"| {r.label} | {len(r.group('stationary'))} | {len(r.group('road'))} "
         f"| {_group_cell(r.group('stationary'))} | {_group_cell(r.group('road'))} "
         f"| {'yes' if r.held else '**no**'} | {r.cpu_cores:.2f} ({r.capture_cores:.2f}) "
-        f"| {r.rss_mib:.0f} | {r.detect_ms:.0f} | {r.servers_cores:.2f} | {r.load_avg:.1f} |"
+        f"| {r.rss_mib:.0f} | {r.detect_ms:.0f} | {r.inferred_share:.0%} | {r.mean_batch:.1f} "
+        f"| {r.servers_cores:.2f} | {r.load_avg:.1f} |"
     )
 
 
@@ -386,16 +427,16 @@ def sweep(
 def paired_sweep(
     steps: list[int], servers: Servers, args: argparse.Namespace
 ) -> tuple[list[RunResult], dict[str, int]]:
-    """At each N, the shipped way then the naive way, back to back (the machine's load
+    """At each N, the tuned way then the naive way, back to back (the machine's load
     moves; neighbours in time compare fairly), each until it first fails."""
     runs: list[RunResult] = []
-    best = {"keyframes": 0, "naive": 0}
+    best = {"tuned": 0, "naive": 0}
     for n in steps:
-        for mode, decode in (("keyframes", "keyframes"), ("naive", "all")):
-            if runs and any(r.label.startswith(mode) and not r.held for r in runs):
+        for mode, decode in (("tuned", "keyframes"), ("naive", "all")):
+            if any(r.label.startswith(mode) and not r.held for r in runs):
                 continue
             cams = cameras_for(servers, n, decode, args.road_beside, args.look_s)
-            run = run_edge(f"{mode} {n}", cams, servers, args)
+            run = run_edge(f"{mode} {n}+{args.road_beside}", cams, servers, args, mode)
             runs.append(run)
             if run.held:
                 best[mode] = n
@@ -407,31 +448,38 @@ def paired_sweep(
 def report(runs: list[RunResult], best: dict[str, int], clip: str, args: argparse.Namespace) -> str:
     header = (
         "| run | stationary | road | stationary cameras | road cameras | all held "
-        "| edge CPU cores (capture threads) | RSS MiB | detect ms | servers' cores | load |"
+        "| edge CPU cores (capture threads) | RSS MiB | detect ms | inferred | batch "
+        "| servers' cores | load |"
     )
     ratio = (
-        f"ratio {best['keyframes'] / best['naive']:.1f}x"
+        f"ratio {best['tuned'] / best['naive']:.1f}x"
         if best["naive"]
         else "the naive way held none of the steps, so the ratio is above "
-        f"{best['keyframes']}/{min(int(n) for n in args.steps.split(','))}"
+        f"{best['tuned']}/{min(int(n) for n in args.steps.split(','))}"
     )
+    road = f" Road cameras held alone (tuned): **{best['road']}**." if "road" in best else ""
     lines = [
         SECTION, "",
         f"`bench/bench_capacity.py` ({' '.join(sys.argv[1:])}), {time.strftime('%Y-%m-%d %H:%M')}"
         f" UTC. Machine: {os.cpu_count()} CPUs ({platform.machine()}), shared with other "
-        "engineers' jobs (load in the last column). Streams: 1280x720, 25 fps, H.264, "
+        "engineers' jobs (load average in the last column). Streams: 1280x720, 25 fps, H.264, "
         f"keyframe every {GOP / FPS:g} s, {clip}, served over RTSP/TCP on loopback by "
         f"{args.servers} GStreamer processes (their CPU is in the servers' column, not the "
-        "edge's). One edge process per run (`EdgeWorker`, `configs/edge.yaml`: the default "
-        f"model); warm-up {args.warmup_s:g} s, then a {args.window_s:g} s window. Stationary: "
-        f"one look every {args.look_s:g} s; road: {ROAD_FPS:g} fps, `decode: all`. Held: "
-        f">= {RATE_HELD:.0%} of the rate and frame age (capture to the end of analysis) p99 "
-        "<= 5 s (stationary) or <= 1 s (road).", "",
-        header, "|" + "---|" * 11,
+        f"edge's, but on the same two cores). One edge process per run; warm-up "
+        f"{args.warmup_s:g} s, then a {args.window_s:g} s window. Stationary: one look every "
+        f"{args.look_s:g} s; road: {ROAD_FPS:g} fps, `decode: all`. **tuned**: `profile:` "
+        f"cameras (due keyframes only), spread looks, batches of up to {args.max_batch} with "
+        f"`{args.model}`" + (f" (road: `{args.road_model}`)" if args.road_model else "")
+        + ", change gating; **naive**: every frame decoded, one call per frame, no gating, "
+        f"`{NAIVE_MODEL}`. Held: >= {RATE_HELD:.0%} of the rate and frame age (capture to the "
+        "end of analysis) p99 <= 5 s (stationary) or <= 1 s (road). detect ms: wall time per "
+        "inferred frame (waiting for a core and for the batch included); inferred: share of "
+        "analysed frames that ran the detector (the rest re-used detections: nothing moved); "
+        "batch: mean images per inference call.", "",
+        header, "|" + "---|" * 13,
         *(row(r) for r in runs), "",
-        f"- Stationary cameras held, `decode: keyframes`: **{best['keyframes']}**; naive "
-        f"(`decode: all`, same rate): **{best['naive']}**; {ratio}. Road cameras "
-        f"held alone: **{best['road']}**.",
+        f"- Stationary cameras held beside {args.road_beside} road camera(s): tuned "
+        f"**{best['tuned']}**, naive **{best['naive']}**; {ratio}.{road}",
     ]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -440,11 +488,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--look-s", type=float, default=4.0, help="stationary look interval")
-    parser.add_argument("--steps", default="8,16,24,32,48,64,96,128,160")
-    parser.add_argument("--road-steps", default="1,2,4,8")
-    parser.add_argument("--road-beside", type=int, default=1, help="road cameras in sweeps")
+    parser.add_argument("--steps", default="8,16,32,64,96,128,160")
+    parser.add_argument("--road-steps", default="", help="road cameras alone (tuned), e.g. 4,8")
+    parser.add_argument("--road-beside", type=int, default=8, help="road cameras in sweeps")
+    parser.add_argument("--model", default="models/civicwatch-street-v4-batch.onnx")
+    parser.add_argument("--road-model", default="models/civicwatch-street-v4-int8.onnx")
+    parser.add_argument(
+        "--goal", default="", help="extra tuned runs, stationary+road, e.g. 150+8,96+8"
+    )
+    parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--servers", type=int, default=4)
-    parser.add_argument("--warmup-s", type=float, default=10.0)
+    parser.add_argument("--warmup-s", type=float, default=15.0)
     parser.add_argument("--window-s", type=float, default=30.0)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -463,10 +517,16 @@ def main(argv: list[str] | None = None) -> int:
         servers = Servers(clip_path, args.servers)
         try:
             stationary, best = paired_sweep([int(n) for n in args.steps.split(",")], servers, args)
-            road, best["road"] = sweep(
-                "road", [int(n) for n in args.road_steps.split(",")],
-                lambda n: cameras_for(servers, 0, "all", n, args.look_s), servers, args,
-            )  # fmt: skip
+            for goal in filter(None, args.goal.split(",")):
+                n, r = (int(v) for v in goal.split("+"))
+                cams = cameras_for(servers, n, "keyframes", r, args.look_s)
+                stationary.append(run_edge(f"tuned {n}+{r}", cams, servers, args, "tuned"))
+            road: list[RunResult] = []
+            if args.road_steps:
+                road, best["road"] = sweep(
+                    "road", [int(n) for n in args.road_steps.split(",")],
+                    lambda n: cameras_for(servers, 0, "all", n, args.look_s), servers, args,
+                )  # fmt: skip
         finally:
             servers.stop()
     text = report(stationary + road, best, clip, args)
