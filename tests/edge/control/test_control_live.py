@@ -10,7 +10,8 @@ publishes what the server's control publisher publishes (the contract's messages
 - refuses v3 (a self-intersecting polygon) and v4 (a newer schema) with the reason, and goes
   on with v2;
 - answers a snapshot request with a JPEG of its stream, and publishes health;
-- started again while the broker is unreachable, runs v2 from its disk.
+- gets v5, which disables the first camera and adds a second: health says so;
+- started again while the broker is unreachable, runs v5 from its disk.
 """
 
 from __future__ import annotations
@@ -177,6 +178,25 @@ def test_config_from_the_server_applied_live_refused_when_bad_and_kept_on_disk(
         _wait(lambda: len(server.on(health_topic)) >= 2, 15, "health samples")
         until = len(analysed) + 8
         _wait(lambda: len(analysed) >= until, 15, "frames after the refusals")
+
+        v5 = config_message(
+            EDGE,
+            5,
+            camera("cam-1", rtsp.url, PAVEMENT, KERB, zone_version=2, enabled=False),
+            camera("cam-2", rtsp.url, KERB),
+        )
+        server.publish(topics.config_topic(EDGE), v5.to_json(), retain=True)
+        _wait(lambda: any(s.running_version == 5 for s in server.statuses()), 20, "v5 applied")
+        assert [p.camera.id for p in runtime.worker.pipelines] == ["cam-2"]
+        _wait(
+            lambda: any(
+                [(c.camera_id, c.state) for c in EdgeHealth.from_json(h).cameras]
+                == [("cam-2", CameraState.RUNNING), ("cam-1", CameraState.DISABLED)]
+                for h in server.on(health_topic)
+            ),
+            20,
+            "health of the added camera and the disabled one",
+        )
     finally:
         runtime.stop()
 
@@ -195,22 +215,28 @@ def test_config_from_the_server_applied_live_refused_when_bad_and_kept_on_disk(
     jpeg = base64.b64decode(snapshot.jpeg_base64)
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None and image.shape[:2] == (240, 320) and snapshot.request_id == "snap-1"
-    sample = EdgeHealth.from_json(server.on(health_topic)[-1])
+    sample = next(
+        s for s in map(EdgeHealth.from_json, server.on(health_topic)) if s.config_version == 2
+    )
     cam = sample.cameras[0]
     assert cam.camera_id == "cam-1" and cam.state is CameraState.RUNNING
     assert cam.frames_analysed > 0 and cam.frames_received >= cam.frames_analysed
-    assert sample.config_version == 2
+    assert [(c.camera_id, c.enabled) for c in statuses[5].cameras] == [
+        ("cam-2", True),
+        ("cam-1", False),
+    ]
     server.close()
 
-    # the server is gone: a new edge process runs v2 from its disk
+    # the server is gone: a new edge process runs v5 from its disk
     again = EdgeRuntime(_config(tmp_path, 9))
     seen: list[float] = []
     try:
         assert again.control is not None and again.control.source == "disk"
-        _record(again.worker.pipeline("cam-1"), seen)
+        assert [p.camera.id for p in again.worker.pipelines] == ["cam-2"]
+        _record(again.worker.pipeline("cam-2"), seen)
         again.start()
         _wait(lambda: len(seen) >= 3, 30, "frames from the config on disk")
-        assert again.control.running_version == 2
-        assert [z.id for z in again.worker.pipeline("cam-1").zones.zones] == ["pavement", "kerb"]
+        assert again.control.running_version == 5
+        assert [z.id for z in again.worker.pipeline("cam-2").zones.zones] == ["kerb"]
     finally:
         again.stop()
