@@ -17,6 +17,7 @@ Metric names (all ``civicwatch_`` prefixed):
 - ``ingest_queue_depth``: messages received, waiting for a committer (group commits).
 - ``ingest_batch_messages``, ``ingest_commit_seconds``: histograms of the group commits
   (messages per transaction; received to acknowledged, seconds).
+- ``webhook_failures_total{outcome}``: failed webhook attempts (``retry`` or ``dead``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -92,6 +93,12 @@ class ServerMetrics(IngestMetrics):
             buckets=COMMIT_BUCKETS,
             registry=None,
         )
+        self.webhook_failures = Counter(
+            "civicwatch_webhook_failures",
+            "Failed webhook delivery attempts of this replica, by outcome (retry or dead).",
+            labelnames=("outcome",),
+            registry=None,
+        )
 
     def record(self, outcome: IngestOutcome) -> None:
         super().record(outcome)
@@ -138,6 +145,7 @@ class ServerCollector(Collector):
             yield from state.metrics.latency.collect()
             yield from state.metrics.batch_messages.collect()
             yield from state.metrics.commit_seconds.collect()
+            yield from state.metrics.webhook_failures.collect()
         yield from self._queues()
         yield from self._mqtt()
 
