@@ -151,39 +151,33 @@ function renderDisposals(item) {
 
 function renderTimeline(item) {
   const list = document.getElementById("timeline");
-  const rows = [];
-  for (const r of item.reviews || []) {
-    rows.push({ at: r.created_at, action: r.verdict, from: r.status_before, to: r.status_after, actor: r.reviewer, note: r.reason, kind: "review" });
-  }
-  for (const tr of item.transitions || []) {
-    rows.push({ at: tr.at, action: tr.action, from: tr.from_status, to: tr.to_status, actor: tr.actor, note: tr.note, kind: "transition", detail: tr.detail });
-  }
-  rows.sort((a, b) => new Date(a.at) - new Date(b.at));
-  // a verdict also writes a transition: show it once
-  const seen = new Set();
-  const shown = rows.filter((r) => {
-    const key = `${r.action}|${r.from}|${r.to}|${new Date(r.at).getTime()}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  list.replaceChildren(...shown.map((r) => el("li", { dataset: { action: r.action, to: r.to } },
+  const moves = (item.transitions || []).map((tr) => ({ at: tr.at, action: tr.action, from: tr.from_status,
+    to: tr.to_status, actor: tr.actor, note: tr.note, detail: tr.detail }));
+  // verdicts also write a transition; only those from before the lifecycle existed are extra
+  const first = moves.length ? new Date(moves[0].at).getTime() : Infinity;
+  const older = (item.reviews || []).filter((r) => new Date(r.created_at).getTime() < first - 1000)
+    .map((r) => ({ at: r.created_at, action: r.verdict, from: r.status_before, to: r.status_after,
+      actor: r.reviewer, note: r.reason, detail: null }));
+  const rows = [...older, ...moves];
+  list.replaceChildren(...rows.map((r) => el("li", { dataset: { action: r.action, to: r.to } },
     when(r.at), " ",
     el("strong", { textContent: label("case.action", r.action) }), " ",
     el("span", { className: "move", textContent: `${label("common.status", r.from)} → ${label("common.status", r.to)}` }), " ",
     el("span", { className: "by", textContent: r.actor || "" }),
     r.detail && r.detail.deadline_at ? el("span", { className: "deadline" }, ` · ${t("common.field.deadline")} `, when(r.detail.deadline_at)) : null,
     r.note ? el("q", { textContent: r.note }) : null)));
+  if (!rows.length) list.append(el("li", { className: "muted", textContent: t("case.no_transitions") }));
 }
 
 async function renderFileChain() {
   const out = document.getElementById("file-chain");
   try {
     const chain = await api.get(`cases/${CASE_ID}/file-chain`);
-    const ok = chain.verification ? chain.verification.ok ?? chain.verification.valid : chain.ok;
+    const ok = chain.ok;
     const n = (chain.records || []).length;
     out.replaceChildren(el("span", { className: `chain ${ok ? "verified" : "flagged"}`, dataset: { fileChain: ok ? "ok" : "broken" },
-      textContent: ok ? t("case.file_chain_ok", { n }) : t("case.file_chain_broken", { n }) }));
+      textContent: ok ? t("case.file_chain_ok", { n }) : t("case.file_chain_broken", { n }),
+      title: (chain.problems || []).join("; ") || chain.head || "" }));
   } catch (err) {
     out.textContent = t("case.file_chain_unavailable", { detail: err.message });
   }
@@ -225,7 +219,13 @@ function textarea(name, required) {
 }
 
 async function dispatchForm(item) {
-  const units = await loadUnits();
+  let units;
+  try {
+    units = await loadUnits();
+  } catch (err) {
+    say(t("queue.units_failed", { detail: err.message }), true);
+    return;
+  }
   const street = item.assigned_unit_id || item.unit_id;
   const teams = units.filter((u) => u.level === "team" && (!street || u.parent_id === street));
   const team = el("select", { name: "team_unit_id", required: true },
@@ -308,7 +308,7 @@ function actionsFor(item) {
   if (s === "closed" || s === "rejected") {
     add("reopen", "reopen", () => noteForm(item, "reopen", "reopen", (reason) => ({ reason }), true));
   }
-  if (["confirmed", "dispatched", "disposed"].includes(s)) {
+  if (s === "escalated" || s === "confirmed") {
     add("escalate_unit", "escalate", () => noteForm(item, "escalate_unit", "escalate", (note) => ({ note }), true));
   }
   if (item.violation_type === "cross_door") add("notice", "notice", () => noticeForm(item));

@@ -41,7 +41,7 @@ export function barChart(rows, { percent = false, width = 560, rowHeight = 22, l
 
 // A line over days: points [{label, value}] in order.
 export function lineChart(points, { width = 560, height = 180 } = {}) {
-  const pad = { l: 36, r: 10, t: 10, b: 28 };
+  const pad = { l: 36, r: 28, t: 10, b: 28 };
   const max = Math.max(1, ...points.map((p) => p.value));
   const w = width - pad.l - pad.r;
   const h = height - pad.t - pad.b;

@@ -195,7 +195,7 @@ async function start() {
     return [];
   });
   try {
-    const body = await api.get("cameras?limit=1000");
+    const body = await api.get("cameras");
     cameras = Array.isArray(body) ? body : body.items || [];
   } catch (err) {
     cameras = [];

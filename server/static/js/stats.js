@@ -4,7 +4,7 @@
 "use strict";
 import { api } from "./api.js";
 import { barChart, lineChart } from "./charts.js";
-import { dayStart, duration, el, label, loadCatalog, say, t } from "./i18n.js";
+import { dayStart, duration, el, label, loadCatalog, LOCALE, say, t } from "./i18n.js";
 import { fillUnitSelect, unitName } from "./units.js";
 
 const unitFilter = document.getElementById("unit-filter");
@@ -18,16 +18,17 @@ function put(id, chart, emptyKey = "stats.no_data") {
   section.replaceChildren(heading, chart || el("p", { className: "muted", textContent: t(emptyKey) }));
 }
 
-function count(row) { return row.count ?? row.total ?? row.value ?? 0; }
-function rate(row) {
-  if (typeof row.confirm_rate === "number") return row.confirm_rate;
-  if (typeof row.rate === "number") return row.rate;
-  return row.reviewed ? row.confirmed / row.reviewed : 0;
+// Rows of GET /api/v1/stats (server/stats/schemas.py): {key|unit_id|day, count} and
+// confirm rates {key, reviewed, confirmed, rate}.
+function bars(rows, name) {
+  return rows.length ? barChart(rows.map((r) => ({ label: name(r), value: r.count }))) : null;
 }
 
-function bars(rows, name, options) {
-  return rows.length ? barChart(rows.map((r) => ({ label: name(r), value: options && options.percent ? rate(r) : count(r),
-    title: options && options.percent ? t("stats.rate_title", { confirmed: r.confirmed ?? "?", reviewed: r.reviewed ?? "?" }) : null })), options) : null;
+function rates(rows, name) {
+  const known = rows.filter((r) => r.rate !== null && r.rate !== undefined);
+  return known.length ? barChart(known.map((r) => ({ label: name(r), value: r.rate,
+    title: `${r.key}: ${t("stats.rate_title", { confirmed: r.confirmed, reviewed: r.reviewed })}` })),
+  { percent: true }) : null;
 }
 
 function tile(key, value, className) {
@@ -53,23 +54,21 @@ async function refresh() {
   }
   say("", false);
   const byId = new Map(units.map((u) => [u.id, u]));
-  const unitLabel = (r) => (r.unit_id && byId.has(r.unit_id) ? unitName(byId.get(r.unit_id)) : r.unit_name || r.unit_id || t("common.no_unit"));
-  const byStatus = s.by_status || [];
-  const total = s.total ?? byStatus.reduce((a, r) => a + count(r), 0);
-  const median = s.median_time_to_close_s ?? s.median_close_s ?? null;
+  const unitLabel = (r) => (r.unit_id && byId.has(r.unit_id) ? unitName(byId.get(r.unit_id))
+    : (LOCALE === "en" ? r.name_en : r.name) || r.unit_id || t("common.no_unit"));
   document.getElementById("tiles").replaceChildren(
-    tile("stats.total", String(total)),
-    tile("stats.overdue", String(s.overdue ?? s.overdue_count ?? 0), "warn"),
-    tile("stats.median_close", median === null ? "—" : duration(median)),
-    tile("stats.closed", String(byStatus.filter((r) => r.status === "closed").reduce((a, r) => a + count(r), 0))));
-  const days = s.by_day || [];
-  put("by-day", days.length ? lineChart(days.map((r) => ({ label: r.day || r.date, value: count(r) }))) : null);
-  put("by-unit", bars(s.by_unit || [], unitLabel));
-  put("by-type", bars(s.by_violation_type || s.by_type || [], (r) => label("common.violation", r.violation_type || r.type)));
-  put("by-status", bars(byStatus, (r) => label("common.status", r.status)));
-  put("rate-camera", bars(s.confirm_rate_by_camera || s.by_camera || [], (r) => r.camera_id, { percent: true }));
-  put("rate-model", bars(s.confirm_rate_by_model || s.by_model_version || s.by_model || [],
-    (r) => `${r.model_name ? `${r.model_name} ` : ""}v${r.model_version || r.version}`, { percent: true }));
+    tile("stats.total", String(s.total)),
+    tile("stats.closed", String(s.closed)),
+    tile("stats.median_close", s.median_close_s === null ? "—" : duration(s.median_close_s)),
+    tile("stats.overdue", String(s.overdue), "warn"),
+    tile("stats.overdue_open", String(s.overdue_open), "warn"));
+  put("by-day", s.by_day.length ? lineChart(s.by_day.map((r) => ({ label: r.day, value: r.count }))) : null);
+  put("by-unit", bars(s.by_subunit.length ? s.by_subunit : s.by_unit, unitLabel));
+  put("by-type", bars(s.by_violation_type, (r) => label("common.violation", r.key)));
+  put("by-status", bars(s.by_status, (r) => label("common.status", r.key)));
+  put("rate-camera", rates(s.confirm_rate_by_camera, (r) => r.key.split("/").pop()));
+  put("rate-model", rates(s.confirm_rate_by_model_version, (r) => r.key));
+  document.getElementById("truncated").hidden = !s.truncated;
   document.getElementById("stats").dataset.ready = "true";
 }
 

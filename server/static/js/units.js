@@ -3,10 +3,10 @@
 import { api } from "./api.js";
 import { el, LOCALE } from "./i18n.js";
 
-// Every unit once, parents before children, with its depth; accepts a flat list, a list
-// of trees ({children: [...]}) or a page ({items: [...]}).
+// Every unit once, parents before children, with its depth, from GET /units ({roots: a
+// tree of {children: [...]}}; a flat list with parent_id works too).
 export function flatten(body) {
-  const roots = Array.isArray(body) ? body : body.items || body.units || [body];
+  const roots = Array.isArray(body) ? body : body.roots || body.items || [body];
   const out = [];
   const seen = new Set();
   const walk = (unit, depth) => {
@@ -31,7 +31,10 @@ export function unitName(unit) {
 
 let cached = null;
 export function loadUnits() {
-  if (!cached) cached = api.get("units").then(flatten);
+  if (!cached) {
+    cached = api.get("units?outlines=true").then(flatten);
+    cached.catch(() => { cached = null; }); // ask again next time
+  }
   return cached;
 }
 
