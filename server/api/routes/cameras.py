@@ -14,6 +14,7 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
+from sqlalchemy import select
 
 from contracts.control import SnapshotRequest
 from server.api.deps import ReaderDep, SessionDep, StateDep, require
@@ -53,6 +54,7 @@ from server.control_publisher import ControlPublisher
 from server.core.db import utcnow
 from server.evidence_store import EvidenceBackendError, EvidenceCorruptError, EvidenceMissingError
 from server.org.scope import scope_for
+from server.schemas import API_PREFIX
 from server.tables import UserRole
 from zones.config import ZoneProblem
 
@@ -187,9 +189,13 @@ def read_alarms(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> AlarmList:
     found = _camera(session, principal, camera_pk)
-    rows = session.query(CameraAlarm).filter(CameraAlarm.camera_pk == found.camera.id)
-    items = rows.order_by(CameraAlarm.id.desc()).limit(limit).all()
-    return AlarmList(items=[alarm_out(a) for a in items])
+    rows = session.scalars(
+        select(CameraAlarm)
+        .where(CameraAlarm.camera_pk == found.camera.id)
+        .order_by(CameraAlarm.id.desc())
+        .limit(limit)
+    )
+    return AlarmList(items=[alarm_out(a) for a in rows])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,7 +442,7 @@ def _snapshot_out(session: SessionDep, state: StateDep, found: RegisteredCamera)
     return SnapshotOut(
         camera=camera_pk,
         sha256=snap.sha256 if snap is not None else None,
-        url=f"/api/v1/cameras/{camera_pk}/snapshots/{snap.sha256}" if snap is not None else None,
+        url=None if snap is None else f"{API_PREFIX}/cameras/{camera_pk}/snapshots/{snap.sha256}",
         width=snap.width if snap is not None else None,
         height=snap.height if snap is not None else None,
         captured_at=snap.captured_at if snap is not None else None,
