@@ -364,6 +364,12 @@ def export_onnx(
     out.parent.mkdir(parents=True, exist_ok=True)
     if src.resolve() != out.resolve():
         shutil.copyfile(src, out)
+    from training.batch_axis import BatchAxisError, make_batch_dynamic
+
+    try:  # edges batch several cameras' frames into one inference call
+        make_batch_dynamic(out, out)
+    except BatchAxisError as exc:
+        logger.warning("%s keeps its static batch of 1 (no batched inference): %s", out, exc)
     logger.info("exported %s (%d bytes)", out, out.stat().st_size)
     return out
 
