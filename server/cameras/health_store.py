@@ -81,6 +81,37 @@ def health_history(session: Session, *, camera_pk: int, limit: int) -> list[Came
     return list(reversed(rows))
 
 
+def health_histories(
+    session: Session, camera_pks: list[int], *, limit: int
+) -> dict[int, list[CameraHealthSample]]:
+    """The newest ``limit`` samples of each camera, oldest first, in one query."""
+    if not camera_pks:
+        return {}
+    ranked = (
+        select(
+            CameraHealthSample.id,
+            func.row_number()
+            .over(
+                partition_by=CameraHealthSample.camera_pk,
+                order_by=CameraHealthSample.id.desc(),
+            )
+            .label("rank"),
+        )
+        .where(CameraHealthSample.camera_pk.in_(camera_pks))
+        .subquery()
+    )
+    rows = session.scalars(
+        select(CameraHealthSample)
+        .join(ranked, ranked.c.id == CameraHealthSample.id)
+        .where(ranked.c.rank <= limit)
+        .order_by(CameraHealthSample.id)
+    )
+    found: dict[int, list[CameraHealthSample]] = {pk: [] for pk in camera_pks}
+    for row in rows:
+        found[row.camera_pk].append(row)
+    return found
+
+
 def latest_health(session: Session, camera_pks: list[int]) -> dict[int, CameraHealthSample]:
     """The newest sample of each camera that has one."""
     if not camera_pks:

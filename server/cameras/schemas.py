@@ -136,6 +136,12 @@ class HealthHistory(_Out):
     items: list[HealthOut]
 
 
+class HealthHistories(_Out):
+    """Recent health samples of every camera in reach, oldest first (the list's sparklines)."""
+
+    items: list[HealthHistory]
+
+
 class AlarmList(_Out):
     items: list[AlarmOut]
 

@@ -20,7 +20,7 @@ from contracts.control import SnapshotRequest
 from server.api.deps import ReaderDep, SessionDep, StateDep, require
 from server.auth import Principal
 from server.cameras import registry, snapshots, zone_versions
-from server.cameras.health_store import health_history
+from server.cameras.health_store import health_histories, health_history
 from server.cameras.registry import CameraRegistryError, RegisteredCamera
 from server.cameras.schemas import (
     AlarmList,
@@ -28,6 +28,7 @@ from server.cameras.schemas import (
     CameraList,
     CameraOut,
     CameraPatch,
+    HealthHistories,
     HealthHistory,
     ProblemOut,
     SnapshotOut,
@@ -112,6 +113,23 @@ def list_cameras(session: SessionDep, principal: ReaderDep) -> CameraList:
     """Every camera of the principal's units with its state, newest health and open alarms."""
     found = registry.list_cameras(session, units=_units(session, principal))
     return CameraList(items=camera_views(session, found))
+
+
+@router.get("/health", response_model=HealthHistories, summary="Recent health of all cameras")
+def list_health(
+    session: SessionDep,
+    principal: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 60,
+) -> HealthHistories:
+    """The newest samples of every camera in the principal's units (one query)."""
+    found = registry.list_cameras(session, units=_units(session, principal))
+    histories = health_histories(session, [r.camera.id for r in found], limit=limit)
+    return HealthHistories(
+        items=[
+            HealthHistory(camera=pk, items=[health_out(r) for r in rows])
+            for pk, rows in histories.items()
+        ]
+    )
 
 
 @router.post(

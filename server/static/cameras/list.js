@@ -31,9 +31,8 @@ function sparkline(items) {
   return svg;
 }
 
-async function row(camera) {
+function row(camera, history) {
   const health = camera.health;
-  const history = await api.get(`cameras/${camera.id}/health?limit=60`).catch(() => ({ items: [] }));
   const alarms = camera.alarms.map((a) => `${t(`cameras.alarm.${a.kind}`)}: ${a.detail}`).join("; ");
   const apply = camera.apply;
   const zones = apply.applied ? t("cameras.applied_short", { v: apply.applied_zone_version })
@@ -50,7 +49,7 @@ async function row(camera) {
     el("td", { textContent: camera.edge_id }),
     el("td", { textContent: camera.unit_id }),
     el("td", { className: "state", textContent: t(`cameras.state.${camera.state}`) }),
-    el("td", {}, sparkline(history.items), el("small", { textContent: health ? ` ${health.frames_analysed}/${health.frames_received}` : "" })),
+    el("td", {}, sparkline(history), el("small", { textContent: health ? ` ${health.frames_analysed}/${health.frames_received}` : "" })),
     el("td", { textContent: health && health.last_frame_age_s !== null ? `${health.last_frame_age_s.toFixed(1)} s` : "—" }),
     el("td", { className: "alarms", textContent: alarms || "—" }),
     el("td", { className: "zones" }, el("a", { href: `/cameras/${camera.id}/zones`, textContent: zones })),
@@ -59,8 +58,9 @@ async function row(camera) {
 }
 
 async function refresh() {
-  const list = await api.get("cameras");
-  const rows = await Promise.all(list.items.map(row));
+  const [list, health] = await Promise.all([api.get("cameras"), api.get("cameras/health?limit=60")]);
+  const histories = new Map(health.items.map((h) => [h.camera, h.items]));
+  const rows = list.items.map((camera) => row(camera, histories.get(camera.id) || []));
   document.querySelector("#cameras tbody").replaceChildren(...rows);
   document.getElementById("empty").hidden = list.items.length > 0;
 }

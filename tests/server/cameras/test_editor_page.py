@@ -159,4 +159,6 @@ def test_camera_list_shows_the_alarm_in_red(live: LiveServer, browser: Any) -> N
     assert "alarm" in (row.get_attribute("class") or "")
     assert ZH["cameras.alarm.dark"] in row.locator(".alarms").inner_text()
     assert "s3cret" not in page.content()
+    health = httpx.get(f"{live.url}/api/v1/cameras/health").json()
+    assert health == {"items": [{"camera": pk, "items": []}]}
     assert errors == []

@@ -14,7 +14,7 @@ from contracts.topics import health_topic, parse_edge_topic, snapshot_topic, sta
 from server.cameras import registry
 from server.cameras.alarm_store import check_alarms, open_alarms
 from server.cameras.alarms import AlarmKind, AlarmThresholds
-from server.cameras.health_store import health_history, trim_health
+from server.cameras.health_store import health_histories, health_history, trim_health
 from server.cameras.schemas import CameraCreate
 from server.cameras.snapshots import latest_snapshot
 from server.cameras.tables import CameraSettings, EdgeConfig
@@ -86,6 +86,9 @@ def test_health_is_stored_bounded_and_raises_then_clears_alarms(
         detail = _ingest(session_factory, context, health_topic("edge-1"), _health(at, age=0.1), at)
         assert detail == "1 of 2 camera(s) registered"
     with session_factory() as session, session.begin():
+        (recent,) = health_histories(session, [camera_pk], limit=2).values()
+        assert [r.sampled_at for r in recent] == [NOW + timedelta(seconds=s) for s in (15, 20)]
+        assert health_histories(session, [], limit=2) == {}
         assert check_alarms(session, now=NOW + timedelta(seconds=30), limits=LIMITS) == 0
         trim_health(session, keep=3)
         assert len(health_history(session, camera_pk=camera_pk, limit=100)) == 3
