@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.ids import ID_PATTERN
+from server.webhooks.payloads import WebhookBody
 from server.webhooks.tables import DeliveryStatus, WebhookEventKind
 
 _Name = Annotated[str, Field(min_length=1, max_length=128)]
@@ -108,8 +109,9 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveryDetail(DeliveryOut):
-    """A delivery with every attempt, newest first."""
+    """A delivery with the body it sends and every attempt, newest first."""
 
+    body: WebhookBody = Field(description="The JSON body, as signed and sent.")
     attempt_log: list[AttemptOut]
 
 

@@ -27,7 +27,11 @@ MAX_URL_CHARS: Final[int] = 2048
 
 
 class SubscriptionError(ValueError):
-    """A subscription's fields are unusable; the message says which and why."""
+    """A subscription's field is unusable; ``field`` names it, the message says why."""
+
+    def __init__(self, message: str, field: str = "url") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def new_secret() -> str:
@@ -64,12 +68,12 @@ def check_url(url: str) -> str:
 
 def _check_unit(session: Session, unit_id: str | None) -> None:
     if unit_id is not None and session.get(Unit, unit_id) is None:
-        raise SubscriptionError(f"unit {unit_id!r} does not exist")
+        raise SubscriptionError(f"unit {unit_id!r} does not exist", "unit_id")
 
 
 def _kinds(kinds: Sequence[WebhookEventKind]) -> list[str]:
     if not kinds:
-        raise SubscriptionError("kinds must name at least one event kind")
+        raise SubscriptionError("kinds must name at least one event kind", "kinds")
     return sorted({kind.value for kind in kinds})
 
 

@@ -31,7 +31,7 @@ CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The case id.")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No case with this id."}}
 
 
-def _invalid_query(name: str, message: str) -> HTTPException:
+def invalid_query(name: str, message: str) -> HTTPException:
     """A 422 shaped like FastAPI's own validation errors (what the OpenAPI spec declares)."""
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -41,7 +41,7 @@ def _invalid_query(name: str, message: str) -> HTTPException:
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise _invalid_query(
+        raise invalid_query(
             name, f"{name} must carry a time zone, e.g. 2024-05-01T08:00:00Z or +08:00"
         )
     return value
@@ -54,7 +54,7 @@ def time_range(
     since = _aware(since, "since")
     until = _aware(until, "until")
     if since is not None and until is not None and since >= until:
-        raise _invalid_query("until", "since must be earlier than until")
+        raise invalid_query("until", "since must be earlier than until")
     return since, until
 
 

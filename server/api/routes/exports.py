@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 
 from server import crud
 from server.api.deps import ReaderDep, ScopeDep, SessionDep, StateDep
-from server.api.routes.cases import CaseFilter, CaseFilterDep, CaseId
+from server.api.routes.cases import CaseFilter, CaseFilterDep, CaseId, invalid_query
 from server.api.routes.lifecycle import visible_case
 from server.chain_verify import export_case
 from server.core.db import utcnow
@@ -73,9 +73,9 @@ def export_cases_csv(
         session, query=filters.query, limit=1, offset=0, where=filters.where
     ).total
     if total > MAX_CSV_ROWS:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"{total} cases match; one export holds at most {MAX_CSV_ROWS}: narrow the "
+        raise invalid_query(
+            "limit",
+            f"{total} cases match; one export holds at most {MAX_CSV_ROWS}: narrow the "
             "filters (a shorter since/until range, a unit or a status)",
         )
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")

@@ -84,6 +84,9 @@ def create_notice(
     except service.NoticeConflictError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except service.NoticeInputError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": ["body", "sent_at"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
     session.commit()
     return NoticeOut.model_validate(notice)

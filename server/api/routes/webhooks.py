@@ -11,6 +11,7 @@ from server.api.deps import AdminDep, SessionDep
 from server.core.db import utcnow
 from server.webhooks import delivery as deliveries
 from server.webhooks import subscriptions
+from server.webhooks.payloads import WebhookBody
 from server.webhooks.schemas import (
     AttemptOut,
     DeliveryDetail,
@@ -34,8 +35,12 @@ _NO_SUBSCRIPTION: dict[int | str, dict[str, Any]] = {404: {"description": "No su
 _NO_DELIVERY: dict[int | str, dict[str, Any]] = {404: {"description": "No such delivery."}}
 
 
-def _bad_request(exc: ValueError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc))
+def _bad_request(exc: subscriptions.SubscriptionError) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors (what the OpenAPI spec declares)."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}],
+    )
 
 
 def _delivery_out(row: WebhookDelivery) -> DeliveryOut:
@@ -124,6 +129,7 @@ def read_delivery(
     attempts = deliveries.attempts_of(session, delivery_id=delivery_id)
     return DeliveryDetail(
         **_delivery_out(row).model_dump(),
+        body=WebhookBody.model_validate(row.event.payload),
         attempt_log=[AttemptOut.model_validate(attempt) for attempt in attempts],
     )
 

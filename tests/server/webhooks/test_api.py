@@ -161,6 +161,7 @@ def test_the_server_delivers_signed_retries_after_a_failure_and_retries_by_hand(
         )
         detail = client.get(f"/api/v1/webhooks/deliveries/{item['id']}").json()
         assert [a["status_code"] for a in detail["attempt_log"]] == [200, 500]
+        assert detail["body"] == json.loads(second.body)
         assert client.post(f"/api/v1/webhooks/deliveries/{item['id']}/retry").status_code == 409
         metrics = client.get("/metrics").text
         assert 'civicwatch_webhook_failures_total{outcome="retry"} 1.0' in metrics
