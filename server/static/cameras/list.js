@@ -3,6 +3,7 @@
 "use strict";
 import { api } from "/static/js/api.js";
 import { el, loadCatalog, say, t } from "/static/js/i18n.js";
+import { fillUnitSelect } from "/static/js/units.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const REFRESH_MS = 5000;
@@ -82,5 +83,8 @@ document.getElementById("add-camera").addEventListener("submit", async (event) =
 });
 
 await loadCatalog();
-try { await refresh(); } catch (error) { say(error.message, true); }
+try {
+  await fillUnitSelect(document.getElementById("unit-select"), { levels: ["street"] });
+  await refresh();
+} catch (error) { say(error.message, true); }
 setInterval(() => refresh().catch((error) => say(error.message, true)), REFRESH_MS);

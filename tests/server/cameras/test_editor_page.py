@@ -24,7 +24,13 @@ from server.core.db import utcnow
 from server.ingest import IngestContext
 from server.ingest.handlers import IngestMessage
 from server.ingest.handlers.snapshot import handle_snapshot
-from tests.server.cameras.conftest import add_units, camera_body, jpeg, snapshot_message
+from tests.server.cameras.conftest import (
+    OTHER_STREET,
+    add_units,
+    camera_body,
+    jpeg,
+    snapshot_message,
+)
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
@@ -161,4 +167,25 @@ def test_camera_list_shows_the_alarm_in_red(live: LiveServer, browser: Any) -> N
     assert "s3cret" not in page.content()
     health = httpx.get(f"{live.url}/api/v1/cameras/health").json()
     assert health == {"items": [{"camera": pk, "items": []}]}
+    assert errors == []
+
+
+def test_a_camera_is_added_from_the_list_page(live: LiveServer, browser: Any) -> None:
+    page = browser.new_page()
+    errors = _watch(page, live)
+    page.goto(f"{live.url}/cameras")
+    page.locator("#empty").wait_for()
+    form = page.locator("#add-camera")
+    form.locator("input[name=edge_id]").fill("edge-9")
+    form.locator("input[name=camera_id]").fill("cam-9")
+    form.locator("input[name=name]").fill("外滩 9号")
+    form.locator("select[name=unit_id]").select_option(OTHER_STREET)
+    form.locator("input[name=stream_url]").fill("rtsp://op:hunter2-pw@10.1.1.9/live")
+    form.locator("button[type=submit]").click()
+    row = page.locator("#cameras tr[data-camera]")
+    row.wait_for()
+    assert "cam-9" in row.inner_text()
+    assert "hunter2" not in page.content()
+    (camera,) = httpx.get(f"{live.url}/api/v1/cameras").json()["items"]
+    assert (camera["unit_id"], camera["stream_url"]) == (OTHER_STREET, "rtsp://***@10.1.1.9/live")
     assert errors == []
