@@ -8,7 +8,10 @@ builds the configured one.
 Only a validated hash ever becomes part of a path or key. Both backends check the hash
 of the bytes on write (never trusting the caller) and on read. Files are written to a
 temporary name in the target directory, fsynced and renamed into place, so a crash
-leaves either the whole file or nothing under the final name.
+leaves either the whole file or nothing under the final name. Inside
+:meth:`EvidenceStore.deferred_sync` (the ingest's group commit) the fsyncs and renames of
+a thread's writes wait for the end of the block and run there one after another, each
+directory fsynced once.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import logging
 import os
 import re
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -114,6 +120,39 @@ class EvidenceStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._local = threading.local()
+
+    @contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Hold back this thread's fsyncs and renames until the block ends (batched fsyncs).
+
+        :meth:`write` inside the block writes the temporary file only; when the block ends
+        (also by an exception) every file is fsynced and renamed into place and each
+        directory fsynced once, so on return all of them are durable: leave the block
+        before committing what refers to them. A crash inside leaves only temporary files.
+        """
+        if getattr(self._local, "pending", None) is not None:
+            raise RuntimeError("deferred_sync is already active on this thread")
+        pending: list[tuple[Path, Path]] = []
+        self._local.pending = pending
+        try:
+            yield
+        finally:
+            self._local.pending = None
+            self._settle(pending)
+
+    @staticmethod
+    def _settle(pending: list[tuple[Path, Path]]) -> None:
+        """fsync and rename each ``(temporary, final)`` pair, then fsync their directories."""
+        for tmp, path in pending:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            tmp.replace(path)
+        for directory in dict.fromkeys(path.parent for _, path in pending):
+            _fsync_dir(directory)
 
     def path_for(self, sha256: str) -> Path:
         """Where the bytes of ``sha256`` live; raises ``ValueError`` for a malformed hash."""
@@ -150,12 +189,17 @@ class EvidenceStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{sha256[:16]}.", suffix=".tmp")
         tmp = Path(tmp_name)
+        pending: list[tuple[Path, Path]] | None = getattr(self._local, "pending", None)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if pending is None:
+                    os.fsync(handle.fileno())
             tmp.chmod(0o644)
+            if pending is not None:
+                pending.append((tmp, path))  # fsynced and renamed when the block ends
+                return path
             tmp.replace(path)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -6,16 +6,19 @@ line naming the edge, the topic and the reason, and counted in :class:`IngestMet
 nothing already accepted is touched.
 
 :func:`dispatch_batch` is the group commit: a batch of messages in one transaction (one
-commit, one fsync of the database log for all of them). When any of them is refused or
-fails, the batch is rolled back as a whole and the caller takes its messages one by one
-through :func:`dispatch`. Every transaction first locks the edges it touches
-(:mod:`server.ingest.edge_lock`), so replicas ingest one edge's messages in turn.
+commit, one fsync of the database log for all of them; the evidence files' fsyncs run
+together at the end, :meth:`~server.evidence_store.EvidenceStore.deferred_sync`). When
+any of them is refused or fails, the batch is rolled back as a whole and the caller
+takes its messages one by one through :func:`dispatch`. Every transaction first locks
+the edges it touches (:mod:`server.ingest.edge_lock`), so replicas ingest one edge's
+messages in turn.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -26,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.topics import EdgeTopicKind, TopicError, edge_id_of, parse_edge_topic
+from server.evidence_store import EvidenceBackend, EvidenceStore
 from server.ingest.edge_lock import lock_edges
 from server.ingest.handlers import HANDLERS, IngestContext, IngestMessage
 from server.ingest.results import IngestMetrics, IngestOutcome, IngestRejectedError
@@ -182,15 +186,16 @@ def dispatch_batch(
         with session_factory() as session, session.begin():
             held = _hold_loaded(session)
             lock_edges(session, edges)
-            for index in sorted(range(len(parsed)), key=lambda i: _batch_rank(parsed[i])):
-                item = parsed[index]
-                if isinstance(item, IngestOutcome):
-                    outcomes[index] = item
-                    continue
-                handler = HANDLERS.get(item.address.kind)
-                if handler is None:  # refused by the one-by-one path
-                    raise IngestRejectedError("bad_topic", f"no ingest for {item.address.kind}")
-                outcomes[index] = handler(session, item, context=context, now=now)
+            with _batched_fsync(context.store):  # evidence durable before the commit
+                for index in sorted(range(len(parsed)), key=lambda i: _batch_rank(parsed[i])):
+                    item = parsed[index]
+                    if isinstance(item, IngestOutcome):
+                        outcomes[index] = item
+                        continue
+                    handler = HANDLERS.get(item.address.kind)
+                    if handler is None:  # refused by the one-by-one path
+                        raise IngestRejectedError("bad_topic", f"no ingest for {item.address.kind}")
+                    outcomes[index] = handler(session, item, context=context, now=now)
     except IngestRejectedError as exc:
         logger.debug("a batch of %d holds a refused message (%s); one by one", len(batch), exc)
         return None
@@ -206,6 +211,11 @@ def dispatch_batch(
     for outcome, raw in zip(done, batch, strict=True):
         _report(outcome, len(raw.payload), metrics)
     return done
+
+
+def _batched_fsync(store: EvidenceBackend) -> AbstractContextManager[None]:
+    """The file store's deferred fsyncs for a batch's evidence; nothing for other stores."""
+    return store.deferred_sync() if isinstance(store, EvidenceStore) else nullcontext()
 
 
 def _hold_loaded(session: Session) -> list[object]:
