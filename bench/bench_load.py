@@ -7,8 +7,8 @@ and a crop, an ``update`` with a new frame in half of them, an ``end``) and muck
 (``start`` with annotated frame, crop and plate crop, then ``end``), evidence from one
 textured 1280x720 frame at JPEG quality 85 (~130 KB) and its crops, each event's copies
 made distinct by a JPEG comment. Events arrive per edge as a Poisson process at
-``--rate-per-edge``; the edges run in ``--edge-processes`` processes (10 edges each),
-apart from the replicas, so the load generator does not share a GIL with the server.
+``--rate-per-edge``; the edges run in processes of 10 edges each, apart from the
+replicas, so the load generator does not share a GIL with the server.
 
 The replicas are separate processes running the server's :class:`server.ingest.MqttIngest`
 with one ``ingest.shared_group`` (MQTT 5 shared subscriptions), their own client ids, one
@@ -19,7 +19,7 @@ taken by each replica at the commit; p50/p99 over every committed event message.
 
 Usage::
 
-    .venv/bin/python bench/bench_load.py --duration 45 --rate-per-edge 1 --replicas 1 2
+    .venv/bin/python bench/bench_load.py --duration 45 --rate-per-edge 0.2 --replicas 1 2
 
 This is a measurement, not a test; results go to ``bench/RESULTS.md`` by hand.
 """
@@ -356,7 +356,7 @@ def run_load(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edges", type=int, default=50, help="simulated edges")
-    parser.add_argument("--rate-per-edge", type=float, default=1.0, help="events/s per edge")
+    parser.add_argument("--rate-per-edge", type=float, default=0.2, help="events/s per edge")
     parser.add_argument("--duration", type=float, default=45.0, help="seconds of sending")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2], help="runs to make")
     parser.add_argument(
