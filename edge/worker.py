@@ -108,11 +108,17 @@ class EdgeWorker:
             _load_detector(config, road) if road is not None else None
         )
         scheduling = config.scheduling
+        batching = scheduling.max_batch > 1
+        wait_s = scheduling.max_wait_ms / 1000.0
         self.batches: BatchRunner | None = (
-            BatchRunner(scheduling.max_batch, scheduling.max_wait_ms / 1000.0)
-            if scheduling.max_batch > 1
-            else None
+            BatchRunner(scheduling.max_batch, wait_s) if batching else None
         )
+        """The batches of every camera but the road cameras (``None`` without batching)."""
+        self.road_batches: BatchRunner | None = (
+            BatchRunner(scheduling.max_batch, wait_s) if batching else None
+        )
+        """Road cameras' own lane: a frame due every 0.2 s must not wait behind a batch of
+        stationary cameras' looks."""
         self.outbox = Outbox(config.outbox_path)
         self.chain = (
             EdgeChain.from_config(self.outbox, config.chain, edge_id=config.edge_id)
@@ -213,9 +219,10 @@ class EdgeWorker:
             except (OSError, ValueError) as exc:
                 logger.error("plate reader not loaded, truck cases will say so: %s", exc)
 
-    def _bound(self, detector: Detector) -> Detector:
-        """``detector`` as the cameras call it: through the shared batches, if batching."""
-        return detector if self.batches is None else BatchedDetector(detector, self.batches)
+    def _bound(self, detector: Detector, camera: CameraConfig) -> Detector:
+        """``detector`` as ``camera`` calls it: through its lane's batches, if batching."""
+        runner = self.road_batches if camera.profile == "road" else self.batches
+        return detector if runner is None else BatchedDetector(detector, runner)
 
     def _pipeline(self, camera: CameraConfig, zones: CameraZones) -> CameraPipeline:
         sites = {z.site_id for z in zones.zones if z.site_id is not None}
@@ -226,7 +233,7 @@ class EdgeWorker:
             config=self.config,
             camera=camera,
             zones=zones,
-            detector=self._bound(self._detector_for(camera)),
+            detector=self._bound(self._detector_for(camera), camera),
             gate=gate,
             outbox=self.outbox,
             chain=self.chain,
@@ -330,9 +337,8 @@ class EdgeWorker:
                 self._detector = detector
             else:
                 self._detector, self._road_detector = detector, None
-            bound = self._bound(detector)
             for pipeline in chosen:
-                pipeline.set_detector(bound)
+                pipeline.set_detector(self._bound(detector, pipeline.camera))
             logger.info(
                 "detector swapped on %d camera(s) (%s): now %s %s (%s)",
                 len(chosen),
@@ -422,8 +428,9 @@ class EdgeWorker:
             camera.reader.stop()
         for camera in running:
             camera.thread.join(timeout=timeout_s)
-        if self.batches is not None:
-            self.batches.stop()
+        for runner in (self.batches, self.road_batches):
+            if runner is not None:
+                runner.stop()
         if self.sensors is not None:
             self.sensors.stop()
         self.publisher.stop()
