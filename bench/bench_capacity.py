@@ -62,7 +62,10 @@ SIZE_WH = (1280, 720)
 FPS = 25
 GOP = 50
 BITRATE = 3_000_000
-REAL_CLIP = "videos/lamminhthien_vtest_crowd.avi"
+REAL_CLIPS = {
+    "crowd": "videos/lamminhthien_vtest_crowd.avi",  # a busy plaza: every look changes
+    "parking": "videos/intel_car-detection.mp4",  # a quiet car park, cars now and then
+}
 NAIVE_MODEL = "models/civicwatch-street-v5.onnx"
 ROAD_FPS = 5.0
 AGE_BOUND_S = {"stationary": 5.0, "road": 1.0}
@@ -92,8 +95,7 @@ class CameraResult:
         40 s, of which one may fall just outside the window), and the age bound."""
         due = RATE_HELD * self.target_fps * self.window_s
         return (
-            self.analysed >= math.floor(due + 1e-6)
-            and self.age_p99_s <= AGE_BOUND_S[self.profile]
+            self.analysed >= math.floor(due + 1e-6) and self.age_p99_s <= AGE_BOUND_S[self.profile]
         )
 
 
@@ -126,14 +128,15 @@ class RunResult:
 # --------------------------------------------------------------------------------------
 
 
-def make_clip(out: Path, shared: Path | None) -> str:
+def make_clip(out: Path, shared: Path | None, name: str = "crowd") -> str:
     """Encode the served clip; returns a description of where it came from."""
     import av
     import cv2
 
     rng = np.random.default_rng(0)
-    if shared is not None and (shared / REAL_CLIP).is_file():
-        source, step, noise, what = shared / REAL_CLIP, 1, 0, f"real footage (`{REAL_CLIP}`)"
+    real = REAL_CLIPS[name]
+    if shared is not None and (shared / real).is_file():
+        source, step, noise, what = shared / real, 1, 0, f"real footage (`{real}`)"
     else:
         from training.scenes.scenarios import render_scenario
 
@@ -503,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         "--goal", default="", help="extra tuned runs, stationary+road, e.g. 150+8,96+8"
     )
     parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--clip", choices=sorted(REAL_CLIPS), default="crowd")
     parser.add_argument("--servers", type=int, default=4)
     parser.add_argument("--warmup-s", type=float, default=15.0)
     parser.add_argument("--window-s", type=float, default=30.0)
@@ -518,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     shared = Path(os.environ.get("CIVICWATCH_SHARED_DATA", ROOT.parent / "shared" / "data"))
     with tempfile.TemporaryDirectory(prefix="capacity-clip-") as tmp:
         clip_path = Path(tmp) / "street.mp4"
-        clip = make_clip(clip_path, shared if shared.is_dir() else None)
+        clip = make_clip(clip_path, shared if shared.is_dir() else None, args.clip)
         print(f"clip: {clip}", flush=True)
         servers = Servers(clip_path, args.servers)
         try:
