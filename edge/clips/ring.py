@@ -105,6 +105,7 @@ class RingStats:
     pushed: int
     trimmed: int
     refused: int
+    newest_s: float | None = None
 
 
 class PacketRing:
@@ -172,6 +173,7 @@ class PacketRing:
                 pushed=self._pushed,
                 trimmed=self._trimmed,
                 refused=self._refused,
+                newest_s=self._packets[-1].captured_at if self._packets else None,
             )
 
     def window(self, start_s: float, end_s: float) -> ClipPackets:

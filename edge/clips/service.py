@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 GRACE_S = 1.0
 """Wait this long past ``post_s`` for the last packets to arrive before cutting."""
+
+LATE_PACKETS_S = 10.0
+"""When the ring's newest packet is still before the clip's end (a reader running behind the
+camera), wait up to this much longer for it, then cut what there is."""
 
 
 @dataclass(order=True, frozen=True, slots=True)
@@ -178,6 +182,14 @@ class ClipService:
     def meta_path(self, sha256: str) -> Path:
         return self.spool / f"{sha256}.json"
 
+    def _behind(self, job: ClipJob) -> bool:
+        """Whether the camera's packets have not reached the clip's end yet (worth waiting)."""
+        ring = self.rings.get(job.camera_id)
+        if ring is None or self.clock() > job.start_s + self.config.post_s + LATE_PACKETS_S:
+            return False
+        newest = ring.stats().newest_s
+        return newest is not None and newest < job.start_s + self.config.post_s
+
     def _cut_loop(self) -> None:
         while not self._stop.is_set():
             with self._cond:
@@ -189,6 +201,10 @@ class ClipService:
                     self._cond.wait(min(wait_s, 0.5))
                     continue
                 job = heapq.heappop(self._jobs)
+            if self._behind(job):
+                with self._cond:
+                    heapq.heappush(self._jobs, replace(job, due_s=job.due_s + 1.0))
+                continue
             try:
                 self.cut(job)
             except Exception:  # a bug must not end the clip thread
