@@ -32,8 +32,8 @@ _CONTRIBUTORS = (
 # pair (create), the server registers it (register, list, mosquitto). Either may be absent.
 _KEYS_CONTRIBUTORS = ("edge.keys_cli", "server.keys_cli")
 # Modules that add actions to the ``models`` group via add_commands(): training judges a
-# candidate (gate).
-_MODELS_CONTRIBUTORS = ("training.gate.cli",)
+# candidate (gate); the server serves, assigns and rolls back (register, assign, rollback, list).
+_MODELS_CONTRIBUTORS = ("training.gate.cli", "server.models_cli")
 
 
 def _contributor(module_name: str, human: str) -> ModuleType | None:
@@ -67,7 +67,7 @@ def _add_keys_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 def _add_models_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "models",
-        help="judge a candidate model against the running one (gate)",
+        help="judge a candidate model (gate); register, assign and roll back models on edges",
         description=(
             "The model life after training: 'gate' runs a candidate and the current model on "
             "the frozen reviewed-case test split, the held-out rendered scenes and the "

@@ -12,6 +12,7 @@ from server.lifecycle import tables as _lifecycle_tables  # noqa: F401
 from server.notices import tables as _notice_tables  # noqa: F401
 from server.org import tables as _org_tables  # noqa: F401
 from server.review_labels import tables as _review_label_tables  # noqa: F401
+from server.rollout import tables as _rollout_tables  # noqa: F401
 from server.tables import Base
 from server.webhooks import tables as _webhook_tables  # noqa: F401
 

@@ -39,6 +39,7 @@ from server.api.routes import (
     webhooks,
 )
 from server.api.routes import lifecycle as lifecycle_routes
+from server.api.routes import models as models_routes
 from server.api.routes import review_labels as review_labels_routes
 from server.api.routes import units as units_routes
 from server.cameras.runtime import CameraRuntime
@@ -244,6 +245,7 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(units_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(cameras.router, responses=_AUTH_RESPONSES)
     api.include_router(review_labels_routes.router, responses=_AUTH_RESPONSES)
+    api.include_router(models_routes.router, responses=_AUTH_RESPONSES)
     api.include_router(auth_routes.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -1,0 +1,300 @@
+"""Model rollout, server side, on SQLite and PostgreSQL: files by sha256 with Range for edge
+accounts, assignments with a conflict for the slower of two operators, rollback, the command
+line, and the retained message on real Mosquitto for an edge that subscribes late."""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicwatch.cli import main
+from contracts.model_rollout import ModelAssignmentMessage
+from contracts.mqtt import MqttSettings, create_client
+from contracts.topics import model_topic
+from server import auth
+from server.core.config import load_settings
+from server.core.db import utcnow
+from server.evidence_store import EvidenceStore
+from server.main import create_app
+from server.rollout.publish import publish_assignments
+from server.rollout.service import (
+    AssignmentConflictError,
+    RolloutError,
+    assign,
+    current,
+    find_model,
+    register_model,
+    rollback,
+)
+from server.state import ServerState
+from server.tables import UserRole
+
+ROOT = Path(__file__).resolve().parents[3]
+V4 = ROOT / "models" / "civicwatch-street-v4.onnx"
+V5 = ROOT / "models" / "civicwatch-street-v5.onnx"
+NOW = utcnow()
+
+
+def _register(factory: sessionmaker[Session], store: EvidenceStore) -> tuple[str, str]:
+    with factory() as session:
+        a = register_model(
+            session, store, data=V4.read_bytes(), name="street", version="4", by="op", now=NOW
+        )
+        b = register_model(
+            session, store, data=V5.read_bytes(), name="street", version="5", by="op", now=NOW
+        )
+        session.commit()
+        return a.sha256, b.sha256
+
+
+def test_assign_conflict_and_rollback(
+    session_factory: sessionmaker[Session], store: EvidenceStore
+) -> None:
+    v4, v5 = _register(session_factory, store)
+    with session_factory() as session:
+        done = assign(
+            session,
+            edge_ids=["edge-1"],
+            model=find_model(session, "street@4"),
+            seen={},
+            canary=False,
+            by="ann",
+            now=NOW,
+        )
+        session.commit()
+        assert done[0].revision == 1 and done[0].message.model.sha256 == v4
+        assert done[0].message.model.path == f"/api/v1/models/{v4}/file"
+    # two operators read revision 1; the first to write wins, the second gets a conflict
+    with session_factory() as first, session_factory() as second:
+        seen_first = {e: r.revision for e, r in current(first, ["edge-1"]).items()}
+        seen_second = {e: r.revision for e, r in current(second, ["edge-1"]).items()}
+        assign(
+            first,
+            edge_ids=["edge-1"],
+            model=find_model(first, v5),
+            seen=seen_first,
+            canary=False,
+            by="ann",
+            now=NOW,
+        )
+        first.commit()
+        with pytest.raises(AssignmentConflictError, match="no longer at revision 1"):
+            assign(
+                second,
+                edge_ids=["edge-1"],
+                model=find_model(second, "street@4"),
+                seen=seen_second,
+                canary=False,
+                by="bob",
+                now=NOW,
+            )
+        second.rollback()
+    with session_factory() as session:
+        row = current(session, ["edge-1"])["edge-1"]
+        assert (row.revision, row.sha256, row.previous_sha256, row.assigned_by) == (
+            2,
+            v5,
+            v4,
+            "ann",
+        )
+        back = rollback(session, edge_id="edge-1", seen=2, by="ann", now=NOW)
+        session.commit()
+        assert back.message.action == "rollback" and back.message.model.sha256 == v4
+        assert back.message.previous is not None and back.message.previous.sha256 == v5
+        with pytest.raises(RolloutError, match="no earlier model"):
+            rollback(session, edge_id="edge-9", seen=None, by="ann", now=NOW)
+        with pytest.raises(RolloutError, match="no registered model 'street@9'"):
+            find_model(session, "street@9")
+        with pytest.raises(RolloutError, match="already registered with another file"):
+            register_model(
+                session, store, data=b"other", name="street", version="4", by="op", now=NOW
+            )
+
+
+def test_a_new_edge_assigned_twice_at_once_conflicts(
+    session_factory: sessionmaker[Session], store: EvidenceStore
+) -> None:
+    _register(session_factory, store)
+    with session_factory() as first, session_factory() as second:
+        assign(
+            first,
+            edge_ids=["edge-2"],
+            model=find_model(first, "street@4"),
+            seen={},
+            canary=False,
+            by="ann",
+            now=NOW,
+        )
+        first.commit()
+        with pytest.raises(AssignmentConflictError, match="by someone else meanwhile"):
+            assign(
+                second,
+                edge_ids=["edge-2"],
+                model=find_model(second, "street@5"),
+                seen={},
+                canary=False,
+                by="bob",
+                now=NOW,
+            )
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], str]]:
+    settings = load_settings(
+        None,
+        database_url=db_url,
+        evidence_dir=tmp_path / "evidence",
+        mqtt_enabled=False,
+        auth_enabled=True,
+    )
+    with TestClient(create_app(settings)) as client:
+        state: ServerState = client.app.state.civicwatch  # type: ignore[attr-defined]
+        with state.session_factory() as session, session.begin():
+            auth.create_user(
+                session, username="edge-1", password="edge-pass-1234", role=UserRole.EDGE, now=NOW
+            )
+            auth.create_user(
+                session,
+                username="olga",
+                password="operator-pass-1",
+                role=UserRole.OPERATOR,
+                now=NOW,
+            )
+        v4, _ = _register(state.session_factory, state.store)  # type: ignore[arg-type]
+        token = client.post(
+            "/api/v1/auth/login", json={"username": "edge-1", "password": "edge-pass-1234"}
+        ).json()["token"]
+        yield client, {"Authorization": f"Bearer {token}"}, v4
+
+
+def test_model_file_whole_and_ranges(served: tuple[TestClient, dict[str, str], str]) -> None:
+    client, headers, v4 = served
+    data = V4.read_bytes()
+    url = f"/api/v1/models/{v4}/file"
+    whole = client.get(url, headers=headers)
+    assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == v4
+    assert whole.headers["accept-ranges"] == "bytes" and whole.headers["etag"] == f'"{v4}"'
+    part = client.get(url, headers={**headers, "Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == data[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    rest = client.get(url, headers={**headers, "Range": f"bytes={len(data) - 10}-"})
+    assert rest.status_code == 206 and rest.content == data[-10:]
+    tail = client.get(url, headers={**headers, "Range": "bytes=-5"})
+    assert tail.content == data[-5:]
+    bad = client.get(url, headers={**headers, "Range": f"bytes={len(data)}-"})
+    assert bad.status_code == 416 and bad.headers["content-range"] == f"bytes */{len(data)}"
+    client.cookies.clear()  # the login set a session cookie
+    assert client.get(url).status_code == 401
+    assert client.get(f"/api/v1/models/{'0' * 64}/file", headers=headers).status_code == 404
+    olga = client.post(
+        "/api/v1/auth/login", json={"username": "olga", "password": "operator-pass-1"}
+    ).json()["token"]
+    assert client.get(url, headers={"Authorization": f"Bearer {olga}"}).status_code == 403
+    listed = client.get("/api/v1/models", headers={"Authorization": f"Bearer {olga}"}).json()
+    assert {f["version"] for f in listed["files"]} == {"4", "5"}
+
+
+def test_the_commands(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "server.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"database_url": db_url, "evidence_dir": str(tmp_path / "ev"), "mqtt_enabled": False}
+        )
+    )
+    c = ["--config", str(config)]
+    assert (
+        main(["models", "register", "--file", str(V4), "--name", "street", "--version", "4", *c])
+        == 0
+    )
+    assert (
+        main(["models", "register", "--file", str(V5), "--name", "street", "--version", "5", *c])
+        == 0
+    )
+    assert (
+        main(["models", "assign", "--model", "street@4", "--edge", "edge-1", "--by", "ann", *c])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "models",
+                "assign",
+                "--model",
+                "street@5",
+                "--edge",
+                "edge-1",
+                "--expect-revision",
+                "1",
+                *c,
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    # an operator who still saw revision 1: conflict, nothing changes
+    assert (
+        main(
+            [
+                "models",
+                "assign",
+                "--model",
+                "street@4",
+                "--edge",
+                "edge-1",
+                "--expect-revision",
+                "1",
+                *c,
+            ]
+        )
+        == 3
+    )
+    assert "conflict" in capsys.readouterr().err
+    assert main(["models", "rollback", "--edge", "edge-1", *c]) == 0
+    assert "back to street@4 (revision 3)" in capsys.readouterr().out
+    assert main(["models", "list", *c]) == 0
+    assert "edge edge-1: street@4 revision 3 (rollback)" in capsys.readouterr().out
+    assert main(["models", "assign", "--model", "street@7", "--edge", "edge-1", *c]) == 2
+
+
+@pytest.mark.integration
+def test_a_late_edge_gets_the_retained_assignment(
+    mqtt_broker: Any, session_factory: sessionmaker[Session], store: EvidenceStore
+) -> None:
+    _register(session_factory, store)
+    settings = MqttSettings(
+        host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"srv-{uuid.uuid4().hex[:8]}"
+    )
+    edge = f"edge-{uuid.uuid4().hex[:6]}"
+    with session_factory() as session:
+        done = assign(
+            session,
+            edge_ids=[edge],
+            model=find_model(session, "street@5"),
+            seen={},
+            canary=True,
+            by="ann",
+            now=NOW,
+        )
+        session.commit()
+    publish_assignments(settings, [d.message for d in done])
+    got: queue.Queue[bytes] = queue.Queue()
+    client = create_client(settings, client_id=f"late-{uuid.uuid4().hex[:8]}")
+    client.on_connect = lambda c, *_: c.subscribe(model_topic(edge), qos=1)
+    client.on_message = lambda _c, _u, message: got.put(bytes(message.payload))
+    client.loop_start()
+    try:
+        message = ModelAssignmentMessage.from_json(got.get(timeout=10))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert message.edge_id == edge and message.revision == 1 and message.canary
+    assert message.model.version == "5"
