@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.cameras.alarm_store import check_alarms
@@ -58,5 +58,7 @@ class CameraRuntime:
             await asyncio.sleep(interval)
             try:
                 await asyncio.to_thread(self.check_once)
+            except IntegrityError:
+                logger.info("camera alarm raised by another server replica meanwhile")
             except SQLAlchemyError:
                 logger.exception("camera alarm check failed; retrying in %.0f s", interval)

@@ -20,10 +20,12 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -139,6 +141,17 @@ class CameraAlarm(Base):
     """An alarm of a camera; open while ``cleared_at`` is null."""
 
     __tablename__ = "camera_alarms"
+    __table_args__ = (
+        # One open alarm per camera and kind, even with several server replicas judging.
+        Index(
+            "uq_camera_alarms_open",
+            "camera_pk",
+            "kind",
+            unique=True,
+            sqlite_where=text("cleared_at IS NULL"),
+            postgresql_where=text("cleared_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_pk: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)

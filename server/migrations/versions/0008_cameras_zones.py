@@ -129,9 +129,18 @@ def upgrade() -> None:
     for table in ("camera_snapshots", "camera_health", "camera_alarms"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(batch_op.f(f"ix_{table}_camera_pk"), ["camera_pk"], unique=False)
+    op.create_index(
+        "uq_camera_alarms_open",
+        "camera_alarms",
+        ["camera_pk", "kind"],
+        unique=True,
+        sqlite_where=sa.text("cleared_at IS NULL"),
+        postgresql_where=sa.text("cleared_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_camera_alarms_open", table_name="camera_alarms")
     for table in ("camera_alarms", "camera_health", "camera_snapshots"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(batch_op.f(f"ix_{table}_camera_pk"))

@@ -15,9 +15,11 @@ from server.core.db import utcnow
 from server.ingest import IngestContext
 from server.ingest.handlers import IngestMessage
 from server.ingest.handlers.snapshot import handle_snapshot
+from server.org.tables import Camera
 from tests.server.cameras.conftest import (
     OTHER_STREET,
     STREAM,
+    STREET,
     camera_body,
     jpeg,
     snapshot_message,
@@ -258,3 +260,31 @@ def test_snapshot_status_waits_then_times_out() -> None:
     assert snapshot_status(None, None, now=t0, timeout_s=30) == "none"
     assert snapshot_status(None, t0, now=t0 + timedelta(seconds=29), timeout_s=30) == "waiting"
     assert snapshot_status(None, t0, now=t0 + timedelta(seconds=31), timeout_s=30) == "timed_out"
+
+
+def test_a_camera_from_the_units_file_gets_settings_by_patch(app_client: TestClient) -> None:
+    factory = app_client.app.state.civicwatch.session_factory  # type: ignore[attr-defined]
+    with factory() as session, session.begin():
+        camera = Camera(
+            edge_id="demo-edge",
+            camera_id="demo-cam",
+            name="南京东路步行街西口",
+            unit_id=STREET,
+            created_at=utcnow(),
+        )
+        session.add(camera)
+    (listed,) = app_client.get(API).json()["items"]
+    assert (listed["stream_url"], listed["profile"], listed["apply"]["config_version"]) == (
+        None,
+        None,
+        None,
+    )
+    pk = listed["id"]
+    assert app_client.get(f"{API}/{pk}/zones/latest").status_code == 409
+    no_url = app_client.patch(f"{API}/{pk}", json={"profile": "road"})
+    assert no_url.status_code == 422
+    assert "no stream URL yet" in no_url.json()["detail"]
+    done = app_client.patch(f"{API}/{pk}", json={"stream_url": STREAM, "profile": "road"}).json()
+    assert (done["profile"], done["apply"]["config_version"]) == ("road", 1)
+    latest = app_client.get(f"{API}/{pk}/zones/latest").json()
+    assert (latest["version"], latest["document"]["camera_id"]) == (1, "demo-cam")

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.control import ApplyState, CameraConfigStatus, ConfigStatus
@@ -17,7 +18,7 @@ from server.cameras.alarms import AlarmKind, AlarmThresholds
 from server.cameras.health_store import health_histories, health_history, trim_health
 from server.cameras.schemas import CameraCreate
 from server.cameras.snapshots import latest_snapshot
-from server.cameras.tables import CameraSettings, EdgeConfig
+from server.cameras.tables import CameraAlarm, CameraSettings, EdgeConfig
 from server.evidence_store import EvidenceStore
 from server.ingest import IngestContext
 from server.ingest.handlers import HANDLERS, IngestMessage
@@ -175,3 +176,21 @@ def test_snapshots_are_stored_by_hash_and_bad_ones_refused(
     with session_factory() as session:
         rows = session.scalars(select(CameraSettings)).all()
         assert len(rows) == 1
+
+
+def test_one_open_alarm_per_camera_and_kind(
+    session_factory: sessionmaker[Session], camera_pk: int
+) -> None:
+    def alarm(cleared: bool) -> CameraAlarm:
+        return CameraAlarm(
+            camera_pk=camera_pk,
+            kind=AlarmKind.DARK,
+            raised_at=NOW,
+            cleared_at=NOW if cleared else None,
+            detail="x",
+        )
+
+    with session_factory() as session, session.begin():
+        session.add_all([alarm(True), alarm(True), alarm(False)])
+    with pytest.raises(IntegrityError), session_factory() as session, session.begin():
+        session.add(alarm(False))  # a second replica raising the same alarm
