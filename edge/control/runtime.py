@@ -116,7 +116,7 @@ class EdgeRuntime:
             edge_id=config.edge_id,
             config=config.snapshots,
             latest=self._latest,
-            cameras=lambda: sorted(self.monitors),
+            cameras=self._camera_ids,
             sink=publisher,
         )
         self.control: ControlService | None = None
@@ -153,6 +153,10 @@ class EdgeRuntime:
         self._boot_specs = enabled
 
     # ------------------------------------------------------------ per camera
+
+    def _camera_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self.monitors)
 
     def _latest(self, camera_id: str) -> Frame | None:
         monitor = self.monitors.get(camera_id)
