@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -198,7 +198,7 @@ def assign(
     *,
     edge_ids: Sequence[str],
     model: ModelFileRow,
-    seen: dict[str, int | None],
+    seen: Mapping[str, int | None],
     canary: bool,
     by: str,
     now: datetime,

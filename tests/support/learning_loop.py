@@ -34,7 +34,13 @@ from server.dataset_export.plan import SplitPolicy
 from server.dataset_export.writer import ExportSummary, export_dataset
 from server.evidence_store import EvidenceStore
 from server.ingest import IngestContext, IngestLimits, IngestMetrics, dispatch
-from server.review_labels.model import BoxAction, BoxEdit, LabelBox, StructuredReason
+from server.review_labels.model import (
+    BoxAction,
+    BoxEdit,
+    LabelBox,
+    ReasonCode,
+    StructuredReason,
+)
 from server.review_labels.service import edit_boxes, record_reason
 from server.tables import ReviewVerdict
 from tests.server.builders import props
@@ -96,6 +102,8 @@ def rendered_frames(root: Path, count: int, seed: int, imgsz: int, cameras: int)
     out = []
     for i, path in enumerate(sorted((root / "images" / "train").glob("*.jpg"))):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise OSError(f"could not read {path}")
         truth = []
         for line in (root / "labels" / "train" / f"{path.stem}.txt").read_text().splitlines():
             c, cx, cy, w, h = line.split()
@@ -327,8 +335,8 @@ def scripted_review(deployment: Deployment, cases: Sequence[tuple[int, Sighting]
                     case=case,
                     review=case.reviews[-1],
                     reason=StructuredReason(
-                        code="wrong_object", box_id="detected", really_is=really
-                    ),  # type: ignore[arg-type]
+                        code=ReasonCode.WRONG_OBJECT, box_id="detected", really_is=really
+                    ),
                     now=now,
                 )
                 rejected += 1
