@@ -1,18 +1,25 @@
-"""Screenshots of the server's pages for the README (``make screenshots``).
+"""Screenshots of the server's pages for the README (``make screenshots``), in Chinese.
 
 Starts the real server (uvicorn, login on) on a free loopback port with a temporary SQLite
-database, creates a reviewer through :func:`server.auth.create_user` (what ``civicwatch users
-add`` runs), seeds cases through the ingest's own :func:`server.ingest.dispatch` (what the
-MQTT client calls for every message) with evidence the edge makes
+database and the demo's seeded city (``configs/units.yaml``), registers the seeds' cameras
+in its streets, creates accounts through :func:`server.auth.create_user` (what ``civicwatch
+users add`` runs), seeds cases through the ingest's own :func:`server.ingest.dispatch`
+(what the MQTT client calls for every message) with evidence the edge makes
 (:func:`edge.evidence.snapshot_set`) from street scenes the project renders
-(:mod:`training.scenes`), logs in with Debian's Chromium and writes small PNGs:
+(:mod:`training.scenes`), walks some of them through the lifecycle over the API (confirm,
+dispatch, a disposal photo, verify, close), logs in with Debian's Chromium and writes small
+PNGs:
 
 * ``login.png``: the login page;
 * ``review.png``: the queue of candidate cases, each with its chain badge;
-* ``review-quarantine.png``: the quarantine, an event that waits for its chain record.
+* ``review-quarantine.png``: the quarantine, an event that waits for its chain record;
+* ``case.png``: a case page (evidence, timeline, disposal photo);
+* ``stats.png``: the statistics page;
+* ``map.png``: the map (摊一张图) with unit outlines, cameras, cases and hotspots.
 
 The seeded set: a street stall, a cross-door case naming its shop and a muck truck with its
-plate, each with a verified chain record of its edge, and one event without a chain record.
+plate, each with a verified chain record of its edge, earlier cases of the same cameras over
+the past days, and one event without a chain record.
 
 Usage: ``python scripts/screenshots.py [--out docs]``.
 """
@@ -30,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +53,7 @@ from server import auth, chain_store  # noqa: E402
 from server.core.config import Settings, load_settings  # noqa: E402
 from server.core.db import utcnow  # noqa: E402
 from server.ingest import IngestContext, IngestLimits, dispatch  # noqa: E402
+from server.org.tables import Camera  # noqa: E402
 from server.tables import UserRole  # noqa: E402
 from tests.contracts.chain_builders import Signer, WireMessage  # noqa: E402
 from tests.server.builders import props  # noqa: E402
@@ -64,9 +73,34 @@ from training.scenes.staging import Film, Stage  # noqa: E402
 logger = logging.getLogger("screenshots")
 
 USERNAME = "shen.reviewer"
-PASSWORD = "Qiao-Bridge-Night-47"  # a throw-away account in a throw-away database
+PASSWORD = "Qiao-Bridge-Night-47"  # throw-away accounts in a throw-away database
+ACCOUNTS = (
+    (USERNAME, UserRole.REVIEWER, "sh"),
+    ("lu.dispatcher", UserRole.DISPATCHER, "sh"),
+    ("nanjingdong.team", UserRole.TEAM, "sh-huangpu-nanjingdong-team1"),
+)
+"""User name, role and unit: a city-level reviewer (the screenshots), a dispatcher, a team."""
+UNITS_FILE = ROOT / "configs" / "units.yaml"
+CAMERAS = {
+    ("edge-huangpu-01", "cam-nanjing-rd-03"):
+        ("sh-huangpu-nanjingdong", "南京东路河南中路口", 31.2385, 121.4800),
+    ("edge-huangpu-01", "cam-fuzhou-rd-07"):
+        ("sh-huangpu-waitan", "福州路江西中路口", 31.2340, 121.4930),
+    ("edge-jingan-02", "cam-gonghe-rd-12"):
+        ("sh-jingan-jingansi", "华山路常德路口", 31.2290, 121.4500),
+}  # fmt: skip
+"""The seeds' cameras in the seeded city's streets: unit, name, lat, lon."""
+HISTORY_DAYS = 6
+"""Earlier cases of the chained seeds, one per seed and day, walked through the lifecycle."""
 VIEWPORT = {"width": 1280, "height": 800}
-PAGES = ("login.png", "review.png", "review-quarantine.png")
+PAGES = (
+    "login.png",
+    "review.png",
+    "review-quarantine.png",
+    "case.png",
+    "stats.png",
+    "map.png",
+)
 MODEL = {
     "name": "civicwatch-street",
     "version": "5",
@@ -210,10 +244,23 @@ def _zone_around(box: tuple[float, ...]) -> FloatArray:
     )
 
 
-def _messages(seed: Seed, signer: Signer | None, now: datetime, n: int) -> list[WireMessage]:
+_SCENES: dict[str, Scene] = {}
+
+
+def _scene(seed: Seed) -> Scene:
+    """The seed's rendered scene (rendered once; earlier cases reuse it)."""
+    key = f"{seed.edge_id}/{seed.camera_id}/{seed.chained}"
+    if key not in _SCENES:
+        _SCENES[key] = seed.scene()
+    return _SCENES[key]
+
+
+def _messages(
+    seed: Seed, signer: Signer | None, now: datetime, n: int, *, days_ago: int = 0
+) -> list[WireMessage]:
     """Evidence, event and (for a chained seed) the signed chain record, in the edge's order."""
-    scene = seed.scene()
-    captured = now - timedelta(minutes=12 - 3 * n)
+    scene = _scene(seed)
+    captured = now - timedelta(days=days_ago, minutes=12 - 3 * (n % 4) + 37 * days_ago)
     annotation = Annotation(
         zone_polygon_px=_zone_around(scene.box_xyxy),
         zone_label=seed.zone_label.split(" ")[0] + f" {seed.zone_id}",
@@ -243,8 +290,9 @@ def _messages(seed: Seed, signer: Signer | None, now: datetime, n: int) -> list[
     return messages
 
 
-def seed_cases(live: LiveServer, settings: Settings) -> None:
-    """Register the edges' keys, then ingest every seed's messages as the MQTT client would."""
+def seed_cases(live: LiveServer, settings: Settings) -> list[int]:
+    """Register the edges' keys, then ingest every seed's messages as the MQTT client would,
+    earlier days first; returns the ids of the earlier days' cases."""
     state = live.state
     context = IngestContext(store=state.store, limits=IngestLimits.from_settings(settings))
     signers: dict[str, Signer] = {}
@@ -260,9 +308,16 @@ def seed_cases(live: LiveServer, settings: Settings) -> None:
                     public_key_text=base64.b64encode(raw).decode(),
                     now=now,
                 )
-    for n, seed in enumerate(SEEDS):
+    plan = [
+        (seed, days_ago)
+        for days_ago in range(HISTORY_DAYS, 0, -1)
+        for seed in SEEDS
+        if seed.chained and (days_ago + len(seed.camera_id)) % 3 != 0
+    ]
+    plan += [(seed, 0) for seed in SEEDS]
+    for n, (seed, days_ago) in enumerate(plan):
         signer = signers.get(seed.edge_id) if seed.chained else None
-        for message in _messages(seed, signer, now, n):
+        for message in _messages(seed, signer, now, n, days_ago=days_ago):
             outcome = dispatch(
                 state.session_factory,
                 message.topic,
@@ -274,13 +329,86 @@ def seed_cases(live: LiveServer, settings: Settings) -> None:
             )
             if not outcome.accepted:
                 raise RuntimeError(f"the ingest refused {message.topic}: {outcome}")
+    return list(range(1, len(plan) - len(SEEDS) + 1))  # ids in ingest order (SQLite)
 
 
-def create_reviewer(live: LiveServer) -> None:
+def create_accounts(live: LiveServer) -> None:
+    """The accounts, and the seeds' cameras in the city's registry."""
+    now = utcnow()
     with live.state.session_factory() as session, session.begin():
-        auth.create_user(
-            session, username=USERNAME, password=PASSWORD, role=UserRole.REVIEWER, now=utcnow()
+        for username, role, unit_id in ACCOUNTS:
+            auth.create_user(
+                session, username=username, password=PASSWORD, role=role, now=now, unit_id=unit_id
+            )
+        for (edge_id, camera_id), (unit_id, name, lat, lon) in CAMERAS.items():
+            session.add(
+                Camera(
+                    edge_id=edge_id,
+                    camera_id=camera_id,
+                    name=name,
+                    unit_id=unit_id,
+                    lat=lat,
+                    lon=lon,
+                    enabled=True,
+                    created_at=now,
+                )
+            )
+
+
+def _cleared_photo() -> bytes:
+    """A disposal photo: the pavement of the stall scene before the stall is set up."""
+    import cv2
+
+    rng = np.random.default_rng(11)
+    staged = stall_stage(rng, *FRAME_WH, 30.0, Light.DAY)
+    film = Film(staged.stage, rng, noise_frames=1)
+    image = film.photo(film.scene(max(0.5, staged.t_setup - 4.0)), 0, staged.stage.caption)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the disposal photo")
+    return bytes(encoded.tobytes())
+
+
+def walk_lifecycle(url: str, case_ids: Sequence[int]) -> int:
+    """Take the earlier cases through the lifecycle over the API, each as far as its turn
+    says (confirm, reject, dispatch, disposal, verify, close); returns a closed case's id."""
+    import httpx
+
+    def client(username: str) -> httpx.Client:
+        reply = httpx.post(
+            f"{url}/api/v1/auth/login", json={"username": username, "password": PASSWORD}
         )
+        reply.raise_for_status()
+        bearer = {"Authorization": f"Bearer {reply.json()['token']}"}
+        return httpx.Client(base_url=f"{url}/api/v1/cases", headers=bearer, timeout=30)
+
+    reviewer, dispatcher, team = (client(name) for name, _, _ in ACCOUNTS)
+    photo = _cleared_photo()
+    closed = 0
+    for turn, case_id in enumerate(case_ids):
+        if turn % 5 == 4:
+            reject = {"verdict": "reject", "reason": "误报：行人撑伞"}
+            reviewer.post(f"/{case_id}/review", json=reject).raise_for_status()
+            continue
+        confirm = {"verdict": "confirm", "reason": "现场核实", "override_chain": False}
+        reviewer.post(f"/{case_id}/review", json=confirm).raise_for_status()
+        case = dispatcher.get(f"/{case_id}").json()
+        if turn % 5 == 3 or case["unit_id"] != "sh-huangpu-nanjingdong":
+            continue  # 立案, waiting for dispatch (only the team of 南京东路 has an account)
+        team_id = "sh-huangpu-nanjingdong-team1"
+        dispatch = {"team_unit_id": team_id, "note": "请按时处置"}
+        dispatcher.post(f"/{case_id}/dispatch", json=dispatch).raise_for_status()
+        files = {"photos": ("after.jpg", photo, "image/jpeg")}
+        done = {"note": "已劝离摊主，现场已清理"}
+        team.post(f"/{case_id}/disposals", files=files, data=done).raise_for_status()
+        dispatcher.post(f"/{case_id}/verify", json={"accepted": True}).raise_for_status()
+        dispatcher.post(f"/{case_id}/close", json={"note": "结案"}).raise_for_status()
+        closed = case_id
+    for http in (reviewer, dispatcher, team):
+        http.close()
+    if not closed:
+        raise RuntimeError("no case was walked to closed")
+    return closed
 
 
 def save_png(png: bytes, path: Path) -> None:
@@ -299,8 +427,17 @@ def save_png(png: bytes, path: Path) -> None:
     logger.info("wrote %s (%dx%d, %d bytes)", path, image.width, image.height, path.stat().st_size)
 
 
-def take_screenshots(url: str, out: Path) -> None:
-    """Log in with Chromium and save the three pages."""
+def _settle(page: Any) -> None:
+    """Wait for fonts and every image of the page (those with a source)."""
+    page.evaluate("() => document.fonts.ready")
+    page.wait_for_function(
+        "() => [...document.images].filter((image) => image.getAttribute('src'))"
+        ".every((image) => image.complete && image.naturalWidth)"
+    )
+
+
+def take_screenshots(url: str, out: Path, case_id: int) -> None:
+    """Log in with Chromium and save the pages."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.is_file():
@@ -321,23 +458,31 @@ def take_screenshots(url: str, out: Path) -> None:
             cards = page.locator("article.case")
             cards.nth(len(SEEDS) - 2).wait_for(timeout=15_000)
             page.locator("#quarantine-list li").first.wait_for(timeout=15_000)
-            page.evaluate("() => document.fonts.ready")
             for index in range(cards.count()):
                 cards.nth(index).locator("img").first.wait_for(timeout=15_000)
-            page.wait_for_function(
-                "() => [...document.images].every((image) => image.complete && image.naturalWidth)"
-            )
+            _settle(page)
             save_png(page.screenshot(), out / "review.png")
             page.locator("#quarantine").scroll_into_view_if_needed()
             save_png(page.screenshot(), out / "review-quarantine.png")
+            page.goto(f"{url}/cases/{case_id}")
+            page.locator("#case[data-ready='true']").wait_for(timeout=15_000)
+            page.locator("#disposals img").first.wait_for(timeout=15_000)
+            _settle(page)
+            save_png(page.screenshot(), out / "case.png")
+            page.goto(f"{url}/stats")
+            page.locator("#stats[data-ready='true']").wait_for(timeout=15_000)
+            save_png(page.screenshot(), out / "stats.png")
+            page.goto(f"{url}/map")
+            page.locator("#map[data-ready='true']").wait_for(timeout=15_000)
+            save_png(page.screenshot(), out / "map.png")
             if errors:
-                raise RuntimeError(f"the review page raised: {errors}")
+                raise RuntimeError(f"the pages raised: {errors}")
         finally:
             browser.close()
 
 
 def run(out: Path) -> list[Path]:
-    """Start the server, seed it, take the screenshots; return the files written."""
+    """Start the server, seed it, walk cases, take the screenshots; return the files written."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="civicwatch-screens-") as tmp:
         settings = load_settings(
@@ -347,13 +492,17 @@ def run(out: Path) -> list[Path]:
             dead_letter_dir=Path(tmp) / "dead-letter",
             mqtt_enabled=False,
             auth_enabled=True,
+            units_file=UNITS_FILE,
         )
         with LiveServer(settings) as live:
             started = time.monotonic()
-            create_reviewer(live)
-            seed_cases(live, settings)
-            logger.info("seeded %d events in %.1f s", len(SEEDS), time.monotonic() - started)
-            take_screenshots(live.url, out)
+            create_accounts(live)
+            earlier = seed_cases(live, settings)
+            logger.info(
+                "seeded %d cases in %.1f s", len(earlier) + len(SEEDS), time.monotonic() - started
+            )
+            closed = walk_lifecycle(live.url, earlier)
+            take_screenshots(live.url, out, closed)
     return [out / name for name in PAGES]
 
 

@@ -1,8 +1,9 @@
 """The command center's pages (server-rendered shells; data through the JSON API) and login.
 
 ``/`` (and ``/review``) the queue, ``/cases/{id}`` one case, ``/stats`` the statistics,
-``/map`` the map (摊一张图); ``/login``; ``/locale/{locale}`` the language switch (a
-cookie); ``/i18n/{locale}.json`` the message catalogue for the scripts. Every page
+``/map`` the map (摊一张图), ``/webhooks`` the webhook deliveries (admins); ``/login``;
+``/locale/{locale}`` the language switch (a cookie); ``/i18n/{locale}.json`` the message
+catalogue for the scripts. Every page
 extends ``base.html`` and takes its text from the catalogue (:mod:`server.i18n`) through
 the Jinja global ``t``. Logged-in pages also refresh the CSRF cookie of the session
 (:mod:`server.csrf`) that ``server/static/js/api.js`` copies into its requests.
@@ -14,11 +15,12 @@ import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Form, Path, Request, status
+from fastapi import APIRouter, Form, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from sqlalchemy.orm import Session
 
 from contracts.events import ViolationType
 from server import auth
@@ -29,12 +31,14 @@ from server.api.routes.auth import (
     set_csrf_cookie,
     set_session_cookie,
 )
+from server.api.routes.lifecycle import visible_case
 from server.core.db import utcnow
 from server.i18n import LOCALE_COOKIE, LOCALES, Catalog, pick_locale
+from server.org.scope import scope_for
 from server.org.tables import Unit
 from server.schemas import API_PREFIX
 from server.state import ServerState
-from server.tables import CaseStatus, User
+from server.tables import CaseStatus, UserRole
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,10 @@ NAV: Final[tuple[tuple[str, str, str], ...]] = (
     ("/cameras", "common.nav.cameras", "cameras"),
 )
 """The header's links: path, catalogue key, page name."""
+ADMIN_NAV: Final[tuple[tuple[str, str, str], ...]] = (
+    ("/webhooks", "common.nav.webhooks", "webhooks"),
+)
+"""Further links for admins."""
 LOCALE_NAMES: Final[tuple[tuple[str, str], ...]] = (
     ("zh-CN", "common.locale.zh-CN"),
     ("en", "common.locale.en"),
@@ -70,26 +78,43 @@ def _local_path(value: str | None) -> str:
     return value
 
 
-def page_user(request: Request, state: ServerState, session: Any, locale: str) -> PageUser | None:
+def page_user(
+    request: Request, state: ServerState, session: Session, locale: str
+) -> PageUser | None:
     """The logged-in user with their unit, the anonymous admin without logins, or ``None``."""
-    if not state.settings.auth_enabled:
-        return PageUser(username="anonymous", role="admin", authenticated=False)
-    token = auth.request_token(request)
-    principal = auth.principal_for_token(session, token=token, now=utcnow()) if token else None
+    principal = _principal(request, state, session)
     if principal is None:
         return None
-    user = session.get(User, principal.username)
-    unit = session.get(Unit, user.unit_id) if user is not None and user.unit_id else None
+    unit = session.get(Unit, principal.unit_id) if principal.unit_id else None
     unit_name = None
     if unit is not None:
         unit_name = unit.name_en if locale == "en" and unit.name_en else unit.name
     return PageUser(
         username=principal.username,
         role=principal.role.value,
-        authenticated=True,
+        authenticated=principal.authenticated,
         unit_id=unit.id if unit is not None else None,
         unit_name=unit_name,
     )
+
+
+def _principal(request: Request, state: ServerState, session: Session) -> auth.Principal | None:
+    if not state.settings.auth_enabled:
+        return auth.ANONYMOUS_ADMIN
+    token = auth.request_token(request)
+    return auth.principal_for_token(session, token=token, now=utcnow()) if token else None
+
+
+def case_in_reach(request: Request, state: ServerState, session: Session, case_id: int) -> bool:
+    """Whether the requester's units reach the case (the API's rule: 404 otherwise)."""
+    principal = _principal(request, state, session)
+    if principal is None:
+        return False
+    try:
+        visible_case(session, scope=scope_for(session, unit_id=principal.unit_id), case_id=case_id)
+    except HTTPException:
+        return False
+    return True
 
 
 def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
@@ -109,7 +134,7 @@ def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
     def render(
         request: Request,
         state: ServerState,
-        session: Any,
+        session: Session,
         template: str,
         page: str,
         status_code: int = status.HTTP_200_OK,
@@ -127,7 +152,7 @@ def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
                 "locale": locale,
                 "locales": LOCALE_NAMES,
                 "i18n_url": f"/i18n/{locale}.json?v={catalog.version}",
-                "nav": NAV,
+                "nav": NAV + ADMIN_NAV if user.role == UserRole.ADMIN.value else NAV,
                 "page": page,
                 "here": request.url.path,
                 "user": user,
@@ -161,6 +186,16 @@ def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
         session: SessionDep,
         case_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     ) -> Response:
+        if not case_in_reach(request, state, session, case_id):  # login page if none
+            return render(
+                request,
+                state,
+                session,
+                "notfound.html",
+                "case",
+                status_code=status.HTTP_404_NOT_FOUND,
+                case_id=case_id,
+            )
         return render(request, state, session, "case.html", "case", case_id=case_id)
 
     @router.get("/stats", response_class=HTMLResponse)
@@ -185,6 +220,11 @@ def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
             tile_url=state.settings.map_tile_url or "",
             violations=[v.value for v in ViolationType],
         )
+
+    @router.get("/webhooks", response_class=HTMLResponse)
+    def webhooks_page(request: Request, state: StateDep, session: SessionDep) -> Response:
+        """Receivers, deliveries and dead letters with a retry button (the API is admin-only)."""
+        return render(request, state, session, "webhooks.html", "webhooks")
 
     @router.get("/locale/{locale}")
     def switch_locale(request: Request, state: StateDep, locale: str) -> Response:

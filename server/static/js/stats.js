@@ -67,7 +67,7 @@ async function refresh() {
   put("by-type", bars(s.by_violation_type, (r) => label("common.violation", r.key)));
   put("by-status", bars(s.by_status, (r) => label("common.status", r.key)));
   put("rate-camera", rates(s.confirm_rate_by_camera, (r) => r.key.split("/").pop()));
-  put("rate-model", rates(s.confirm_rate_by_model_version, (r) => r.key));
+  put("rate-model", rates(s.confirm_rate_by_model_version, (r) => `v${r.key}`));
   document.getElementById("truncated").hidden = !s.truncated;
   document.getElementById("stats").dataset.ready = "true";
 }

@@ -11,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contracts.events import EvidenceKind, ViolationType
-from server.api.routes.pages import NAV
+from server.api.routes.pages import ADMIN_NAV, NAV
 from server.i18n import LOCALES, CatalogError, load_catalog, pick_locale
 from server.lifecycle.tables import TransitionAction
 from server.tables import CaseStatus, ReviewVerdict, UserRole
+from server.webhooks.tables import DeliveryStatus
 
 SERVER = Path(__file__).resolve().parents[3] / "server"
-DOMAINS = ("common", "queue", "case", "stats", "map")
+DOMAINS = ("common", "queue", "case", "stats", "map", "webhooks")
 """The page areas whose catalogue files this project area keeps."""
 _TEMPLATE_KEY = re.compile(r"""\bt\(\s*['"]([a-z_]+\.[A-Za-z0-9_.-]+)['"]""")
 
@@ -55,7 +56,7 @@ def used_keys() -> set[str]:
     for path in (SERVER / "static").rglob("*.js"):
         text = path.read_text()
         keys |= set(script_key.findall(text)) - _prefixes(script_prefix, text)
-    keys |= {key for _, key, _ in NAV}
+    keys |= {key for _, key, _ in NAV + ADMIN_NAV}
     return keys
 
 
@@ -71,6 +72,7 @@ def families() -> set[str]:
     out |= {f"queue.verdict.{v.value}" for v in ReviewVerdict}
     out |= {f"case.channel.{c}" for c in ("sms", "phone", "paper", "in_person")}
     out |= {f"common.locale.{code}" for code in LOCALES}
+    out |= {f"webhooks.status.{s.value}" for s in DeliveryStatus}
     case_js = (SERVER / "static" / "js" / "case.js").read_text()
     out |= {f"case.do.{a}" for a in re.findall(r'\badd\("([a-z_]+)", "', case_js)}
     return out

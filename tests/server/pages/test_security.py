@@ -23,7 +23,7 @@ from tests.support.live_server import LiveServer
 __all__ = ["browser"]
 
 SERVER = Path(__file__).resolve().parents[3] / "server"
-PAGES = ("/", "/review", "/stats", "/map", "/login", "/cases/1")
+PAGES = ("/", "/review", "/stats", "/map", "/webhooks", "/login", "/cases/1")
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
