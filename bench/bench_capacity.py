@@ -349,7 +349,8 @@ def run_edge(
     servers: Servers,
     args: argparse.Namespace,
     mode: str = "tuned",
-) -> RunResult:
+) -> RunResult | None:
+    """One edge process with ``cameras``; ``None`` when it did not finish in time."""
     tuned = mode == "tuned"
     with tempfile.TemporaryDirectory(prefix="capacity-") as tmp:
         spec = {
@@ -362,11 +363,15 @@ def run_edge(
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         s0, w0 = servers.cpu_s(), time.time()
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", str(spec_path)],
-            capture_output=True, text=True, timeout=args.warmup_s + args.window_s + 120,
-            check=False,
-        )  # fmt: skip
+        limit_s = args.warmup_s + args.window_s + 120 + 1.5 * len(cameras)
+        try:
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", str(spec_path)],
+                capture_output=True, text=True, timeout=limit_s, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            print(f"| {label} | did not finish within {limit_s:.0f} s |", flush=True)
+            return None
         servers_cores = (servers.cpu_s() - s0) / (time.time() - w0)
         if done.returncode != 0:
             raise RuntimeError(f"{label}: edge process failed: {done.stderr[-2000:]}")
@@ -426,9 +431,11 @@ def sweep(
     best = 0
     for n in steps:
         run = run_edge(f"{name} {n}", make(n), servers, args)
-        runs.append(run)
-        if not run.held:
+        if run is None or not run.held:
+            if run is not None:
+                runs.append(run)
             break
+        runs.append(run)
         best = n
     return runs, best
 
@@ -440,16 +447,22 @@ def paired_sweep(
     moves; neighbours in time compare fairly), each until it first fails."""
     runs: list[RunResult] = []
     best = {"tuned": 0, "naive": 0}
+    failed: set[str] = set()
     for n in steps:
         for mode, decode in (("tuned", "keyframes"), ("naive", "all")):
-            if any(r.label.startswith(mode) and not r.held for r in runs):
+            if mode in failed:
                 continue
             cams = cameras_for(servers, n, decode, args.road_beside, args.look_s)
             run = run_edge(f"{mode} {n}+{args.road_beside}", cams, servers, args, mode)
+            if run is None:
+                failed.add(mode)
+                continue
             runs.append(run)
             if run.held:
                 best[mode] = n
-        if not any(r.held for r in runs[-2:]):
+            else:
+                failed.add(mode)
+        if failed == {"tuned", "naive"}:
             break
     return runs, best
 
@@ -530,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
             for goal in filter(None, args.goal.split(",")):
                 n, r = (int(v) for v in goal.split("+"))
                 cams = cameras_for(servers, n, "keyframes", r, args.look_s)
-                stationary.append(run_edge(f"tuned {n}+{r}", cams, servers, args, "tuned"))
+                goal_run = run_edge(f"tuned {n}+{r}", cams, servers, args, "tuned")
+                if goal_run is not None:
+                    stationary.append(goal_run)
             road: list[RunResult] = []
             if args.road_steps:
                 road, best["road"] = sweep(

@@ -423,8 +423,9 @@ class EdgeWorker:
         self.stop_event.set()
         with self._lock:
             running = list(self._running.values())
-        for camera in running:
+        for camera in running:  # all at once: each source ends within its read timeout
             camera.stop.set()
+        for camera in running:
             camera.reader.stop()
         for camera in running:
             camera.thread.join(timeout=timeout_s)
