@@ -8,6 +8,12 @@ and says so (a deployment uses the closed configuration of ``civicwatch keys mos
 It renders its own sample clip (a street stall that is set up and stays) with the project's scene
 generator, starts the server on SQLite and an edge reading the clip, prints the review
 URL and runs until Ctrl-C. It needs nothing from ``../shared`` and no network.
+
+The server is seeded with a small city (``configs/units.yaml``: 1 市, 2 区, 3 街镇, a team
+under each; the demo camera in 南京东路街道) and one account per level (a city admin, a
+district dispatcher, a street reviewer, the street's team), whose passwords are made once,
+kept in the work directory and printed at start. The pages are open without a login
+unless ``--login`` (or ``login: true``) asks the server to require one.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import secrets
 import signal
 import subprocess
 import sys
@@ -67,6 +74,23 @@ class DemoConfig(BaseModel):
         default_factory=lambda: package_file("civicwatch.configs", "zones", "demo-cam.yaml"),
         description="Zone file of the camera; the packaged demo zone file when omitted.",
     )
+    units: Path = Field(
+        default_factory=lambda: package_file("civicwatch.configs", "units.yaml"),
+        description="Units tree and camera registry of the demo city (configs/units.yaml).",
+    )
+    login: bool = Field(
+        False, description="Require a login (the demo's accounts, printed at start)."
+    )
+
+
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None, str], ...] = (
+    # (user name, role, unit, what it shows)
+    ("city-admin", "admin", None, "市 city admin: everything"),
+    ("huangpu-dispatch", "dispatcher", "sh-huangpu", "区 dispatcher: dispatch, verify, close"),
+    ("nanjingdong-review", "reviewer", "sh-huangpu-nanjingdong", "街镇 reviewer: 立案 / reject"),
+    ("nanjingdong-team", "team", "sh-huangpu-nanjingdong-team1", "街镇 team: disposal photos"),
+)
+"""One account per level of the demo city."""
 
 
 def _abs(path: Path) -> Path:
@@ -164,6 +188,50 @@ class Demo:
         if done.returncode != 0:
             raise RuntimeError(f"civicwatch {' '.join(args[:2])} failed: {done.stderr.strip()}")
 
+    def seed_city(self, server_yaml: Path) -> dict[str, str]:
+        """Load the demo city's units and make its accounts (once); their passwords."""
+        from server import auth
+        from server.cli import server_database
+        from server.core.db import utcnow
+        from server.org.units import load_units
+        from server.tables import User, UserRole
+
+        store = self.workdir / "accounts.yaml"
+        known: dict[str, str] = {}
+        if store.exists():
+            loaded = yaml.safe_load(store.read_text(encoding="utf-8")) or {}
+            known = {str(k): str(v) for k, v in loaded.items()}
+        with server_database(server_yaml) as factory:
+            load_units(factory, _abs(self.config.units), now=utcnow())
+            with factory() as session, session.begin():
+                for name, role, unit, _ in DEMO_ACCOUNTS:
+                    if name in known and session.get(User, name) is not None:
+                        continue
+                    known[name] = secrets.token_urlsafe(12)
+                    auth.create_user(
+                        session,
+                        username=name,
+                        password=known[name],
+                        role=UserRole(role),
+                        now=utcnow(),
+                        unit_id=unit,
+                    )
+        store.touch(mode=0o600)
+        store.write_text(yaml.safe_dump(known, sort_keys=False), encoding="utf-8")
+        return known
+
+    def print_accounts(self, passwords: dict[str, str], url: str) -> None:
+        how = (
+            f"log in at {url}/login"
+            if self.config.login
+            else "the pages are open without a login (--login requires one)"
+        )
+        print(f"Demo city: 上海市 > 黄浦区, 静安区 > 3 街镇, a team each; {how}. Accounts:")
+        for name, _, unit, what in DEMO_ACCOUNTS:
+            password = passwords.get(name, "?")
+            print(f"  {name:<20} {password:<18} {unit or '(whole city)':<30} {what}")
+        print(f"  (passwords kept in {self.workdir / 'accounts.yaml'})\n")
+
     def write_configs(self, clip: Path, http_port: int) -> tuple[Path, Path]:
         cfg = self.config
         broker = {"host": cfg.mqtt_host, "port": cfg.mqtt_port, "protocol": self.mqtt_protocol}
@@ -173,6 +241,8 @@ class Demo:
             "mqtt": broker,
             "http_host": cfg.http_host,
             "http_port": http_port,
+            "units_file": str(_abs(cfg.units)),
+            "auth_enabled": cfg.login,
         }
         edge_cfg = {
             "edge_id": "demo-edge",
@@ -205,6 +275,7 @@ class Demo:
             http_port = free_port(self.config.http_host)
         server_yaml, edge_yaml = self.write_configs(clip, http_port)
         self.provision_key(server_yaml)
+        accounts = self.seed_city(server_yaml)
         server = self._spawn("server", ["-m", "civicwatch", "server", "--config", str(server_yaml)])
         url = f"http://{self.config.http_host}:{http_port}"
         if not _wait_http(f"{url}/healthz", 60, server):
@@ -214,6 +285,7 @@ class Demo:
         print(f"Server: {url}  (API docs {url}/docs)")
         print(f"Edge: reading {clip.name} as camera 'demo-cam'; logs in {self.workdir}")
         print(f"\n  Review page: {url}/\n")
+        self.print_accounts(accounts, url)
         print(
             "A stall appears a few seconds into the clip; after the zone's dwell time a "
             "candidate case with its snapshots shows up. Ctrl-C stops the demo."
@@ -257,6 +329,8 @@ def run_demo(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if args.port is not None:
         config = config.model_copy(update={"http_port": args.port})
+    if args.login:
+        config = config.model_copy(update={"login": True})
     demo = Demo(config)
 
     def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -293,5 +367,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--port", type=int, default=None, help="review server port (default 8000, or a free one)"
+    )
+    parser.add_argument(
+        "--login",
+        action="store_true",
+        help="require a login; the demo's accounts (one per level) are printed at start",
     )
     parser.set_defaults(func=run_demo)
