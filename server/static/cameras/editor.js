@@ -46,10 +46,23 @@ function label(x, y, text) {
   return node;
 }
 
+// Right click removes: a vertex (the shape keeps at least three), an exclusion or a line.
+function removable(node, remove) {
+  node.addEventListener("contextmenu", (event) => {
+    event.preventDefault();
+    if (state.tool) return;
+    remove();
+    state.problems = [];
+    showFields(); draw();
+  });
+  return node;
+}
+
 function handle(points, i, index) {
   const dot = svg("circle", { cx: points[i][0], cy: points[i][1], r: 0.008, class: "handle" });
+  if (points.length > 3) removable(dot, () => points.splice(i, 1));
   dot.addEventListener("pointerdown", (event) => {
-    if (state.tool) return;
+    if (state.tool || event.button !== 0) return;
     event.stopPropagation();
     state.selected = index;
     state.drag = { points, i };
@@ -69,12 +82,14 @@ function draw() {
       shape.addEventListener("pointerdown", () => { if (!state.tool) { state.selected = index; showFields(); draw(); } });
       group.append(shape);
     }
-    (z.exclusions || []).forEach((ex) => group.append(svg("polygon", { points: pts(ex), class: "exclusion" })));
+    (z.exclusions || []).forEach((ex, k) => group.append(removable(svg("polygon", { points: pts(ex), class: "exclusion" }),
+      () => z.exclusions.splice(k, 1))));
     for (const key of ["door_line", "crossing_line"]) {
       const line = z[key];
       if (line && line.points) {
         const [[x1, y1], [x2, y2]] = line.points;
-        group.append(svg("line", { x1, y1, x2, y2, class: `${key}${problemsOf(index, key).length ? " bad" : ""}` }));
+        group.append(removable(svg("line", { x1, y1, x2, y2, class: `${key}${problemsOf(index, key).length ? " bad" : ""}` }),
+          () => { delete z[key]; }));
       }
     }
     if (chosen) {
@@ -153,7 +168,7 @@ function readFields() {
 function setTool(tool) {
   state.tool = tool; state.draft = [];
   document.querySelectorAll("[data-tool]").forEach((b) => b.classList.toggle("active", b.dataset.tool === tool));
-  document.getElementById("tool-hint").textContent = tool ? t(`cameras.editor.hint.${tool}`) : "";
+  document.getElementById("tool-hint").textContent = t(`cameras.editor.hint.${tool || "edit"}`);
   draw();
 }
 

@@ -112,10 +112,13 @@ def test_draw_validate_save_and_conflict(live: LiveServer, browser: Any) -> None
     )
     assert page.locator("#canvas g.zone.bad").count() == 1
 
-    # Redraw it properly, name it, save.
+    # Redraw it properly (a fifth corner removed again with a right click), name it, save.
     page.click("[data-tool=polygon]")
-    _click_frame(page, [(0.1, 0.5), (0.9, 0.5), (0.9, 0.9), (0.1, 0.9)])
+    _click_frame(page, [(0.1, 0.5), (0.9, 0.5), (0.9, 0.9), (0.5, 0.95), (0.1, 0.9)])
     page.click("#finish-shape")
+    assert page.locator("#canvas circle.handle").count() == 5
+    page.locator("#canvas circle.handle").nth(3).click(button="right")
+    assert page.locator("#canvas circle.handle").count() == 4
     page.fill("#zone-fields input[name=id]", "pavement")
     page.fill("#zone-fields input[name=name]", "南侧人行道")
     page.locator("#zone-fields input[name=name]").dispatch_event("change")
