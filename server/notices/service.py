@@ -1,4 +1,8 @@
-"""Recording and listing notices to the shop of a cross-door case. Keyword-only, no commit."""
+"""Recording and listing notices to the shop of a cross-door case. Keyword-only, no commit.
+
+Each notice is a ``shop_notices`` row (who recorded it, when) and a ``notice`` record of the
+case's file chain, so the notices are part of the case file that can be proved later.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.lifecycle.service import append_record
 from server.notices.shop import Shop, shop_from_payloads
 from server.notices.tables import NoticeChannel, ShopNotice
 from server.tables import Case, CaseEvent
@@ -15,6 +20,8 @@ from server.tables import Case, CaseEvent
 logger = logging.getLogger(__name__)
 
 
+FILE_RECORD_KIND = "notice"
+"""The kind of a notice's record in the case file chain (:mod:`server.lifecycle.file_chain`)."""
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 """How far ``sent_at`` may lie ahead of the server's clock (a phone's clock runs fast)."""
 
@@ -73,6 +80,22 @@ def record_notice(
     )
     session.add(notice)
     session.flush()
+    # The notice becomes part of the case's provable file (its hash chain), like a transition.
+    append_record(
+        session,
+        case_id=case.id,
+        kind=FILE_RECORD_KIND,
+        at=now,
+        actor=recorded_by,
+        payload={
+            "notice_id": notice.id,
+            "shop_id": shop.id,
+            "shop_name": shop.name,
+            "channel": channel.value,
+            "text": text,
+            "sent_at": sent_at.isoformat(),
+        },
+    )
     logger.info(
         "case %d: notice %d to shop %s by %s (%s) recorded by %s",
         case.id,

@@ -12,6 +12,7 @@ from server.api.routes.cases import CaseId
 from server.api.routes.lifecycle import visible_case
 from server.auth import Principal
 from server.core.db import utcnow
+from server.lifecycle.service import lock_case
 from server.notices import service
 from server.notices.schemas import NoticeIn, NoticeList, NoticeOut
 from server.tables import UserRole
@@ -70,6 +71,7 @@ def create_notice(
 ) -> NoticeOut:
     """Record that the shop a cross-door case names was told: by SMS, phone, a paper notice
     or in person, when, and what. The row is kept with who recorded it and when."""
+    lock_case(session, case_id=case_id)  # one file-chain writer at a time
     case = visible_case(session, scope=scope, case_id=case_id)
     try:
         notice = service.record_notice(

@@ -59,6 +59,15 @@ def test_notices_are_recorded_listed_and_refused_where_they_do_not_belong(
         assert listed.status_code == 200
         assert listed.json()["shop_name"] == "李记水果"
         assert [n["channel"] for n in listed.json()["items"]] == ["paper", "phone"]
+        # Each notice is a record of the case's provable file (its hash chain).
+        chain = client.get(f"/api/v1/cases/{door}/file-chain", headers=team).json()
+        assert chain["ok"] is True, chain["problems"]
+        notices = [r for r in chain["records"] if r["kind"] == "notice"]
+        assert [(r["payload"]["channel"], r["payload"]["shop_id"]) for r in notices] == [
+            ("paper", "SH-0012"),
+            ("phone", "SH-0012"),
+        ]
+        assert notices[0]["payload"]["notice_id"] == body["id"]
 
         refused = client.post(f"/api/v1/cases/{stall}/notices", json=notice, headers=team)
         assert refused.status_code == 409 and "cross-door" in refused.json()["detail"]
