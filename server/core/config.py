@@ -192,6 +192,9 @@ class WebhookSettings(BaseModel):
     settle_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0
     """Source rows younger than this are looked at again (a transaction that took its id earlier
     may commit later); longer than any write transaction of the server."""
+    keep_days: Annotated[int, Field(ge=2, le=36_500)] = 90
+    """Delivered deliveries (and their attempts and events) are deleted this many days after
+    delivery; dead and pending ones are kept."""
 
     @model_validator(mode="after")
     def _lease_covers_timeout(self) -> Self:

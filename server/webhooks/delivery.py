@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -232,3 +232,25 @@ def attempts_of(session: Session, *, delivery_id: int) -> list[WebhookAttempt]:
             .order_by(WebhookAttempt.id.desc())
         )
     )
+
+
+def prune_delivered(session_factory: sessionmaker[Session], *, before: datetime) -> int:
+    """Delete deliveries delivered before ``before`` (their attempts go with them), then the
+    events no delivery refers to any more that were made before it; returns the deliveries.
+
+    Dead and pending deliveries are kept whatever their age. An event is only deleted long
+    after its source row lies below the outbox cursor, so it is never made again.
+    """
+    with session_factory() as session, session.begin():
+        deleted = session.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.status == DeliveryStatus.DELIVERED,
+                WebhookDelivery.delivered_at < before,
+            )
+        )
+        referenced = exists().where(WebhookDelivery.event_id == WebhookEvent.id)
+        session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < before, ~referenced))
+        count = int(deleted.rowcount)  # type: ignore[attr-defined]
+    if count:
+        logger.info("webhooks: %d delivered deliveries older than %s deleted", count, before)
+    return count

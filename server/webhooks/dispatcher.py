@@ -19,20 +19,24 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.core.config import WebhookSettings
 from server.core.db import utcnow
-from server.webhooks.delivery import Outcome, claim_due, record_attempt
+from server.webhooks.delivery import Outcome, claim_due, prune_delivered, record_attempt
 from server.webhooks.outbox import derive_events
 from server.webhooks.policy import RetryPolicy
 from server.webhooks.sender import Outgoing, host_of, send
 from server.webhooks.tables import DeliveryStatus
 
 logger = logging.getLogger(__name__)
+
+PRUNE_EVERY: Final[timedelta] = timedelta(hours=1)
+"""How often old delivered deliveries are deleted (``webhooks.keep_days``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class WebhookDispatcher:
         self._worker = worker_name()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pruned_at: datetime | None = None
         self._pool = ThreadPoolExecutor(
             max_workers=settings.concurrency, thread_name_prefix="webhook-send"
         )
@@ -96,6 +101,7 @@ class WebhookDispatcher:
             limit=settings.batch,
         )
         outcomes = list(self._pool.map(self._deliver, claimed))
+        self._prune()
         done = [outcome for outcome in outcomes if outcome is not None]
         return RoundResult(
             events=events,
@@ -104,6 +110,14 @@ class WebhookDispatcher:
             failed=sum(1 for o in done if o.failed),
             dead=sum(1 for o in done if o.failed and o.status is DeliveryStatus.DEAD),
         )
+
+    def _prune(self) -> None:
+        """Delete old delivered deliveries, at most once an hour."""
+        now = self._clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        prune_delivered(self._factory, before=now - timedelta(days=self._settings.keep_days))
 
     def _deliver(self, outgoing: Outgoing) -> Outcome | None:
         result = send(outgoing, timeout_s=self._settings.timeout_s)

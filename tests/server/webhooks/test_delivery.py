@@ -268,3 +268,43 @@ def test_two_replicas_never_claim_the_same_delivery(
         )
         == []
     )
+
+
+def test_old_delivered_deliveries_are_pruned_dead_ones_kept(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from sqlalchemy import func
+
+    from server.webhooks.delivery import prune_delivered
+    from server.webhooks.tables import WebhookEvent
+
+    clock = Clock(T0 + timedelta(hours=1))
+    with receiver(codes=[500, 500, 500]) as hook:  # the first case's delivery dies
+        _subscribe(session_factory, hook.url)
+        dispatcher = _dispatcher(session_factory, clock)
+        try:
+            with session_factory() as session, session.begin():
+                seed_case(session, number=50, received_at=clock.now)
+            for _ in range(3):
+                dispatcher.run_once()
+                clock.now += timedelta(seconds=61)
+            with session_factory() as session, session.begin():
+                seed_case(session, number=51, received_at=clock.now)
+            assert dispatcher.run_once().delivered == 1
+        finally:
+            dispatcher.stop()
+
+    def counts() -> tuple[int, int, int]:
+        with session_factory() as session:
+            return tuple(  # type: ignore[return-value]
+                session.scalar(select(func.count()).select_from(table)) or 0
+                for table in (WebhookDelivery, WebhookAttempt, WebhookEvent)
+            )
+
+    assert counts() == (2, 4, 2)
+    assert prune_delivered(session_factory, before=clock.now - timedelta(days=1)) == 0
+    assert prune_delivered(session_factory, before=clock.now + timedelta(days=1)) == 1
+    assert counts() == (1, 3, 1)  # the dead letter, its attempts and its event stay
+    with session_factory() as session:
+        (left,) = session.scalars(select(WebhookDelivery)).all()
+        assert left.status is DeliveryStatus.DEAD
