@@ -12,7 +12,10 @@
 2. **Clip size per second.** At the end each ring process cuts a ``pre_s`` + ``post_s``
    (10 + 10 s) clip from its ring (:func:`edge.clips.remux.write_mp4`, no re-encode): bytes,
    seconds, bytes per second, remux time.
-3. **Config publish to applied.** A real Mosquitto, the real edge runtime
+3. **Picture signals.** CPU per analysed frame of the health monitor's two signals on a
+   1280x720 frame of the stream: the frozen-picture thumbnail (every analysed frame) and the
+   view signature and similarity (every ``view_check_interval_s``).
+4. **Config publish to applied.** A real Mosquitto, the real edge runtime
    (:class:`edge.control.runtime.EdgeRuntime`, the project's detector, one RTSP camera at
    2 frames a second) and a plain MQTT client as the server: new zone versions are published
    retained, one every 2 s, and the time until the edge's status says it runs that version is
@@ -125,7 +128,40 @@ def ring_runs(
 
 
 # --------------------------------------------------------------------------------------
-# 3: config publish to applied
+# 3: picture signals
+# --------------------------------------------------------------------------------------
+
+
+def picture_costs(clip: Path, repeats: int = 200) -> dict[str, float]:
+    """Milliseconds per 1280x720 frame of each health picture signal (median of runs)."""
+    import av
+    import numpy as np
+
+    from edge.health import thumbnail, view_signature, view_similarity
+
+    with av.open(str(clip)) as container:
+        frames = [
+            np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+            for _, frame in zip(range(2), container.decode(video=0), strict=False)
+        ]
+    reference = view_signature(frames[0])
+
+    def timed(work: Any) -> float:
+        samples = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            work()
+            samples.append(1000 * (time.perf_counter() - t0))
+        return statistics.median(samples)
+
+    return {
+        "thumbnail_ms": timed(lambda: thumbnail(frames[1])),
+        "view_ms": timed(lambda: view_similarity(view_signature(frames[1]), reference)),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# 4: config publish to applied
 # --------------------------------------------------------------------------------------
 
 
@@ -221,7 +257,11 @@ def _per_s(results: list[dict[str, Any]], ring: bool) -> list[float]:
 
 
 def report(
-    clip: str, modes: dict[str, list[dict[str, Any]]], apply: dict[str, Any], seconds: float
+    clip: str,
+    modes: dict[str, list[dict[str, Any]]],
+    picture: dict[str, float],
+    apply: dict[str, Any],
+    seconds: float,
 ) -> str:
     lines = [
         SECTION,
@@ -260,6 +300,14 @@ def report(
                 f"{run['clip_bytes']:,} | {per_s:.0f} | {run['remux_ms']:.0f} | "
                 f"{run['ring_seconds']:.1f} / {run['ring_bytes'] / 1e6:.1f} |"
             )
+    lines += [
+        "",
+        "**Health picture signals** (CPU per 1280x720 frame, median of 200; edge/health.py):",
+        "",
+        "| frozen thumbnail, every analysed frame | view signature + similarity, every 30 s |",
+        "|---|---|",
+        f"| {picture['thumbnail_ms']:.2f} ms | {picture['view_ms']:.2f} ms |",
+    ]
     lines += [
         "",
         "**Config publish to applied** (real Mosquitto, the edge runtime with the project's "
@@ -322,7 +370,9 @@ def main() -> int:
                 print(decode, json.dumps(modes[decode]), flush=True)
             apply = apply_runs(server.url, work, args.swaps)
             print("apply", json.dumps(apply), flush=True)
-    text = report(clip, modes, apply, args.seconds)
+        picture = picture_costs(clip_path)
+        print("picture", json.dumps(picture), flush=True)
+    text = report(clip, modes, picture, apply, args.seconds)
     print(text)
     if args.write:
         write_section(text, heading=SECTION)
