@@ -17,9 +17,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select, text
 
+from contracts.events import EvidenceKind
+from server import crud
 from server.core.db import utcnow
 from server.lifecycle.overdue import check_overdue
 from server.lifecycle.tables import CaseFileRecord, CaseTransition
+from tests.server import builders as b
+from tests.server.conftest import NOW
 from tests.server.lifecycle.conftest import NJD, Center
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV encodes the disposal photos")
@@ -338,3 +342,32 @@ def test_a_tampered_file_record_or_transition_or_photo_is_detected(center: Cente
     assert problems() == []
     center.state.store.delete(sha)
     assert problems() == [f"record 2 lists photo {sha}, which is missing"]
+
+
+def test_edge_evidence_is_served_only_within_scope(center: Center) -> None:
+    frame = b.item(b.jpeg(7), EvidenceKind.FRAME)
+    event = b.event(
+        event_id="e" * 32, edge_id="demo-edge", camera_id="demo-cam", evidence=[frame.ref]
+    )
+    center.state.store.write(frame.sha256, frame.data)
+    with center.state.session_factory() as session, session.begin():
+        crud.upsert_event(
+            session,
+            event=event,
+            payload=b.as_dict(event),
+            payload_sha256="f" * 64,
+            received_at=NOW,
+        )
+        crud.add_evidence(
+            session,
+            sha256=frame.sha256,
+            content_type="image/jpeg",
+            byte_size=len(frame.data),
+            edge_id="demo-edge",
+            received_at=NOW,
+        )
+    url = f"/api/v1/evidence/{frame.sha256}"
+    for who, expected in (("chief", 200), ("hp-disp", 200), ("njd-rev", 200), ("wt-rev", 404)):
+        response = center.client.get(url, headers=center.as_(who))
+        assert response.status_code == expected, who
+    assert center.client.get(url, headers=center.as_("njd-rev")).content == frame.data
