@@ -5,6 +5,7 @@ a disposal note, a reason) shown as text in real Chromium."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,8 @@ def test_text_from_an_edge_or_a_user_is_shown_as_text(
         photo = ("after.jpg", b.jpeg(5, (320, 200)), "image/jpeg")
         disposal = client.post(f"{api}/disposals", files={"photos": photo}, data={"note": XSS})
         assert disposal.status_code == 201, disposal.text
+        notice = {"channel": "paper", "text": XSS, "sent_at": "2024-05-01T10:00:00+08:00"}
+        assert client.post(f"{api}/notices", json=notice).status_code == 201
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -121,6 +124,9 @@ def test_text_from_an_edge_or_a_user_is_shown_as_text(
     page.locator("#case[data-ready='true']").wait_for(timeout=20_000)
     assert page.locator("#shop-facts").inner_text().count(XSS) == 1
     assert XSS in page.locator("#disposals .note").inner_text()
+    page.locator("#notices .notice-text").wait_for(timeout=10_000)
+    assert page.locator("#notices .notice-text").inner_text() == XSS
+    assert "书面" in page.locator("#notices").inner_text()
     assert XSS in page.locator("#timeline").inner_text()  # dispatch note
     assert XSS in page.locator("#facts").inner_text()  # the confirmation reason
     assert page.locator("img[src='x']").count() == 0
@@ -133,3 +139,50 @@ def test_text_from_an_edge_or_a_user_is_shown_as_text(
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src='x']").count() == 0
     assert errors == []
+
+
+def test_the_map_draws_intranet_tiles_when_set(tmp_path: Path, browser: Any) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cv2 = pytest.importorskip("cv2", reason="OpenCV encodes the tile")
+    import numpy as np
+
+    ok, tile = cv2.imencode(".png", np.full((256, 256, 3), 200, dtype=np.uint8))
+    assert ok
+    asked: list[str] = []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(tile.tobytes())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
+    settings = city_settings(tmp_path, auth_enabled=False, map_tile_url=url)
+    try:
+        with LiveServer(settings) as live:
+            page = browser.new_page()
+            blocked: list[str] = []
+            page.on(
+                "console",
+                lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+            )
+            page.goto(f"{live.url}/map")
+            page.locator("#map[data-ready='true']").wait_for(timeout=20_000)
+            tiles = page.locator("#map svg g.tiles image")
+            assert tiles.count() >= 4
+            deadline = time.monotonic() + 10
+            while len(asked) < tiles.count() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(asked) >= 4 and all(re.fullmatch(r"/1[0-9]/\d+/\d+\.png", p) for p in asked)
+            assert blocked == []
+    finally:
+        server.shutdown()
