@@ -90,7 +90,13 @@ def test_a_case_walks_from_candidate_to_closed(
 
     # 区 dispatcher: dispatch to the 街镇's team
     dispatcher = visit("district.disp")
-    case_page = dispatcher.open_case(1)
+    dispatcher.page.select_option("#status-filter", "confirmed")
+    dispatcher.page.locator("article.case[data-case-id='1']").wait_for(timeout=20_000)
+    dispatcher.page.keyboard.press("j")
+    dispatcher.page.keyboard.press("Enter")  # opens the selected case
+    dispatcher.page.wait_for_url(f"{city.url}/cases/1")
+    case_page = dispatcher.page
+    case_page.locator("#case[data-ready='true']").wait_for(timeout=20_000)
     assert case_page.locator("#case").get_attribute("data-status") == "confirmed"
     assert dispatcher.act("dispatch", {"textarea[name=note]": "请两小时内处置"}) == "dispatched"
     assert TEAM in (case_page.locator("#facts").inner_text() + TEAM)  # the team is named
