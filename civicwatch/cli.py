@@ -26,6 +26,7 @@ _CONTRIBUTORS = (
     ("server.evidence_cli", "evidence"),
     ("server.users_cli", "users"),
     ("server.org.cli", "units"),
+    ("server.webhooks.cli", "webhooks"),
     ("server.dataset_cli", "dataset"),
 )
 # Modules that add actions to the ``keys`` group via add_commands(): the edge makes its key
