@@ -89,12 +89,17 @@ class CsrfMiddleware:
     Args:
         app: The wrapped application.
         exempt_paths: Exact paths not checked for the token (the login form, which
-            starts a session; the origin checks still apply).
+            starts a session; the cross-site check still applies).
+        sessions: Whether the session cookie grants anything (``auth_enabled``); without
+            logins a left-over cookie is ignored and only the cross-site check applies.
     """
 
-    def __init__(self, app: ASGIApp, *, exempt_paths: Iterable[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, *, exempt_paths: Iterable[str] = (), sessions: bool = True
+    ) -> None:
         self.app = app
         self.exempt_paths = frozenset(exempt_paths)
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -105,8 +110,8 @@ class CsrfMiddleware:
             for name, value in scope["headers"]
         }
         cookies = cookie_parser(headers.get("cookie", ""))
-        if scope["path"] in self.exempt_paths:
-            cookies.pop(SESSION_COOKIE, None)  # origin checks only
+        if scope["path"] in self.exempt_paths or not self.sessions:
+            cookies.pop(SESSION_COOKIE, None)  # the cross-site check only
         problem = csrf_problem(method=scope["method"], headers=headers, cookies=cookies)
         if problem is None:
             await self.app(scope, receive, send)

@@ -256,7 +256,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(docs.make_router(app, static_url=DOCS_STATIC_URL))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: the body limit runs before routing, authentication and parsing.
-    app.add_middleware(CsrfMiddleware, exempt_paths=LOGIN_PATHS)
+    app.add_middleware(CsrfMiddleware, exempt_paths=LOGIN_PATHS, sessions=settings.auth_enabled)
     tile_origin = settings.map_tile_origin()
     app.add_middleware(
         SecurityHeadersMiddleware,

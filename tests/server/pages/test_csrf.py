@@ -149,3 +149,15 @@ def test_cross_site_posts_are_refused_even_to_the_login_form(secured: TestClient
     )
     assert reply.status_code == 403
     assert SESSION_COOKIE not in secured.cookies
+
+
+def test_without_logins_a_left_over_session_cookie_needs_no_token(client: TestClient) -> None:
+    client.cookies.set(SESSION_COOKIE, "from-an-earlier-run")
+    reply = client.post("/api/v1/cases/1/review", json={"verdict": "escalate"})
+    assert reply.status_code == 404  # reached the route: no such case
+    cross = client.post(
+        "/api/v1/cases/1/review",
+        json={"verdict": "escalate"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status_code == 403
