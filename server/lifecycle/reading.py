@@ -23,7 +23,7 @@ from server.lifecycle.file_chain import (
     listed_photos,
     verify_chain,
 )
-from server.lifecycle.service import transition_payload
+from server.lifecycle.records import transition_payload
 from server.lifecycle.tables import (
     CaseDisposal,
     CaseDisposalPhoto,

@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from server.auth import Principal
 from server.core.config import LifecycleSettings
 from server.evidence_store import EvidenceBackend
-from server.lifecycle.file_chain import DISPOSAL_KIND, GENESIS, link
+from server.lifecycle.file_chain import DISPOSAL_KIND
 from server.lifecycle.photos import PhotoInfo
+from server.lifecycle.records import SYSTEM_ACTOR, append_record, record_transition
 from server.lifecycle.tables import (
     CaseDisposal,
     CaseDisposalPhoto,
-    CaseFileRecord,
     CaseTransition,
     TransitionAction,
 )
@@ -42,8 +42,6 @@ from server.org.tables import UnitLevel
 from server.tables import Case, CaseReview, CaseStatus, ReviewVerdict
 
 logger = logging.getLogger(__name__)
-
-SYSTEM_ACTOR = "system"
 
 
 class NotInScopeError(ValueError):
@@ -57,95 +55,6 @@ class InvalidInputError(ValueError):
 def lock_case(session: Session, *, case_id: int) -> Case | None:
     """The case, locked for this transaction (PostgreSQL; SQLite serialises writers)."""
     return session.scalar(select(Case).where(Case.id == case_id).with_for_update())
-
-
-def append_record(
-    session: Session, *, case_id: int, kind: str, at: datetime, actor: str, payload: dict[str, Any]
-) -> CaseFileRecord:
-    """Add the next link of the case's file chain."""
-    last = session.scalar(
-        select(CaseFileRecord)
-        .where(CaseFileRecord.case_id == case_id)
-        .order_by(CaseFileRecord.seq.desc())
-        .limit(1)
-    )
-    record = link(
-        case_id=case_id,
-        seq=0 if last is None else last.seq + 1,
-        prev_hash=GENESIS if last is None else last.record_hash,
-        kind=kind,
-        at=at,
-        actor=actor,
-        payload=payload,
-    )
-    row = CaseFileRecord(
-        case_id=case_id,
-        seq=record.seq,
-        prev_hash=record.prev_hash,
-        record_hash=record.record_hash,
-        kind=record.kind,
-        at=at,
-        actor=actor,
-        payload=payload,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def transition_payload(row: CaseTransition) -> dict[str, Any]:
-    """What a transition's file record holds (compared again when the chain is verified)."""
-    return {
-        "transition_id": row.id,
-        "action": row.action.value,
-        "from_status": row.from_status.value,
-        "to_status": row.to_status.value,
-        "unit_id": row.unit_id,
-        "note": row.note,
-        "detail": row.detail,
-    }
-
-
-def record_transition(
-    session: Session,
-    *,
-    case: Case,
-    action: TransitionAction,
-    from_status: CaseStatus,
-    to_status: CaseStatus,
-    actor: str,
-    unit_id: str | None,
-    at: datetime,
-    note: str | None,
-    detail: dict[str, Any],
-) -> CaseTransition:
-    """Write a transition row and its file record, and set the case's status."""
-    row = CaseTransition(
-        case_id=case.id,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        unit_id=unit_id,
-        at=at,
-        note=note or None,
-        detail=detail,
-    )
-    session.add(row)
-    session.flush()
-    append_record(
-        session,
-        case_id=case.id,
-        kind=action.value,
-        at=at,
-        actor=actor,
-        payload=transition_payload(row),
-    )
-    case.status = to_status
-    case.updated_at = at
-    session.flush()
-    logger.info("case %d %s by %s: %s -> %s", case.id, action.value, actor, from_status, to_status)
-    return row
 
 
 def _move(
@@ -498,3 +407,22 @@ def mark_overdue(session: Session, *, now: datetime) -> list[int]:
     if cases:
         logger.warning("%d dispatched cases passed their deadline", len(cases))
     return [case.id for case in cases]
+
+
+__all__ = [
+    "SYSTEM_ACTOR",
+    "InvalidInputError",
+    "NotInScopeError",
+    "append_record",
+    "close",
+    "dispatch",
+    "dispose",
+    "escalate",
+    "lock_case",
+    "mark_overdue",
+    "record_review",
+    "record_transition",
+    "reopen",
+    "require_handles",
+    "verify",
+]
