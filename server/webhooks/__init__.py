@@ -10,7 +10,8 @@ One module a job:
 - :mod:`.delivery`: claims under a lease, attempts, dead letters, retries;
 - :mod:`.sender`: one signed HTTP POST;
 - :mod:`.dispatcher`: the thread that runs rounds in the server;
-- :mod:`.subscriptions` and :mod:`.schemas`: what the admin API manages and returns.
+- :mod:`.subscriptions` and :mod:`.schemas`: what the admin API manages and returns;
+- :mod:`.cli`: ``civicwatch webhooks add|list|remove``.
 
 See ``docs/handoff.md`` for how a receiver verifies a call.
 """
