@@ -114,7 +114,14 @@ def run_edge(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    runtime.run_forever()
+    from edge.rollout.wiring import start_rollout
+
+    rollout = start_rollout(runtime)  # None unless CIVICWATCH_MODEL_SERVER_URL is set
+    try:
+        runtime.run_forever()
+    finally:
+        if rollout is not None:
+            rollout.stop()
     return 0
 
 
