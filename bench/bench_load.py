@@ -213,7 +213,9 @@ def run_edges(plan: Plan, out: str) -> None:
     Path(out).write_text(json.dumps({"sent": sum(sent)}), encoding="utf-8")
 
 
-def run_replica(database_url: str, host: str, port: int, client_id: str, work: str) -> None:
+def run_replica(
+    database_url: str, host: str, port: int, client_id: str, group: str, work: str
+) -> None:
     """One server replica's ingest until SIGTERM; then its latencies go to a JSON file."""
     logging.basicConfig(level=logging.ERROR)
     stop = threading.Event()
@@ -226,7 +228,7 @@ def run_replica(database_url: str, host: str, port: int, client_id: str, work: s
         database_url=database_url,
         limits=IngestLimits(),
         client_id=client_id,
-        shared_group=GROUP,
+        shared_group=group,
     )
     Path(work, f"{client_id}.ready").touch()
     stop.wait()
@@ -273,11 +275,14 @@ def run_load(
     edges = _edge_keys([f"load-edge-{replicas}-{i:02d}" for i in range(args.edges)])
     run_dir = work / f"replicas-{replicas}"
     run_dir.mkdir()
+    # A group of its own: the stopped replicas of an earlier run keep their persistent
+    # sessions in their group, and Mosquitto would still give them their share.
+    group = f"{GROUP}-{replicas}-{uuid.uuid4().hex[:6]}"
     servers = []
     for n in range(replicas):
         client_id = f"load-server-{replicas}-{n + 1}"
         process = ctx.Process(
-            target=run_replica, args=(database_url, host, port, client_id, str(run_dir))
+            target=run_replica, args=(database_url, host, port, client_id, group, str(run_dir))
         )
         process.start()
         servers.append((client_id, process))
