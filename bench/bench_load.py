@@ -297,10 +297,10 @@ def run_load(
     generators = []
     started = time.monotonic()
     for p, first in enumerate(range(0, len(edges), EDGES_PER_PROCESS)):
-        group = edges[first : first + EDGES_PER_PROCESS]
+        batch = edges[first : first + EDGES_PER_PROCESS]
         plan = Plan(
-            edge_ids=[e.edge_id for e in group],
-            key_pems=[_pem(e) for e in group],
+            edge_ids=[e.edge_id for e in batch],
+            key_pems=[_pem(e) for e in batch],
             host=host,
             port=port,
             rate_per_edge=args.rate_per_edge,
