@@ -258,6 +258,14 @@ function noteForm(item, action, path, build, required) {
   return note;
 }
 
+function reopenForm(item) {
+  const to = el("select", { name: "to" }, ...["candidate", "dispatched"]
+    .map((status) => el("option", { value: status, textContent: label("common.status", status) })));
+  const reason = textarea("reason", true);
+  showForm(t("case.do.reopen"), [field("case.reopen_to", to), field("case.note", reason)], "case.do.reopen",
+    () => api.post(`cases/${item.id}/reopen`, { reason: reason.value.trim(), to: to.value }));
+}
+
 function noticeForm(item) {
   const channel = el("select", { name: "channel" }, ...["sms", "phone", "paper", "in_person"]
     .map((c) => el("option", { value: c, textContent: label("case.channel", c) })));
@@ -306,7 +314,7 @@ function actionsFor(item) {
   }
   if (s === "verified") add("close", "close", () => noteForm(item, "close", "close", (note) => ({ note })));
   if (s === "closed" || s === "rejected") {
-    add("reopen", "reopen", () => noteForm(item, "reopen", "reopen", (reason) => ({ reason }), true));
+    add("reopen", "reopen", () => reopenForm(item));
   }
   if (s === "escalated" || s === "confirmed") {
     add("escalate_unit", "escalate", () => noteForm(item, "escalate_unit", "escalate", (note) => ({ note }), true));

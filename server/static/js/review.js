@@ -7,7 +7,7 @@
 import { api, ApiError } from "./api.js";
 import { dayStart, duration, el, label, loadCatalog, say, shanghai, t, when } from "./i18n.js";
 import { chainBadge, overdueBadge, statusBadge } from "./badges.js";
-import { fillUnitSelect } from "./units.js";
+import { fillUnitSelect, unitName } from "./units.js";
 
 const REFRESH_MS = Number(document.body.dataset.refreshS || 5) * 1000;
 const THUMB_KINDS = ["annotated", "crop", "frame", "plate", "load"];
@@ -107,7 +107,7 @@ function card(item) {
     el("span", { className: "phase", textContent: item.open ? t("queue.open") : t("queue.ended") }));
   node.append(title);
   const rows = [
-    [t("common.field.unit"), item.unit_name || item.unit_id || t("common.no_unit")],
+    [t("common.field.unit"), unitLabel(item)],
     [t("common.field.camera"), item.camera_id],
     [t("common.field.zone"), item.zone_id],
     [t("common.field.label"), `${item.label} (${Math.round(item.confidence * 100)}%)`],
@@ -131,6 +131,12 @@ function card(item) {
     el("a", { className: "button", href: `/cases/${item.id}`, textContent: t("queue.open_case") })));
   node.addEventListener("click", () => select(item.id, false));
   return node;
+}
+
+let unitsById = new Map();
+function unitLabel(item) {
+  const unit = unitsById.get(item.unit_id);
+  return unit ? unitName(unit) : item.unit_name || item.unit_id || t("common.no_unit");
 }
 
 function keyOf(item) {
@@ -250,8 +256,12 @@ async function start() {
   for (const input of Object.values(filters)) input.addEventListener("change", () => { offset = 0; reload(); });
   prevButton.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); reload(); });
   nextButton.addEventListener("click", () => { offset += PAGE_SIZE; reload(); });
+  try {
+    unitsById = new Map((await fillUnitSelect(filters.unit)).map((u) => [u.id, u]));
+  } catch (err) {
+    say(t("queue.units_failed", { detail: err.message }), true);
+  }
   refresh();
   setInterval(refresh, REFRESH_MS);
-  fillUnitSelect(filters.unit).catch((err) => say(t("queue.units_failed", { detail: err.message }), true));
 }
 start();
