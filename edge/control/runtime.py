@@ -29,7 +29,7 @@ from edge.control.store import ConfigStore
 from edge.control.validate import CameraSpec, ConfigRefusedError, validate_config
 from edge.health import CameraProbe, HealthReporter, PictureMonitor
 from edge.snapshots import SnapshotService
-from edge.sources import FrameReader, RtspSource
+from edge.sources import FileSource, FrameReader, RtspSource
 from edge.types import Frame
 from edge.worker import EdgeWorker
 from zones.config import load_zone_file
@@ -179,7 +179,7 @@ class EdgeRuntime:
         with self._lock:
             self.monitors[camera_id] = monitor
         reader.add_observer(monitor.observe)
-        if self.clips is not None and isinstance(reader.source, RtspSource):
+        if self.clips is not None and isinstance(reader.source, RtspSource | FileSource):
             ring = PacketRing(self.config.clips.ring_s, self.config.clips.max_buffer_bytes)
             with self._lock:
                 self.rings[camera_id] = ring

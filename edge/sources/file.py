@@ -3,6 +3,11 @@
 Frames are stamped with *media time*: the UTC time the source started plus the frame's
 position in the file (growing across loops). Rules that measure dwell time therefore see
 the clip's own timing whether it is read in real time or as fast as possible.
+
+A :class:`~edge.clips.ring.PacketRing` attached with :meth:`FileSource.attach_ring` gets each
+video packet (event clips, as from a camera: the demo's): H.264 / H.265 packets of an MP4 are
+turned into Annex B (FFmpeg's ``*_mp4toannexb`` filter), as RTSP gives them, and stamped with
+the same media time as the frames, continuous across loops.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 import av
 
+from edge.clips.ring import EncodedPacket, PacketRing, StreamInfo
 from edge.sources.base import SourceError, SourceState, SourceStats, SourceStatus
 from edge.sources.config import FileSourceConfig
 from edge.sources.decode import decode_packet, error_text
@@ -55,6 +61,11 @@ class FileSource:
         self.describe = redact_text(str(config.path))
         self._start_ts = start_ts
         self._status = SourceStatus(camera_id, self.describe)
+        self._ring: PacketRing | None = None
+
+    def attach_ring(self, ring: PacketRing | None) -> None:
+        """Copy every video packet into ``ring`` from the next pass (or packet) on."""
+        self._ring = ring
 
     @property
     def state(self) -> SourceState:
@@ -115,8 +126,9 @@ class FileSource:
                 first_pts: int | None = None
                 end_s = 0.0  # media time just after the last frame of this pass
                 delivered = 0
+                tap = _RingTap(self, stream, start_ts.timestamp() + offset_s, offset_s)
                 try:
-                    for av_frame in self._decode(container, stream):
+                    for av_frame in self._decode(container, stream, tap):
                         if first_pts is None and av_frame.pts is not None:
                             first_pts = av_frame.pts
                         rel_s = self._relative_s(av_frame, first_pts, stream.time_base)
@@ -162,11 +174,15 @@ class FileSource:
             return None
         return float((av_frame.pts - first_pts) * time_base)
 
-    def _decode(self, container: Any, stream: Any) -> Iterator[Any]:
+    def _decode(self, container: Any, stream: Any, tap: _RingTap) -> Iterator[Any]:
         """Decoded frames of one pass; a read error mid-file ends the pass, logged."""
         try:
             for packet in container.demux(stream):
-                yield from decode_packet(packet, self._status, self.describe)
+                decoded = decode_packet(packet, self._status, self.describe)
+                if packet.size:
+                    self._status.packet(datetime.now(UTC))
+                    tap.push(packet)  # after decoding: the Annex B filter takes the packet
+                yield from decoded
         except (av.error.FFmpegError, OSError) as exc:
             message = error_text(exc)
             self._status.error(f"read error: {message}")
@@ -190,3 +206,58 @@ class FileSource:
                 error_text(exc),
             )
             return None
+
+
+class _RingTap:
+    """Copies one pass's packets into the source's ring (if one is attached)."""
+
+    def __init__(self, source: FileSource, stream: Any, pass_start_s: float, offset_s: float):
+        self.source = source
+        self.stream = stream
+        self.pass_start_s = pass_start_s
+        self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
+        self.offset_ticks = round(offset_s / self.time_base)
+        self.first_dts: int | None = None
+        self.ring: PacketRing | None = None
+        self.annexb: Any = None
+        self.info: StreamInfo | None = None
+
+    def _start(self, ring: PacketRing) -> None:
+        context = self.stream.codec_context
+        extradata = bytes(context.extradata or b"")
+        if context.name in ("h264", "hevc") and extradata[:1] == b"\x01":  # length-prefixed
+            self.annexb = av.bitstream.BitStreamFilterContext(
+                f"{context.name}_mp4toannexb", self.stream
+            )
+            extradata = b""  # the filter puts the parameter sets before each keyframe
+        self.info = StreamInfo(
+            context.name, context.width, context.height, self.time_base, extradata
+        )
+        if ring.stats().pushed == 0 or self.offset_ticks == 0:
+            ring.begin(self.info)  # a new ring; later passes go on in the same one
+        self.ring = ring
+
+    def push(self, packet: Any) -> None:
+        ring = self.source._ring
+        if ring is None:
+            return
+        if ring is not self.ring:
+            self._start(ring)
+        packets = self.annexb.filter(packet) if self.annexb is not None else [packet]
+        for out in packets:
+            dts = out.dts if out.dts is not None else out.pts
+            if dts is None:
+                continue
+            if self.first_dts is None:
+                self.first_dts = dts
+            rel = dts - self.first_dts
+            pts = out.pts if out.pts is not None else dts
+            ring.push(
+                EncodedPacket(
+                    data=bytes(out),
+                    pts=self.offset_ticks + pts - self.first_dts,
+                    dts=self.offset_ticks + rel,
+                    keyframe=bool(out.is_keyframe),
+                    captured_at=self.pass_start_s + float(rel * self.time_base),
+                )
+            )
