@@ -238,10 +238,16 @@ def run_list(args: argparse.Namespace) -> int:
             ):
                 f = files.get(a.sha256)
                 name = f"{f.name}@{f.version}" if f else a.sha256
+                reported = (
+                    f"; edge reports revision {a.reported_revision} {a.reported_state}"
+                    + (f", agreement {a.agreement:.2f}" if a.agreement is not None else "")
+                    if a.reported_revision is not None
+                    else "; no report from the edge yet"
+                )
                 sys.stdout.write(
                     f"edge {a.edge_id}: {name} revision {a.revision} ({a.action}"
                     f"{', canary' if a.canary else ''}) by {a.assigned_by} "
-                    f"at {a.assigned_at:%Y-%m-%d %H:%M}\n"
+                    f"at {a.assigned_at:%Y-%m-%d %H:%M}{reported}\n"
                 )
     except ConfigurationError as exc:
         sys.stderr.write(f"civicwatch models list: {exc}\n")

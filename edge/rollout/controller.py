@@ -127,10 +127,13 @@ class ModelRollout:
         samples: Callable[[], list[ImageArray]],
         load: Callable[[Path], Detector],
         login: Callable[[], str] | None = None,
+        report: Callable[[RolloutOutcome], None] | None = None,
     ) -> None:
-        """``login`` gives a fresh bearer token before each download (else settings.token)."""
+        """``login`` gives a fresh bearer token before each download (else settings.token);
+        ``report`` tells the server each outcome (a failure to report is logged only)."""
         self.settings = settings
         self._login = login
+        self._report = report
         self._host = host
         self._current = current
         self._samples = samples
@@ -169,8 +172,17 @@ class ModelRollout:
             return 0
         return int(state.get("applied_revision", 0))
 
-    def _record(self, outcome: RolloutOutcome, *, applied: bool) -> RolloutOutcome:
+    def _record(
+        self, outcome: RolloutOutcome, *, applied: bool, report: bool = True
+    ) -> RolloutOutcome:
         self.outcomes.append(outcome)
+        if report and self._report is not None:
+            try:
+                self._report(outcome)
+            except Exception as exc:  # the server may be away: the state file keeps it
+                logger.warning(
+                    "model rollout: could not report revision %d: %s", outcome.revision, exc
+                )
         state: dict[str, object] = {}
         try:
             state = json.loads(self.settings.state_file.read_text())
@@ -223,7 +235,7 @@ class ModelRollout:
 
         if message.edge_id != self.settings.edge_id:
             return self._record(
-                outcome("skipped", f"meant for edge {message.edge_id}"), applied=False
+                outcome("skipped", f"meant for edge {message.edge_id}"), applied=False, report=False
             )
         if message.revision <= self.applied_revision():
             return self._record(

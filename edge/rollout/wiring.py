@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from contracts import topics
 from edge.detectors import Detector
-from edge.rollout.controller import ModelRollout, RolloutSettings
+from edge.rollout.controller import ModelRollout, RolloutOutcome, RolloutSettings
 from edge.rollout.download import ModelFetchError
 from edge.types import ImageArray
 
@@ -55,6 +55,33 @@ def login(server_url: str, username: str, password: str, timeout_s: float = 30.0
     if not isinstance(token, str):
         raise ModelFetchError(f"login as {username} at {server_url}: no token in the answer")
     return token
+
+
+def report_status(
+    server_url: str, token: str, edge_id: str, outcome: RolloutOutcome, timeout_s: float = 30.0
+) -> None:
+    """POST the outcome to ``/api/v1/models/status`` (shown by ``civicwatch models list``).
+
+    Raises:
+        urllib.error.URLError / OSError: The server did not take it.
+    """
+    body = json.dumps(
+        {
+            "edge_id": edge_id,
+            "revision": outcome.revision,
+            "state": outcome.state,
+            "sha256": outcome.sha256,
+            "agreement": outcome.agreement,
+            "detail": outcome.detail[:4000],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        server_url.rstrip("/") + "/api/v1/models/status",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout_s):
+        pass
 
 
 def start_rollout(
@@ -92,6 +119,9 @@ def start_rollout(
         samples=samples,
         load=_loader(runtime),
         login=lambda: login(url, username, password),
+        report=lambda outcome: report_status(
+            url, login(url, username, password), config.edge_id, outcome
+        ),
     )
     rollout.start()
     worker.publisher.subscribe(topics.model_topic(config.edge_id), rollout.on_message)

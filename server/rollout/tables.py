@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, String, false
+from sqlalchemy import BigInteger, Boolean, Float, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.tables import Base
@@ -36,6 +36,13 @@ class ModelAssignmentRow(Base):
     canary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     assigned_by: Mapped[str] = mapped_column(String(64))
     assigned_at: Mapped[datetime]
+    # what the edge last reported (POST /api/v1/models/status)
+    reported_revision: Mapped[int | None] = mapped_column(default=None)
+    reported_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    reported_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    agreement: Mapped[float | None] = mapped_column(Float, default=None)
+    reported_detail: Mapped[str | None] = mapped_column(Text, default=None)
+    reported_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ModelAssignmentLog(Base):

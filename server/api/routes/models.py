@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Response, status
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import case, func, select
 
+from contracts.ids import ID_PATTERN
 from server.api.deps import ReaderDep, SessionDep, StateDep, require
 from server.auth import Principal
+from server.core.db import utcnow
 from server.evidence_store import EvidenceCorruptError, EvidenceMissingError
 from server.rollout.tables import ModelAssignmentRow, ModelFileRow
-from server.tables import UserRole
+from server.tables import Case, UserRole
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,100 @@ class AssignmentOut(BaseModel):
     canary: bool
     assigned_by: str
     assigned_at: datetime
+    reported_revision: int | None = Field(description="The revision the edge last answered.")
+    reported_state: str | None = Field(description="applied, failed or skipped.")
+    reported_sha256: str | None
+    agreement: float | None = Field(description="Old and new model's agreement on its frames.")
+    reported_detail: str | None
+    reported_at: datetime | None
+
+
+class StatusIn(BaseModel):
+    """What an edge did with one assignment (its rollout's outcome)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edge_id: str = Field(pattern=ID_PATTERN)
+    revision: int = Field(ge=0)
+    state: Literal["applied", "failed", "skipped"]
+    sha256: str = Field(pattern=r"^([0-9a-f]{64})?$")
+    agreement: float | None = Field(default=None, ge=0.0, le=1.0)
+    detail: str = Field(max_length=4000)
+
+
+@router.post(
+    "/status",
+    response_model=AssignmentOut,
+    responses={403: {"description": "An edge may report for itself only."}},
+    summary="An edge reports what it did with its assignment",
+)
+def report_status(body: StatusIn, session: SessionDep, principal: EdgeDep) -> AssignmentOut:
+    """Stored beside the assignment; ``models list`` and ``GET /models`` show it."""
+    if principal.role is UserRole.EDGE and principal.username != body.edge_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"{principal.username} may not report for {body.edge_id}",
+        )
+    row = session.get(ModelAssignmentRow, body.edge_id)
+    if row is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"edge {body.edge_id} has no assignment"
+        )
+    row.reported_revision = body.revision
+    row.reported_state = body.state
+    row.reported_sha256 = body.sha256 or None
+    row.agreement = body.agreement
+    row.reported_detail = body.detail
+    row.reported_at = utcnow()
+    session.commit()
+    logger.info(
+        "edge %s: revision %d %s (%s)", body.edge_id, body.revision, body.state, body.detail
+    )
+    return AssignmentOut.model_validate(row)
+
+
+class PrecisionOut(BaseModel):
+    """Confirmed / reviewed cases of one model version on one camera."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_name: str
+    model_version: str
+    camera_id: str
+    reviewed: int
+    confirmed: int
+    precision: float | None = Field(description="confirmed / reviewed (null: none reviewed).")
+
+
+CONFIRMED = ("confirmed", "dispatched", "disposed", "verified", "closed")
+
+
+@router.get(
+    "/precision",
+    response_model=list[PrecisionOut],
+    summary="Precision (confirmed / reviewed) per model version and camera",
+)
+def precision(session: SessionDep, _principal: ReaderDep) -> list[PrecisionOut]:
+    """Every case names the model that raised it; a reviewed case is confirmed (and anything
+    after it in its lifecycle) or rejected."""
+    confirmed = func.sum(case((Case.status.in_(CONFIRMED), 1), else_=0))
+    rows = session.execute(
+        select(Case.model_name, Case.model_version, Case.camera_id, func.count(), confirmed)
+        .where(Case.status.in_((*CONFIRMED, "rejected")))
+        .group_by(Case.model_name, Case.model_version, Case.camera_id)
+        .order_by(Case.model_name, Case.model_version, Case.camera_id)
+    )
+    return [
+        PrecisionOut(
+            model_name=name,
+            model_version=version,
+            camera_id=camera,
+            reviewed=int(n),
+            confirmed=int(c or 0),
+            precision=(int(c or 0) / int(n)) if n else None,
+        )
+        for name, version, camera, n, c in rows
+    ]
 
 
 class ModelFileOut(BaseModel):

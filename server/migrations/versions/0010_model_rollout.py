@@ -39,6 +39,12 @@ def upgrade() -> None:
         sa.Column("canary", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("assigned_by", sa.String(length=64), nullable=False),
         sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reported_revision", sa.Integer(), nullable=True),
+        sa.Column("reported_state", sa.String(length=16), nullable=True),
+        sa.Column("reported_sha256", sa.String(length=64), nullable=True),
+        sa.Column("agreement", sa.Float(), nullable=True),
+        sa.Column("reported_detail", sa.Text(), nullable=True),
+        sa.Column("reported_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("edge_id", name=op.f("pk_model_assignments")),
     )
     op.create_table(

@@ -211,6 +211,13 @@ def test_an_edge_swaps_the_assigned_model_while_its_stream_runs(
         assert applied()["last"]["state"] == "applied" and pipeline.detector.model.sha256 == v5
         assert publish("assign", "street@4") == 4
         _wait(lambda: pipeline.detector.model.sha256 == hashlib_of(V4), 60, "v4 back")
+
+        def reported() -> tuple[int | None, str | None]:
+            with factory() as session:
+                row = current(session, [EDGE])[EDGE]
+                return row.reported_revision, row.reported_state
+
+        _wait(lambda: reported() == (4, "applied"), 30, "the edge reported revision 4")
         until = len(analysed) + 6
         _wait(lambda: len(analysed) >= until, 30, "frames after the last swap")
     finally:

@@ -203,6 +203,92 @@ def test_model_file_whole_and_ranges(served: tuple[TestClient, dict[str, str], s
     assert {f["version"] for f in listed["files"]} == {"4", "5"}
 
 
+def test_edges_report_and_precision_per_model_and_camera(
+    served: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, headers, v4 = served
+    state: ServerState = client.app.state.civicwatch  # type: ignore[attr-defined]
+    with state.session_factory() as session:
+        assign(
+            session,
+            edge_ids=["edge-1"],
+            model=find_model(session, v4),
+            seen={},
+            canary=False,
+            by="ann",
+            now=NOW,
+        )
+        session.commit()
+    report = {
+        "edge_id": "edge-1",
+        "revision": 1,
+        "state": "applied",
+        "sha256": v4,
+        "agreement": 0.75,
+        "detail": "running street@4",
+    }
+    answer = client.post("/api/v1/models/status", json=report, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["reported_revision"] == 1 and answer.json()["agreement"] == 0.75
+    other = client.post(
+        "/api/v1/models/status", json={**report, "edge_id": "edge-2"}, headers=headers
+    )
+    assert other.status_code == 403
+    # precision: confirmed / reviewed per model version and camera, from real cases
+    from contracts.events import EvidenceKind
+    from server import crud
+    from server.ingest import IngestContext, dispatch
+    from server.tables import ReviewVerdict
+    from tests.server import builders as b
+
+    verdicts = [
+        ("cam-1", ReviewVerdict.CONFIRM),
+        ("cam-1", ReviewVerdict.REJECT),
+        ("cam-2", ReviewVerdict.CONFIRM),
+        ("cam-2", None),
+    ]
+    for n, (camera_id, verdict) in enumerate(verdicts, start=1):
+        frame = b.item(b.jpeg(500 + n), EvidenceKind.FRAME)
+        ev = b.event(event_id=f"{n:032x}", camera_id=camera_id, evidence=[frame.ref])
+        for topic, payload, kind in (
+            (b.evidence_topic(frame), frame.data, "image/jpeg"),
+            (b.event_topic(ev), ev.to_json(), "application/json"),
+        ):
+            dispatch(
+                state.session_factory,
+                topic,
+                payload,
+                b.props(kind),
+                context=IngestContext(store=state.store, limits=b.UNCHAINED),
+                metrics=state.metrics,
+                now=NOW,
+            )
+        if verdict is not None:
+            with state.session_factory() as session:
+                case_row = crud.get_case_by_event_id(session, event_id=ev.event_id)
+                assert case_row is not None
+                full = crud.get_case(session, case_id=case_row.id)
+                assert full is not None
+                crud.review_case(
+                    session, case=full, verdict=verdict, reason="r", reviewer="x", now=NOW
+                )
+                session.commit()
+    client.cookies.clear()
+    olga = client.post(
+        "/api/v1/auth/login", json={"username": "olga", "password": "operator-pass-1"}
+    ).json()["token"]
+    rows = client.get(
+        "/api/v1/models/precision", headers={"Authorization": f"Bearer {olga}"}
+    ).json()
+    assert [
+        (r["camera_id"], r["model_version"], r["reviewed"], r["confirmed"], r["precision"])
+        for r in rows
+    ] == [
+        ("cam-1", "1", 2, 1, 0.5),
+        ("cam-2", "1", 1, 1, 1.0),
+    ]
+
+
 def test_the_commands(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "server.yaml"
     config.write_text(
@@ -261,7 +347,9 @@ def test_the_commands(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["models", "rollback", "--edge", "edge-1", *c]) == 0
     assert "back to street@4 (revision 3)" in capsys.readouterr().out
     assert main(["models", "list", *c]) == 0
-    assert "edge edge-1: street@4 revision 3 (rollback)" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "edge edge-1: street@4 revision 3 (rollback)" in listed
+    assert "no report from the edge yet" in listed
     assert main(["models", "assign", "--model", "street@7", "--edge", "edge-1", *c]) == 2
 
 
