@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.lifecycle.service import append_record
+from server.lifecycle.records import append_record
 from server.notices.shop import Shop, shop_from_payloads
 from server.notices.tables import NoticeChannel, ShopNotice
 from server.tables import Case, CaseEvent
