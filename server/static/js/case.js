@@ -226,8 +226,13 @@ async function dispatchForm(item) {
     say(t("queue.units_failed", { detail: err.message }), true);
     return;
   }
-  const street = item.assigned_unit_id || item.unit_id;
-  const teams = units.filter((u) => u.level === "team" && (!street || u.parent_id === street));
+  // teams under the unit that handles the case, those of the camera's street first
+  const home = item.assigned_unit_id || item.unit_id;
+  const byId = new Map(units.map((u) => [u.id, u]));
+  const under = (unit, root) => { for (let u = unit; u; u = byId.get(u.parent_id)) if (u.id === root) return true; return false; };
+  const teams = units.filter((u) => u.level === "team" && (!home || under(u, home)))
+    .sort((a, b) => Number(b.parent_id === item.unit_id) - Number(a.parent_id === item.unit_id));
+  if (!teams.length) { say(t("case.no_teams"), true); return; }
   const team = el("select", { name: "team_unit_id", required: true },
     ...teams.map((u) => el("option", { value: u.id, textContent: unitName(u) })));
   const deadline = el("input", { type: "datetime-local", name: "deadline_at" });

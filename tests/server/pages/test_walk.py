@@ -160,3 +160,52 @@ def test_a_case_walks_from_candidate_to_closed(
         assert visitor.errors == [], (visitor, visitor.errors)
         assert visitor.external == [], visitor.external
         visitor.close()
+
+
+def test_send_back_reopen_and_escalate_from_the_case_page(
+    city: LiveServer, browser: Any, tmp_path: Path
+) -> None:
+    reviewer = Visitor(browser, city, "street.rev")
+    reviewer.open_case(1)
+    reviewer.page.on("dialog", lambda dialog: dialog.accept("核实无误"))
+    reviewer.page.locator("#actions button[data-action='confirm']").click()
+    reviewer.page.locator("#case[data-status='confirmed']").wait_for(timeout=20_000)
+    assert reviewer.act("escalate_unit", {"textarea[name=note]": "需区级协调"}) == "confirmed"
+    facts = reviewer.page.locator("#facts").inner_text()
+    assert "承办单位\nsh-huangpu\n" in facts  # the district handles it now (above the street)
+    assert (
+        reviewer.page.locator("#timeline li[data-action='escalate'] q").inner_text() == "需区级协调"
+    )
+
+    dispatcher = Visitor(browser, city, "district.disp")
+    dispatcher.open_case(1)
+    assert dispatcher.act("dispatch") == "dispatched"
+    team = Visitor(browser, city, "team.one")
+    team.open_case(1)
+    photo = tmp_path / "after.jpg"
+    photo.write_bytes(b.jpeg(78, (320, 240)))
+    team.page.locator("#actions button[data-action='dispose']").click()
+    team.page.locator("#action-form input[type=file]").set_input_files(str(photo))
+    team.page.locator("#action-form textarea[name=note]").fill("已处理")
+    team.page.locator("#action-form button[type=submit]").click()
+    team.page.locator("#case[data-status='disposed']").wait_for(timeout=20_000)
+
+    dispatcher.open_case(1)
+    assert dispatcher.act("send_back", {"textarea[name=note]": "照片看不清"}) == "dispatched"
+    team.open_case(1)
+    assert team.page.locator("#timeline li[data-action='send_back'] q").inner_text() == "照片看不清"
+
+    # a bad upload is refused with the server's message, and nothing changes
+    bad = tmp_path / "not-a-photo.jpg"
+    bad.write_bytes(b"this is text, not a JPEG")
+    team.page.locator("#actions button[data-action='dispose']").click()
+    team.page.locator("#action-form input[type=file]").set_input_files(str(bad))
+    team.page.locator("#action-form textarea[name=note]").fill("再试")
+    team.page.locator("#action-form button[type=submit]").click()
+    team.page.wait_for_function("() => document.querySelector('#message.error') !== null")
+    assert "not-a-photo.jpg" in team.page.locator("#message").inner_text()
+    assert team.page.locator("#case").get_attribute("data-status") == "dispatched"
+
+    for visitor in (reviewer, dispatcher, team):
+        assert visitor.errors == [], visitor.errors
+        visitor.close()
