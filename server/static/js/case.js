@@ -49,7 +49,7 @@ function renderFacts(item, units) {
     ...[overdueBadge(item)].filter(Boolean));
   const dl = document.getElementById("facts");
   dl.replaceChildren();
-  row(dl, "common.field.unit", item.unit_name || nameOf(item.unit_id) || t("common.no_unit"));
+  row(dl, "common.field.unit", (byId.has(item.unit_id) ? nameOf(item.unit_id) : item.unit_name) || t("common.no_unit"));
   if (item.assigned_unit_id) row(dl, "case.assigned_unit", nameOf(item.assigned_unit_id));
   if (item.team_unit_id) row(dl, "case.team", nameOf(item.team_unit_id));
   row(dl, "common.field.deadline", item.deadline_at ? when(item.deadline_at) : null);
