@@ -61,6 +61,7 @@ def byte_range(header: str | None, total: int) -> tuple[int, int] | None:
         206: {"description": "The requested byte range."},
         404: {"description": "No registered model file with this hash."},
         416: {"description": "The range lies outside the file."},
+        503: {"description": "The stored file is missing or does not match its hash."},
     },
 )
 def model_file(
@@ -136,7 +137,10 @@ class StatusIn(BaseModel):
 @router.post(
     "/status",
     response_model=AssignmentOut,
-    responses={403: {"description": "An edge may report for itself only."}},
+    responses={
+        403: {"description": "An edge may report for itself only."},
+        404: {"description": "The edge has no assignment."},
+    },
     summary="An edge reports what it did with its assignment",
 )
 def report_status(body: StatusIn, session: SessionDep, principal: EdgeDep) -> AssignmentOut:
