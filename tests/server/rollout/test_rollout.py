@@ -386,3 +386,111 @@ def test_a_late_edge_gets_the_retained_assignment(
         client.loop_stop()
     assert message.edge_id == edge and message.revision == 1 and message.canary
     assert message.model.version == "5"
+
+
+def test_a_group_is_the_edges_of_a_unit_and_below_with_a_canary_first(
+    db_url: str,
+    session_factory: sessionmaker[Session],
+    store: EvidenceStore,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from server.org.tables import Camera, Unit, UnitLevel
+    from server.rollout.service import edges_of_unit
+
+    with session_factory() as session, session.begin():
+        session.add_all(
+            [
+                Unit(
+                    id="district",
+                    name="区",
+                    name_en="District",
+                    level=UnitLevel.DISTRICT,
+                    parent_id=None,
+                ),
+                Unit(
+                    id="street-a",
+                    name="甲",
+                    name_en="A",
+                    level=UnitLevel.STREET,
+                    parent_id="district",
+                ),
+                Unit(
+                    id="street-b",
+                    name="乙",
+                    name_en="B",
+                    level=UnitLevel.STREET,
+                    parent_id="district",
+                ),
+            ]
+        )
+        session.flush()
+        for n, (edge, unit) in enumerate(
+            [
+                ("edge-a1", "street-a"),
+                ("edge-a2", "street-a"),
+                ("edge-b1", "street-b"),
+                ("edge-a1", "street-a"),
+            ]
+        ):
+            session.add(
+                Camera(
+                    edge_id=edge, camera_id=f"cam-{n}", name=f"c{n}", unit_id=unit, created_at=NOW
+                )
+            )
+    with session_factory() as session:
+        assert edges_of_unit(session, "district") == ["edge-a1", "edge-a2", "edge-b1"]
+        assert edges_of_unit(session, "street-a") == ["edge-a1", "edge-a2"]
+        assert edges_of_unit(session, "nowhere") == []
+    config = tmp_path / "server.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database_url": db_url,
+                "evidence_dir": str(tmp_path / "evidence"),
+                "mqtt_enabled": False,
+            }
+        )
+    )
+    c = ["--config", str(config)]
+    assert (
+        main(["models", "register", "--file", str(V4), "--name", "street", "--version", "4", *c])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "models",
+                "assign",
+                "--model",
+                "street@4",
+                "--group",
+                "district",
+                "--canary",
+                "edge-b1",
+                *c,
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "edge edge-b1: street@4 (revision 1)" in out and "edge-a1" not in out
+    assert main(["models", "assign", "--model", "street@4", "--group", "district", *c]) == 0
+    out = capsys.readouterr().out
+    assert all(f"edge {e}: street@4" in out for e in ("edge-a1", "edge-a2", "edge-b1"))
+    assert (
+        main(
+            [
+                "models",
+                "assign",
+                "--model",
+                "street@4",
+                "--group",
+                "district",
+                "--canary",
+                "edge-x",
+                *c,
+            ]
+        )
+        == 2
+    )
