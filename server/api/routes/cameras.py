@@ -61,7 +61,11 @@ from zones.config import ZoneProblem
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/cameras", tags=["cameras"])
+router = APIRouter(
+    prefix="/cameras",
+    tags=["cameras"],
+    responses={404: {"description": "No such camera or unit, or not in your units."}},
+)
 
 OperatorDep = Annotated[Principal, Depends(require(UserRole.OPERATOR))]
 """Operators and admins: change cameras and zones."""
