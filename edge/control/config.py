@@ -11,7 +11,8 @@ from contracts.control import Profile
 
 
 class ProfileSettings(BaseModel):
-    """How a camera of one analysis profile is read."""
+    """How a camera of one analysis profile is read, instead of the ``scheduling:`` block's
+    rate for the profile (and, for stationary RTSP cameras, decoding due keyframes only)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
@@ -19,13 +20,6 @@ class ProfileSettings(BaseModel):
     """Frames analysed per second."""
     decode: Literal["all", "keyframes"]
     """RTSP decode mode (see the RTSP source's ``decode``)."""
-
-
-def _default_profiles() -> dict[Profile, ProfileSettings]:
-    return {
-        Profile.STATIONARY: ProfileSettings(analysis_fps=0.5, decode="keyframes"),
-        Profile.ROAD: ProfileSettings(analysis_fps=5.0, decode="all"),
-    }
 
 
 class ControlConfig(BaseModel):
@@ -42,5 +36,7 @@ class ControlConfig(BaseModel):
     """Subscribe to the server's config for this edge and apply it."""
     state_dir: Path = Path("var/edge/control")
     """Where the last applied config (and its zone files) is kept, to start without the server."""
-    profiles: dict[Profile, ProfileSettings] = Field(default_factory=_default_profiles)
-    """Analysis rate and decode mode per profile (stationary, road)."""
+    profiles: dict[Profile, ProfileSettings] = Field(default_factory=dict)
+    """Analysis rate and decode mode per profile, overriding the edge's own: by default a
+    server camera gets its profile (stationary, road) and the ``scheduling:`` block decides
+    its rate, batching lane and decode mode, as for a camera of the YAML file."""

@@ -72,24 +72,27 @@ def _camera_spec(
         zones = None
     if zones is not None and zones.camera_id != camera.camera_id:
         problems.append(f"{where}: the zone file is for camera {zones.camera_id!r}")
-    settings = control.profiles.get(camera.profile)
-    if settings is None:
-        problems.append(f"{where}: profile {camera.profile.value!r} is not configured here")
-        return None
+    settings = control.profiles.get(camera.profile)  # None: the edge's scheduling decides
+    source_fields: dict[str, object] = {"type": "rtsp", "url": camera.stream_url}
+    if settings is not None:
+        source_fields["decode"] = settings.decode
     try:
-        source = RtspSourceConfig(type="rtsp", url=camera.stream_url, decode=settings.decode)
+        source = RtspSourceConfig.model_validate(source_fields)
     except ValidationError as exc:
         problems.extend(f"{where}: stream_url: {e['msg']}" for e in exc.errors())
         return None
     if zones is None or len(problems) > found:
         return None
-    config = CameraConfig(
-        id=camera.camera_id,
-        source=source,
-        zones=zone_file(zones_dir, camera),
-        analysis_fps=settings.analysis_fps,
-        enabled=camera.enabled,
-    )
+    fields: dict[str, object] = {
+        "id": camera.camera_id,
+        "source": source,
+        "zones": zone_file(zones_dir, camera),
+        "enabled": camera.enabled,
+        "profile": camera.profile.value,
+    }
+    if settings is not None:
+        fields["analysis_fps"] = settings.analysis_fps
+    config = CameraConfig.model_validate(fields)
     return CameraSpec(config, zones, camera.zone_version, camera.reference_sha256)
 
 

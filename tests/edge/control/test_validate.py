@@ -31,10 +31,20 @@ def test_a_good_config_becomes_camera_specs(tmp_path: Path) -> None:
         message.to_json(), edge_id="edge-1", control=ControlConfig(), zones_dir=tmp_path
     )
     one, two = validated.cameras["cam-1"], validated.cameras["cam-2"]
-    assert one.config.analysis_fps == 0.5 and one.config.source.decode == "keyframes"  # type: ignore[union-attr]
-    assert two.config.analysis_fps == 5.0 and not two.config.enabled
+    # by default the edge's scheduling block decides a profile's rate (and decode mode)
+    assert (one.config.profile, two.config.profile) == ("stationary", "road")
+    assert "analysis_fps" not in one.config.model_fields_set and not two.config.enabled
     assert one.config.zones == tmp_path / "cam-1.v4.yaml"
     assert [z.id for z in one.zones.zones] == ["pavement"] and one.zone_version == 4
+    control = ControlConfig.model_validate(
+        {"profiles": {"stationary": {"analysis_fps": 2.0, "decode": "all"}}}
+    )
+    tuned = validate_config(
+        message.to_json(), edge_id="edge-1", control=control, zones_dir=tmp_path
+    )
+    spec = tuned.cameras["cam-1"].config
+    assert spec.analysis_fps == 2.0 and spec.source.decode == "all"  # type: ignore[union-attr]
+    assert "analysis_fps" not in tuned.cameras["cam-2"].config.model_fields_set
 
 
 def test_every_problem_is_listed_and_no_password_shown(tmp_path: Path) -> None:
