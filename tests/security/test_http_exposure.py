@@ -194,7 +194,8 @@ def test_evidence_is_not_served_from_the_browser_cache_after_logout(
             assert first is not None and first.status == 200
             page.goto(f"{server.url}/login")
             status = page.evaluate(
-                "fetch('/api/v1/auth/logout', {method: 'POST'}).then(r => r.status)"
+                "fetch('/api/v1/auth/logout', {method: 'POST', headers: {'X-CSRF-Token': "
+                "document.cookie.match(/civicwatch_csrf=([^;]+)/)[1]}}).then(r => r.status)"
             )
             assert status == 204
             # The same URL again, as a link or an <img> would load it: the cache must not answer.
