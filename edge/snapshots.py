@@ -52,8 +52,9 @@ class SnapshotConfig(BaseModel):
     """Wider frames are scaled down to this width."""
     jpeg_quality: Annotated[int, Field(ge=30, le=95)] = 80
     """JPEG quality."""
-    keep: Annotated[int, Field(ge=1, le=10_000)] = 50
-    """Snapshots kept on disk (references for the view check); the oldest go first."""
+    keep: Annotated[int, Field(ge=1, le=100_000)] = 500
+    """Snapshots kept on disk (candidate references for the view check); the oldest go first,
+    never one that a running camera's zones name as their reference."""
     directory: Path = Path("var/edge/snapshots")
     """Where they are kept."""
 
@@ -91,12 +92,17 @@ def encode_snapshot(image: ImageArray, *, max_width: int, quality: int) -> Encod
 
 
 class SnapshotStore:
-    """Snapshots sent, on disk by sha256, the newest ``keep`` of them."""
+    """Snapshots sent, on disk by sha256, the newest ``keep`` of them and every pinned one."""
 
     def __init__(self, directory: Path, keep: int) -> None:
         self.directory = directory
         self.keep = keep
+        self.pinned: frozenset[str] = frozenset()
         directory.mkdir(parents=True, exist_ok=True)
+
+    def pin(self, references: set[str]) -> None:
+        """Never prune ``references`` (the running cameras' reference snapshots)."""
+        self.pinned = frozenset(references)
 
     def path(self, sha256: str) -> Path:
         return self.directory / f"{sha256}.jpg"
@@ -109,7 +115,10 @@ class SnapshotStore:
             partial.replace(target)
         else:
             target.touch()
-        kept = sorted(self.directory.glob("*.jpg"), key=lambda p: p.stat().st_mtime)
+        kept = sorted(
+            (p for p in self.directory.glob("*.jpg") if p.stem not in self.pinned),
+            key=lambda p: p.stat().st_mtime,
+        )
         for old in kept[: max(0, len(kept) - self.keep)]:
             old.unlink(missing_ok=True)
 

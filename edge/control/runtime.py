@@ -109,6 +109,7 @@ class EdgeRuntime:
         self._lock = threading.Lock()
         self.monitors: dict[str, PictureMonitor] = {}
         self.rings: dict[str, PacketRing] = {}
+        self.references: dict[str, str] = {}  # camera id -> its reference snapshot
         publisher = self.worker.publisher
         enabled = {c: s for c, s in boot.cameras.items() if s.config.enabled}
         disabled = {c: s for c, s in boot.cameras.items() if not s.config.enabled}
@@ -190,8 +191,16 @@ class EdgeRuntime:
         with self._lock:
             self.monitors.pop(camera_id, None)
             self.rings.pop(camera_id, None)
+            self.references.pop(camera_id, None)
+            self.snapshots.store.pin(set(self.references.values()))
 
     def _set_reference(self, camera_id: str, sha256: str | None) -> None:
+        with self._lock:
+            if sha256 is None:
+                self.references.pop(camera_id, None)
+            else:
+                self.references[camera_id] = sha256
+            self.snapshots.store.pin(set(self.references.values()))
         monitor = self.monitors.get(camera_id)
         if monitor is None:
             return

@@ -31,16 +31,19 @@ def test_scaled_to_the_width_limit(size_wh: tuple[int, int], expected_wh: tuple[
     assert len(snapshot.jpeg) < 600_000
 
 
-def test_store_keeps_the_newest_and_checks_hashes(tmp_path: Path) -> None:
+def test_store_keeps_the_newest_and_the_pinned_and_checks_hashes(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path, keep=2)
     shots = [
         encode_snapshot(np.full((90, 160, 3), v, np.uint8), max_width=1280, quality=80)
-        for v in (10, 120, 240)
+        for v in (10, 60, 120, 240)
     ]
-    for shot in shots:
+    store.put(shots[0])
+    store.pin({shots[0].sha256})  # a running camera's reference
+    for shot in shots[1:]:
         store.put(shot)
-    assert store.image(shots[0].sha256) is None  # pruned
-    image = store.image(shots[2].sha256)
+    assert store.image(shots[0].sha256) is not None  # pinned: kept
+    assert store.image(shots[1].sha256) is None  # pruned
+    image = store.image(shots[3].sha256)
     assert image is not None and image.shape == (90, 160, 3)
-    store.path(shots[1].sha256).write_bytes(b"changed")
-    assert store.image(shots[1].sha256) is None  # no longer the bytes it was kept as
+    store.path(shots[2].sha256).write_bytes(b"changed")
+    assert store.image(shots[2].sha256) is None  # no longer the bytes it was kept as

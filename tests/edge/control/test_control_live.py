@@ -10,7 +10,8 @@ publishes what the server's control publisher publishes (the contract's messages
 - refuses v3 (a self-intersecting polygon) and v4 (a newer schema) with the reason, and goes
   on with v2;
 - answers a snapshot request with a JPEG of its stream, and publishes health;
-- gets v5, which disables the first camera and adds a second: health says so;
+- gets v5, which disables the first camera and adds a second whose reference is that
+  snapshot: health says so, and compares the second camera's view with it;
 - started again while the broker is unreachable, runs v5 from its disk.
 """
 
@@ -179,11 +180,12 @@ def test_config_from_the_server_applied_live_refused_when_bad_and_kept_on_disk(
         until = len(analysed) + 8
         _wait(lambda: len(analysed) >= until, 15, "frames after the refusals")
 
+        reference = SnapshotMessage.from_json(server.on(snapshot_topic)[0]).sha256
         v5 = config_message(
             EDGE,
             5,
             camera("cam-1", rtsp.url, PAVEMENT, KERB, zone_version=2, enabled=False),
-            camera("cam-2", rtsp.url, KERB),
+            camera("cam-2", rtsp.url, KERB, reference_sha256=reference),  # the same view
         )
         server.publish(topics.config_topic(EDGE), v5.to_json(), retain=True)
         _wait(lambda: any(s.running_version == 5 for s in server.statuses()), 20, "v5 applied")
@@ -196,6 +198,15 @@ def test_config_from_the_server_applied_live_refused_when_bad_and_kept_on_disk(
             ),
             20,
             "health of the added camera and the disabled one",
+        )
+        _wait(
+            lambda: any(
+                c.camera_id == "cam-2" and c.reference_sha256 == reference
+                for h in server.on(health_topic)
+                for c in EdgeHealth.from_json(h).cameras
+            ),
+            20,
+            "the view compared with the reference snapshot",
         )
     finally:
         runtime.stop()
@@ -221,6 +232,13 @@ def test_config_from_the_server_applied_live_refused_when_bad_and_kept_on_disk(
     cam = sample.cameras[0]
     assert cam.camera_id == "cam-1" and cam.state is CameraState.RUNNING
     assert cam.frames_analysed > 0 and cam.frames_received >= cam.frames_analysed
+    viewed = [
+        c
+        for h in server.on(health_topic)
+        for c in EdgeHealth.from_json(h).cameras
+        if c.reference_sha256 == reference
+    ]
+    assert viewed[-1].view_similarity is not None and viewed[-1].view_similarity > 0.5, viewed
     assert [(c.camera_id, c.enabled) for c in statuses[5].cameras] == [
         ("cam-2", True),
         ("cam-1", False),
