@@ -73,7 +73,9 @@ def _add_models_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
             "The model life after training: 'gate' runs a candidate and the current model on "
             "the frozen reviewed-case test split, the held-out rendered scenes and the "
             "real-image table, and passes the candidate only when it makes fewer false cases "
-            "and loses no more than 1 point of recall anywhere."
+            "and loses no more than 1 point of recall anywhere; 'register' lets the server "
+            "serve a model file, 'assign' and 'rollback' send edges a model (retained on their "
+            "model topic; they swap it in without a restart), 'list' shows what runs where."
         ),
     )
     commands = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
