@@ -43,7 +43,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,6 +76,17 @@ CAMERA = "bench-cam"
 
 BENCH_LIMITS = IngestLimits(edge_event_rate_per_s=10_000.0, edge_event_burst=1_000_000)
 """The default limits but no per-edge rate limit: one simulated edge sends the whole burst."""
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine sends (``before_cursor_execute``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
 
 
 class TimedMetrics(IngestMetrics):
@@ -113,6 +124,7 @@ class RunningIngest:
     ingest: MqttIngest
     metrics: TimedMetrics
     engine: Engine
+    statements: StatementCounter
 
     def stop(self) -> None:
         self.ingest.stop()
@@ -151,6 +163,7 @@ def start_ingest(
     )
     engine = make_engine(settings.database_url)
     run_migrations(engine)
+    statements = StatementCounter(engine)
     metrics = TimedMetrics()
     ingest = MqttIngest(
         settings=settings,
@@ -159,7 +172,7 @@ def start_ingest(
         metrics=metrics,
     )
     ingest.start()
-    running = RunningIngest(ingest, metrics, engine)
+    running = RunningIngest(ingest, metrics, engine, statements)
     if wait and not ingest.wait_connected(15):
         running.stop()
         raise SystemExit(f"ingest could not subscribe on {host}:{port}")
@@ -257,6 +270,7 @@ class RunResult:
     cpu_s: float
     batches: int
     batched: int
+    statements: int
 
 
 def fresh_database(url: str, tag: str) -> str:
@@ -336,7 +350,14 @@ def run_one(
         cpu = time.process_time() - cpu0
         counts = server.metrics.snapshot()
         return RunResult(
-            config, paced_ms, len(burst), elapsed, cpu, counts.batches, counts.batched_messages
+            config,
+            paced_ms,
+            len(burst),
+            elapsed,
+            cpu,
+            counts.batches,
+            counts.batched_messages,
+            server.statements.count,
         )
     finally:
         client.disconnect()
@@ -393,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"max {max(ms):.1f}; burst {result.burst_events} events of {args.edges} edges "
                 f"in {result.burst_s:.2f} s: {rate:.0f} events/s ({4 * rate:.0f} messages/s; "
                 f"{result.batched / max(1, result.batches):.1f} messages per commit; "
-                f"{1000 * result.cpu_s / result.burst_events:.1f} ms CPU of this process per "
-                f"event); load {os.getloadavg()[0]:.1f}",
+                f"{1000 * result.cpu_s / result.burst_events:.1f} ms CPU of this process and "
+                f"{result.statements / result.burst_events:.1f} SQL statements per event); "
+                f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     finally:
