@@ -131,6 +131,7 @@ def _evaluate_real(args: argparse.Namespace) -> int:
         edge_settings,
         find_real_data,
         registry_models,
+        road_model,
         teacher_model,
     )
     from training.real_eval.run import evaluate_real
@@ -142,6 +143,7 @@ def _evaluate_real(args: argparse.Namespace) -> int:
         settings = edge_settings(Path(args.edge_config))
         teacher = teacher_model(root)
         models = registry_models(load_registry(), args.real_model or None)
+        road = road_model(settings)  # the road profile's own detector, if the config sets one
     except RealDataError as exc:
         sys.stderr.write(f"skipped: {exc}\n")
         return 3
@@ -152,7 +154,7 @@ def _evaluate_real(args: argparse.Namespace) -> int:
     start = argv.index("evaluate") if "evaluate" in argv else len(argv)
     command = shlex.join(["civicwatch", *argv[start:]]) if start < len(argv) else "(API)"
     report = evaluate_real(
-        [*models, *([] if args.no_teacher else [teacher])],
+        [*models, *([road] if road is not None else []), *([] if args.no_teacher else [teacher])],
         data,
         settings,
         teacher_path=teacher.path,
@@ -353,8 +355,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--gate-report",
         default=None,
         metavar="JSON",
-        help="a 'civicwatch models gate' report on this model: recorded in the card and the "
-        "registry (a failed gate refuses --make-default)",
+        help="a 'civicwatch models gate' report: the ONNX file it judged is published (not "
+        "exported again) and the report recorded in the card and the registry (a failed gate "
+        "refuses --make-default)",
     )
     p.set_defaults(func=_publish)
 

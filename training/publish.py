@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,10 +149,11 @@ def publish(
         notes: Provenance notes to print in the card.
         make_default: Make it the registry's default, if the real-image gate passes.
         force_default: Make it the default even if the gate finds it worse (recorded).
-        gate_report: A ``civicwatch models gate`` report (JSON) on this model: copied beside
-            the model, recorded in the card and in the registry entry (``gate``). Its
-            candidate must be the file this publish exports (same sha256); a failed gate
-            refuses ``make_default``.
+        gate_report: A ``civicwatch models gate`` report (JSON) on this model: the very ONNX
+            file it judged is published (ONNX export is not byte-reproducible, so it is not
+            exported again; ``weights`` still gives the training record), and the report is
+            copied beside it, recorded in the card and in the registry entry (``gate``); a
+            failed gate refuses ``make_default``.
 
     Raises:
         ValueError: If the number of commands differs from the number of stages.
@@ -173,7 +175,11 @@ def publish(
         StageSummary(command=c, run_dir=str(d), summary=summarize_run(d))
         for c, d in zip(stage_commands, run_dirs, strict=True)
     ]
-    out = export_onnx(config, weights, config.export.output)
+    if gate_report is not None:
+        # ONNX export is not byte-reproducible: publish the very file the gate judged
+        out = _gated_file(gate_report, config.export.output)
+    else:
+        out = export_onnx(config, weights, config.export.output)
     gate_result, gate_file = _gate_record(gate_report, out, make_default=make_default)
     holdout = evaluate_holdout(config, out)
     logger.info("held-out mAP50 %.3f mAP50-95 %.3f", holdout.map50, holdout.map50_95)
@@ -237,6 +243,21 @@ def publish(
 
 class GateMismatchError(ValueError):
     """The gate report is about another file, or failed while the model is to be the default."""
+
+
+def _gated_file(report_path: Path, out: Path) -> Path:
+    """Copy the ONNX file a gate report judged to ``out`` (its sha256 checked)."""
+    report = GateReport.model_validate_json(report_path.read_text())
+    source = Path(report.candidate.file)
+    if not source.is_file() or sha256_file(source) != report.candidate.sha256:
+        raise GateMismatchError(
+            f"{report_path}: the judged file {source} is gone or changed (sha256 "
+            f"{report.candidate.sha256[:12]}): gate the file to publish again"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != out.resolve():
+        shutil.copyfile(source, out)
+    return out
 
 
 def _gate_record(

@@ -10,7 +10,7 @@ import pytest
 from tests.training.gate.test_decide import GOOD, holdout, reviewed
 from training.gate.decide import decide
 from training.gate.report import GatedModel, GateReport
-from training.publish import GateMismatchError, _gate_record
+from training.publish import GateMismatchError, _gate_record, _gated_file
 from training.registry import entry_for, load_registry, sha256_file, upsert_entry
 
 
@@ -84,3 +84,15 @@ def test_publish_records_only_a_report_on_its_own_file(tmp_path: Path) -> None:
     upsert_entry(registry, entry)
     assert load_registry(registry).get("cand").gate == "cand-gate.json"
     assert "gate" not in registry.read_text().split("cand-gate.json")[0].split("- name")[0]
+
+
+def test_publish_takes_the_judged_file_itself(tmp_path: Path) -> None:
+    judged = tmp_path / "candidate.onnx"
+    judged.write_bytes(b"the judged model")
+    path = tmp_path / "gate.json"
+    path.write_text(report(judged, 1).model_dump_json())
+    out = _gated_file(path, tmp_path / "models" / "street-v6.onnx")
+    assert out.read_bytes() == b"the judged model"
+    judged.write_bytes(b"changed since")
+    with pytest.raises(GateMismatchError, match="gone or changed"):
+        _gated_file(path, tmp_path / "models" / "street-v7.onnx")
