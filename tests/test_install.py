@@ -117,8 +117,11 @@ def test_the_wheel_holds_the_code_and_the_package_data(installed: Installed) -> 
         "civicwatch/models/cover-v1.onnx",
         "civicwatch/configs/zones/demo-cam.yaml",
         "civicwatch/configs/edge.yaml",
-        "server/templates/review.html",
-        "server/static/review.css",
+        "server/templates/queue.html",
+        "server/templates/partials/review_labels.html",
+        "server/static/app.css",
+        "server/static/js/api.js",
+        "server/i18n/catalog/common.zh-CN.json",
         "training/real_footage.yaml",
     ):
         assert data in names
