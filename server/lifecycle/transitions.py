@@ -80,8 +80,3 @@ def default_deadline(
     table: dict[str, float] = {str(key): value for key, value in settings.deadline_hours.items()}
     hours = table.get(violation_type, settings.default_deadline_hours)
     return now + timedelta(hours=hours)
-
-
-def is_overdue(*, status: CaseStatus, deadline_at: datetime | None, now: datetime) -> bool:
-    """Whether a case's deadline has passed while the team still holds it."""
-    return status is S.DISPATCHED and deadline_at is not None and deadline_at <= now

@@ -121,9 +121,17 @@ def change_unit(
 ) -> UnitOut:
     """Rename a unit, set its outline or its order among its siblings."""
     unit = _unit_in_reach(session, scope, unit_id)
-    for key, value in body.model_dump(exclude_unset=True).items():
-        if value is None and key != "outline":
-            continue
+    changes = body.model_dump(exclude_unset=True)
+    cleared = sorted(key for key, value in changes.items() if value is None and key != "outline")
+    if cleared:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {"loc": ["body", key], "msg": f"{key} cannot be null", "type": "value_error"}
+                for key in cleared
+            ],
+        )
+    for key, value in changes.items():
         setattr(unit, key, value)
     session.commit()
     logger.info("unit %s changed by %s", unit_id, principal.username)

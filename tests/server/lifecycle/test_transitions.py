@@ -12,7 +12,6 @@ from server.lifecycle.transitions import (
     MOVES,
     TransitionConflictError,
     default_deadline,
-    is_overdue,
     next_status,
 )
 from server.tables import CaseStatus as S
@@ -99,16 +98,3 @@ def test_deadlines_follow_settings() -> None:
 def test_unknown_violation_types_in_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="deadline_hours"):
         LifecycleSettings.model_validate({"deadline_hours": {"jaywalking": 1}})
-
-
-@pytest.mark.parametrize(
-    ("status", "deadline", "overdue"),
-    [
-        (S.DISPATCHED, NOW, True),
-        (S.DISPATCHED, NOW + timedelta(seconds=1), False),
-        (S.DISPATCHED, None, False),
-        (S.DISPOSED, NOW - timedelta(hours=1), False),
-    ],
-)
-def test_is_overdue(status: S, deadline: datetime | None, overdue: bool) -> None:
-    assert is_overdue(status=status, deadline_at=deadline, now=NOW) is overdue

@@ -54,6 +54,10 @@ def test_admins_add_and_change_units(center: Center) -> None:
     )
     assert moved.status_code == 422  # a unit's place in the tree does not change
     assert client.patch("/api/v1/units/nope", headers=admin, json={}).status_code == 404
+    nulled = client.patch(
+        "/api/v1/units/sh-huangpu-waitan-team2", headers=admin, json={"name": None}
+    )
+    assert nulled.status_code == 422 and "name cannot be null" in nulled.text
 
     # The new team is under the street: the street's reviewer sees it, the other street not.
     wt = client.get("/api/v1/units/sh-huangpu-waitan", headers=center.as_("wt-rev")).json()
