@@ -91,6 +91,7 @@ def open_city(tmp_path: Path) -> Iterator[LiveServer]:
         yield server
 
 
+@pytest.mark.integration
 def test_text_from_an_edge_or_a_user_is_shown_as_text(
     open_city: LiveServer, browser: Any, tmp_path: Path
 ) -> None:
@@ -141,6 +142,7 @@ def test_text_from_an_edge_or_a_user_is_shown_as_text(
     assert errors == []
 
 
+@pytest.mark.integration
 def test_the_map_draws_intranet_tiles_when_set(tmp_path: Path, browser: Any) -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -92,6 +92,10 @@ def test_a_case_walks_from_candidate_to_closed(
     dispatcher = visit("district.disp")
     dispatcher.page.select_option("#status-filter", "confirmed")
     dispatcher.page.locator("article.case[data-case-id='1']").wait_for(timeout=20_000)
+    csv = dispatcher.page.locator("#csv-link").get_attribute("href") or ""
+    assert csv.startswith("/api/v1/cases.csv?") and "status=confirmed" in csv
+    export = dispatcher.page.request.get(f"{city.url}{csv}")
+    assert export.status == 200 and "demo-cam" in export.text()
     dispatcher.page.keyboard.press("j")
     dispatcher.page.keyboard.press("Enter")  # opens the selected case
     dispatcher.page.wait_for_url(f"{city.url}/cases/1")
