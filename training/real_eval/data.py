@@ -7,7 +7,9 @@
 * :func:`edge_settings` reads what the edge runs with from its config file: the detector's
   confidence and NMS IoU, the cameras' analysis rate and the muck-truck settings (cover model,
   voting band, smallest load region).
-* :func:`registry_models` and :func:`teacher_model` name the models to evaluate.
+* :func:`registry_models` and :func:`teacher_model` name the models to evaluate;
+  :func:`road_model` the road profile's own detector (``scheduling.road_detector``), run as
+  the edge runs it (its plugin, confidence and the edge's label map).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.config import load_edge_config
-from edge.detectors import COCO_STREET_LABEL_MAP, LabelMapConfig
+from edge.detectors import COCO_STREET_LABEL_MAP, DetectorConfig, LabelMapConfig
 from edge.registry import Registry, verify_model
 from edge.rules.settings import MuckTruckSettings
 from training.config import REPO_ROOT
@@ -125,6 +127,15 @@ class EdgeSettings(BaseModel):
     analysis_fps: float = Field(gt=0.0, description="Frames analysed per second of video.")
     muck_truck: MuckTruckSettings = Field(description="Cover model and voting band.")
     threads: int = Field(ge=0, description="onnxruntime intra-op threads.")
+    label_map: LabelMapConfig = Field(
+        default_factory=LabelMapConfig, description="The edge's label map (every detector)."
+    )
+    road_detector: DetectorConfig | None = Field(
+        default=None, description="The road cameras' own model (scheduling.road_detector)."
+    )
+    model_registry: Path | None = Field(
+        default=None, description="The registry the edge checks its models against."
+    )
 
     @property
     def cover_model(self) -> Path:
@@ -155,17 +166,25 @@ def edge_settings(path: Path = DEFAULT_EDGE_CONFIG) -> EdgeSettings:
         analysis_fps=enabled[0].analysis_fps,
         muck_truck=config.rules.muck_truck,
         threads=config.detector.intra_op_threads,
+        label_map=config.label_map,
+        road_detector=config.scheduling.road_detector,
+        model_registry=config.model_registry,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class RealModel:
-    """A model to evaluate: its table label, file, label map, and whether it is the teacher."""
+    """A model to evaluate: its table label, file, label map, and whether it is the teacher.
+
+    ``detector`` set: the model runs with that plugin configuration (its type and confidence)
+    instead of the ``yolo`` plugin at the edge's detector confidence.
+    """
 
     label: str
     path: Path
     label_map: LabelMapConfig
     teacher: bool = False
+    detector: DetectorConfig | None = None
 
 
 def registry_models(registry: Registry, names: list[str] | None = None) -> list[RealModel]:
@@ -201,3 +220,27 @@ def teacher_model(root: Path) -> RealModel:
     if not path.is_file():
         raise RealDataError(f"COCO teacher {path} not found")
     return RealModel("yolov8n_int8 (COCO teacher)", path, COCO_STREET_LABEL_MAP, teacher=True)
+
+
+def road_model(settings: EdgeSettings) -> RealModel | None:
+    """The road profile's detector as a model row, if the edge config sets one.
+
+    It runs as the edge runs it: its own plugin configuration and the edge's label map; the
+    file is verified against the edge's registry first when the config names one (the edge
+    refuses an unlisted file).
+
+    Raises:
+        edge.registry.RegistryError / ModelVerificationError: The file is not listed in the
+            edge's registry, or does not match its entry.
+    """
+    detector = settings.road_detector
+    if detector is None:
+        return None
+    path = detector.path
+    label = f"road profile: {detector.name or path.stem} (scheduling.road_detector)"
+    if settings.model_registry is not None:
+        from edge.registry import load_registry
+
+        entry = verify_model(path, load_registry(settings.model_registry))
+        label = f"road profile: {entry.name}-v{entry.version} (scheduling.road_detector)"
+    return RealModel(label, path, settings.label_map, detector=detector)

@@ -6,6 +6,8 @@ its detector plugin, label map and tracker) at the edge's configured confidence:
 * clips: frames thinned to the edge's ``analysis_fps`` as the worker does, a fresh analyzer
   (tracker) per clip, full pipeline; every stall or goods box is a false one (the clips show
   neither);
+* the road profile's detector (``scheduling.road_detector``), when the edge config sets one,
+  runs with its own plugin configuration and confidence, as road cameras run it;
 * truck photos: the largest truck box, its load region (:func:`edge.rules.cover.load_region`)
   classified by the edge's cover classifier, the probability voted with
   :meth:`MuckTruckSettings.vote`. A photo is one frame, so its one vote is its verdict (the
@@ -160,14 +162,19 @@ def _frame(frame: RealFrame, seq: int = 0) -> Frame:
 
 
 def _analyzer(model: RealModel, settings: EdgeSettings) -> Analyzer:
-    detector = create_detector(
-        YoloConfig(
+    """The edge's analyzer for ``model``: its own plugin configuration (the road profile's
+    detector) or the ``yolo`` plugin at the edge's detector confidence."""
+    config = (
+        model.detector
+        if model.detector is not None
+        else YoloConfig(
             path=model.path,
             confidence=settings.confidence,
             iou=settings.iou,
             intra_op_threads=settings.threads,
         )
     )
+    detector = create_detector(config)
     return Analyzer(zones=_ZONES, detector=detector, label_map=model.label_map)
 
 

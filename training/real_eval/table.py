@@ -116,6 +116,14 @@ def render_real_table(report: RealEvalReport, *, details: bool = True) -> str:
         "the truck photos included.",
         f"* {PLATES_NOTE}.",
     ]
+    if (road := s.road_detector) is not None:
+        lines.insert(
+            -1,
+            f"* Road profile row: `{road.path}` through the `{road.type}` plugin at its own "
+            f"confidence {road.confidence:g} (NMS IoU {road.iou:g}) and the edge's label map, as "
+            "`profile: road` cameras run it (`scheduling.road_detector`); same clips, photos and "
+            "cover stage as the other rows.",
+        )
     if details:
         lines += ["", *detail_rows(report.models)]
     return "\n".join(lines)
