@@ -11,7 +11,7 @@ database or an fsync.
 
 A full queue blocks paho's thread, so the broker keeps what the server cannot take yet;
 nothing is acknowledged before its commit, and what waits in a queue when the server
-stops stays unacknowledged and comes again from the broker's session.
+stops is dropped unacknowledged and comes again from the broker's session.
 """
 
 from __future__ import annotations
@@ -94,7 +94,11 @@ class GroupCommitter:
             thread.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """Let the batches in hand finish and stop; what still waits stays unacknowledged."""
+        """Let the batches in hand finish and stop; what still waits is dropped unacknowledged.
+
+        The broker delivers those again (the session keeps them); they are not kept for a
+        later :meth:`start`, whose connection would acknowledge their stale message ids.
+        """
         self._stopping.set()
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:
@@ -104,7 +108,14 @@ class GroupCommitter:
                     "ingest committer %s is still busy after %.0f s", thread.name, timeout_s
                 )
         self._threads = []
-        left = self.depth()
+        left = 0
+        for waiting in self._queues:
+            while True:
+                try:
+                    waiting.get_nowait()
+                except queue.Empty:
+                    break
+                left += 1
         if left:
             logger.info("%d received message(s) left unacknowledged for the broker", left)
 

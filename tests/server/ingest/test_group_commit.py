@@ -228,3 +228,23 @@ def test_deferred_sync_puts_the_files_in_place_at_the_end_of_the_block(tmp_path:
         store.deferred_sync(),
     ):
         pass
+
+
+def test_what_waits_at_stop_is_dropped_for_the_broker_to_send_again() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    committer = GroupCommitter(settings=IngestSettings(committers=1, batch_max=1), commit=recorder)
+    committer.start()
+    assert committer.put(received("edge-1", 0))  # taken, committing (held)
+    wait_for(lambda: committer.depth() == 0)
+    for n in (1, 2):
+        assert committer.put(received("edge-1", n))
+    committer._stopping.set()  # what stop() does first: no batch is taken after this one
+    recorder.release.set()
+    committer.stop()
+    assert recorder.mids() == [[0]]
+    assert committer.depth() == 0  # 1 and 2 dropped, unacknowledged: the broker resends them
+    committer.start()  # a new connection acknowledges nothing of the old one
+    time.sleep(0.5)
+    committer.stop()
+    assert recorder.mids() == [[0]]
