@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from server import crud
-from server.api.deps import ReaderDep, ReviewerDep, SessionDep
+from server.api.deps import ReaderDep, ReviewerDep, ScopeDep, SessionDep
+from server.api.routes.lifecycle import visible_case
 from server.core.db import utcnow
 from server.review_labels.model import BoxEdit
 from server.review_labels.schemas import LabelsOut, labels_out
@@ -27,19 +27,19 @@ CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The case id.")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No case with this id."}}
 
 
-def _case(session: SessionDep, case_id: int) -> Case:
-    case = crud.get_case(session, case_id=case_id)
-    if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
-    return case
+def _case(session: SessionDep, scope: ScopeDep, case_id: int) -> Case:
+    """The case if the requester's units reach it (404 otherwise, as every case route)."""
+    return visible_case(session, scope=scope, case_id=case_id)
 
 
 @router.get(
     "/{case_id}/labels", response_model=LabelsOut, responses=_NOT_FOUND, summary="Review labels"
 )
-def read_labels(session: SessionDep, _principal: ReaderDep, case_id: CaseId) -> LabelsOut:
+def read_labels(
+    session: SessionDep, _principal: ReaderDep, scope: ScopeDep, case_id: CaseId
+) -> LabelsOut:
     """The case's clean frame, its boxes (as corrected), the structured reasons and edits."""
-    return labels_out(case_labels(session, case=_case(session, case_id)))
+    return labels_out(case_labels(session, case=_case(session, scope, case_id)))
 
 
 @router.post(
@@ -52,13 +52,13 @@ def read_labels(session: SessionDep, _principal: ReaderDep, case_id: CaseId) -> 
     summary="Fix a box or add a missed object",
 )
 def post_box(
-    session: SessionDep, principal: ReviewerDep, case_id: CaseId, body: BoxEdit
+    session: SessionDep, principal: ReviewerDep, scope: ScopeDep, case_id: CaseId, body: BoxEdit
 ) -> LabelsOut:
     """``fix``: new coordinates for a box; ``add``: a missed object (box and class).
 
     Allowed on any case, whatever its status; each edit is kept with reviewer and time.
     """
-    case = _case(session, case_id)
+    case = _case(session, scope, case_id)
     reviewer = principal.username if principal.authenticated else None
     try:
         row = edit_boxes(session, case=case, edit=body, reviewer=reviewer, now=utcnow())

@@ -185,6 +185,15 @@ def test_scope_hides_other_streets_cases(center: Center) -> None:
         review = {"verdict": "reject", "reason": "x"}
         assert _post(center, who, f"{case_id}/review", review)[0] == 404
         assert _post(center, who, f"{case_id}/escalate", {"note": "x"})[0] == 404
+        # The review labels of a case (issue 18) follow the same rule.
+        labels = center.client.get(f"/api/v1/cases/{case_id}/labels", headers=center.as_(who))
+        assert labels.status_code == 404
+        box = {
+            "action": "add",
+            "class_name": "goods",
+            "box": {"x1": 0.1, "y1": 0.1, "x2": 0.5, "y2": 0.5},
+        }
+        assert _post(center, who, f"{case_id}/labels/boxes", box)[0] == 404
     # A case id that does not exist answers the same.
     missing = center.client.get("/api/v1/cases/999999", headers=center.as_("wt-rev"))
     assert missing.status_code == 404
