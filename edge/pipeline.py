@@ -74,7 +74,7 @@ class CameraPipeline:
         self.chain = chain
         self.sensor_inbox = sensor_inbox
         self.on_case_start = on_case_start
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a case-start listener may call back on this thread
         self.closed = False
         self.analyzer = Analyzer(
             zones=zones,
