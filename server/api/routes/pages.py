@@ -117,21 +117,24 @@ def case_in_reach(request: Request, state: ServerState, session: Session, case_i
     return True
 
 
-def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
-    """The pages, the login form, the language switch and the catalogue as JSON."""
-    router = APIRouter(include_in_schema=False)
+def locale_of(request: Request, state: ServerState) -> str:
+    """The page language: the switch's cookie, else ``default_locale``."""
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    return pick_locale(cookie) if cookie else state.settings.default_locale
 
-    @pass_context
-    def translate(context: Context, key: str, **values: object) -> str:
-        return catalog.text(str(context.get("locale", LOCALES[0])), key, **values)
 
-    templates.env.globals["t"] = translate
+class PageRenderer:
+    """Renders a page that extends ``base.html`` for the logged-in user (or sends them to
+    ``/login``), and renews the session's CSRF cookie. Other areas' page routes use it too:
+    ``PageRenderer(templates, catalog)(request, state, session, "cameras/list.html", "cameras")``.
+    """
 
-    def locale_of(request: Request, state: ServerState) -> str:
-        cookie = request.cookies.get(LOCALE_COOKIE)
-        return pick_locale(cookie) if cookie else state.settings.default_locale
+    def __init__(self, templates: Jinja2Templates, catalog: Catalog) -> None:
+        self.templates = templates
+        self.catalog = catalog
 
-    def render(
+    def __call__(
+        self,
         request: Request,
         state: ServerState,
         session: Session,
@@ -144,14 +147,14 @@ def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
         user = page_user(request, state, session, locale)
         if user is None:
             return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
-        response = templates.TemplateResponse(
+        response = self.templates.TemplateResponse(
             request,
             template,
             {
                 "api_prefix": API_PREFIX,
                 "locale": locale,
                 "locales": LOCALE_NAMES,
-                "i18n_url": f"/i18n/{locale}.json?v={catalog.version}",
+                "i18n_url": f"/i18n/{locale}.json?v={self.catalog.version}",
                 "nav": NAV + ADMIN_NAV if user.role == UserRole.ADMIN.value else NAV,
                 "page": page,
                 "here": request.url.path,
@@ -164,6 +167,18 @@ def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
         if user.authenticated and token and request.cookies.get(auth.COOKIE_NAME) == token:
             set_csrf_cookie(request, response, token, state=state)
         return response
+
+
+def make_router(templates: Jinja2Templates, catalog: Catalog) -> APIRouter:
+    """The pages, the login form, the language switch and the catalogue as JSON."""
+    router = APIRouter(include_in_schema=False)
+
+    @pass_context
+    def translate(context: Context, key: str, **values: object) -> str:
+        return catalog.text(str(context.get("locale", LOCALES[0])), key, **values)
+
+    templates.env.globals["t"] = translate
+    render = PageRenderer(templates, catalog)
 
     @router.get("/", response_class=HTMLResponse)
     @router.get("/review", response_class=HTMLResponse)
