@@ -82,3 +82,11 @@ def test_road_model_finds_the_checkpoint_trucks(
     )
     # measured 14 of 14 (docs/truck-stage.md); the int8 file itself finds 9
     assert found >= 13
+
+
+def test_builder_without_calibration_photos_says_so(tmp_path: Path) -> None:
+    from training.truck_stage.__main__ import main
+
+    code = main([str(V5), str(tmp_path / "road.onnx"), "--data", str(tmp_path)])
+    assert code == 3
+    assert not (tmp_path / "road.onnx").exists()
