@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from server.core.config import Settings
     from server.evidence_integrity import IntegrityReport
+    from server.org.config import UnitsTree
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +99,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--check",
         action="store_true",
         help=(
-            "validate the configuration, print it (without secrets), check that the templates, "
-            "static files and migrations are installed and the database is reachable, run the "
+            "validate the configuration and the units file (units_file) it names, print it "
+            "(without secrets), check that the templates, static files and migrations are "
+            "installed and the database is reachable (and takes the units file), run the "
             "quick evidence pass (every evidence row's file exists with its size; "
             "--check-evidence hashes them), and exit (1 when any is missing or corrupt)"
         ),
@@ -181,6 +184,75 @@ def _write_report(report: IntegrityReport) -> None:
         sys.stdout.write(f"  {line}\n")
 
 
+def _read_units(path: Path) -> tuple[UnitsTree | None, list[str]]:
+    """The checked units file, or every problem with it (``file:line: ...``)."""
+    from contracts.yamlconfig import ConfigError
+    from server.org.config import load_units_file
+
+    try:
+        return load_units_file(path), []
+    except ConfigError as exc:
+        return None, exc.problems
+
+
+def _units_against_database(engine: Engine, tree: UnitsTree) -> str | None:
+    """Why the database would refuse ``tree`` at start (a unit changing its level or its
+    parent's level), or ``None``: applied in a transaction that is rolled back. Only on a
+    schema at the migrations' head; a database to be migrated holds no units to contradict.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from server.core.db import alembic_config, make_session_factory, utcnow
+    from server.org.units import UnitError, apply_units
+
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # its INFO lines would come before the answer
+    try:
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        with engine.connect() as connection:
+            if MigrationContext.configure(connection).get_current_revision() != head:
+                return None
+    finally:
+        alembic_log.setLevel(level)
+    with make_session_factory(engine)() as session:
+        try:
+            apply_units(session, tree=tree, now=utcnow())
+        except UnitError as exc:
+            return str(exc)
+        finally:
+            session.rollback()
+    return None
+
+
+def _units_start_error(settings: Settings) -> str | None:
+    """One line saying why the server would fail to load its units file at start."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.core.db import make_engine
+
+    path = settings.units_file
+    if path is None:
+        return None
+    tree, problems = _read_units(path)
+    if tree is None:
+        more = (
+            f" (and {len(problems) - 1} more: 'civicwatch units validate {path}' lists them)"
+            if len(problems) > 1
+            else ""
+        )
+        return f"invalid units_file: {problems[0]}{more}"
+    engine = make_engine(settings.database_url)
+    try:
+        refused = _units_against_database(engine, tree)
+    except SQLAlchemyError:
+        return None  # the server's own start reports an unreachable database
+    finally:
+        engine.dispose()
+    return None if refused is None else f"units_file {path} contradicts the database: {refused}"
+
+
 def _check_install(settings: Settings) -> int:
     """``--check`` beyond the settings: package data found, database reachable; 0 when ok."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
@@ -210,13 +282,15 @@ def _check_install(settings: Settings) -> int:
     current: str | None = None
     reachable = False
     try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-        reachable = True
-        state = "up to date" if current == head else "the server migrates it at start"
-        sys.stdout.write(f"database: reachable, at revision {current or 'none'} ({state})\n")
-    except SQLAlchemyError as exc:
-        problems.append(f"database: not reachable: {type(exc).__name__}: {exc.args[0]}")
+        try:
+            with engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+            reachable = True
+            state = "up to date" if current == head else "the server migrates it at start"
+            sys.stdout.write(f"database: reachable, at revision {current or 'none'} ({state})\n")
+        except SQLAlchemyError as exc:
+            problems.append(f"database: not reachable: {type(exc).__name__}: {exc.args[0]}")
+        problems.extend(_check_units(settings, engine if reachable else None))
     finally:
         engine.dispose()
     if reachable and current is None:
@@ -237,6 +311,28 @@ def _check_install(settings: Settings) -> int:
         sys.stderr.write(f"civicwatch server --check: {problem}\n")
     sys.stdout.write("ok\n" if not problems else "")
     return 1 if problems else 0
+
+
+def _check_units(settings: Settings, engine: Engine | None) -> list[str]:
+    """``--check`` of ``units_file``: the file (every problem at its line) and, on a
+    reachable database at the schema's head, whether the database takes it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    path = settings.units_file
+    if path is None:
+        sys.stdout.write("units_file: none (units are managed in the database)\n")
+        return []
+    tree, problems = _read_units(path)
+    if tree is None:
+        return [f"units_file: {problem}" for problem in problems]
+    try:
+        refused = None if engine is None else _units_against_database(engine, tree)
+    except SQLAlchemyError as exc:
+        return [f"units_file: not checked against the database: {type(exc).__name__}"]
+    if refused is not None:
+        return [f"units_file: {path}: the database refuses it: {refused}"]
+    sys.stdout.write(f"units_file: {path} ({len(tree.units)} units, {len(tree.cameras)} cameras)\n")
+    return []
 
 
 def _check_evidence(settings: Settings) -> int:
@@ -286,11 +382,14 @@ def run(args: argparse.Namespace) -> int:
         return _check_install(settings)
     if args.check_evidence:
         return _check_evidence(settings)
-
-    import uvicorn
-
     # Alembic announces each of its plugins at INFO on every start; keep that quiet.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    units_error = _units_start_error(settings)
+    if units_error is not None:  # the server would fail at start with a traceback
+        sys.stderr.write(f"civicwatch server: {units_error}\n")
+        return 2
+
+    import uvicorn
 
     from server.main import create_app
 
