@@ -93,6 +93,8 @@ CAMERAS = {
 HISTORY_DAYS = 6
 """Earlier cases of the chained seeds, one per seed and day, walked through the lifecycle."""
 VIEWPORT = {"width": 1280, "height": 800}
+MAX_PNG_BYTES = 160_000
+"""Above this a screenshot is saved again with 128 colours (the repository keeps them small)."""
 PAGES = (
     "login.png",
     "review.png",
@@ -420,10 +422,13 @@ def save_png(png: bytes, path: Path) -> None:
     if image.width > VIEWPORT["width"]:
         height = round(image.height * VIEWPORT["width"] / image.width)
         image = image.resize((VIEWPORT["width"], height), Image.Resampling.LANCZOS)
-    quantised = image.quantize(
-        colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-    )
-    quantised.save(path, format="PNG", optimize=True)
+    for colours in (256, 128):  # fewer colours when a photo-heavy page would be large
+        quantised = image.quantize(
+            colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        quantised.save(path, format="PNG", optimize=True)
+        if path.stat().st_size <= MAX_PNG_BYTES:
+            break
     logger.info("wrote %s (%dx%d, %d bytes)", path, image.width, image.height, path.stat().st_size)
 
 
