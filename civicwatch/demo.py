@@ -14,6 +14,11 @@ under each; the demo camera in 南京东路街道) and one account per level (a 
 district dispatcher, a street reviewer, the street's team), whose passwords are made once,
 kept in the work directory and printed at start. The pages are open without a login
 unless ``--login`` (or ``login: true``) asks the server to require one.
+
+The edge cuts an event clip (MP4, 10 s before to 10 s after each case start, from the clip's
+own packets) and uploads it to the server as its HTTP account ``demo-edge`` (role ``edge``,
+made with the others; its password goes to the edge process in its environment); the case
+shows it as evidence of kind ``clip`` once uploaded, its sha256 fixed in the edge's chain.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import secrets
 import signal
 import subprocess
@@ -81,6 +87,9 @@ class DemoConfig(BaseModel):
     login: bool = Field(
         False, description="Require a login (the demo's accounts, printed at start)."
     )
+    clips: bool = Field(
+        True, description="Event clips: the edge uploads an MP4 around each case start."
+    )
 
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -91,6 +100,10 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str | None, str], ...] = (
     ("nanjingdong-team", "team", "sh-huangpu-nanjingdong-team1", "街镇 team: disposal photos"),
 )
 """One account per level of the demo city."""
+
+EDGE_ID = "demo-edge"
+EDGE_ACCOUNT = (EDGE_ID, "edge", None, "the demo edge's HTTP login: uploads event clips")
+"""The edge's own account (named like the edge, as clip uploads require)."""
 
 
 def _abs(path: Path) -> Path:
@@ -114,9 +127,16 @@ class Demo:
         self.broker: MosquittoProcess | None = None
         self.mqtt_protocol = "5"
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=None if env is None else {**os.environ, **env},
+        )
         self.children.append(proc)
         return proc
 
@@ -163,16 +183,16 @@ class Demo:
     def provision_key(self, server_yaml: Path) -> Path:
         """The demo edge's chain signing key, created once and registered with the server."""
         keys = self.workdir / "keys"
-        private = keys / "demo-edge.key"
+        private = keys / f"{EDGE_ID}.key"
         if not private.exists():
-            self._cli("keys", "create", "--edge-id", "demo-edge", "--out", str(keys))
+            self._cli("keys", "create", "--edge-id", EDGE_ID, "--out", str(keys))
         self._cli(
             "keys",
             "register",
             "--edge-id",
-            "demo-edge",
+            EDGE_ID,
             "--public-key",
-            str(keys / "demo-edge.pub"),
+            str(keys / f"{EDGE_ID}.pub"),
             "--config",
             str(server_yaml),
         )
@@ -189,7 +209,8 @@ class Demo:
             raise RuntimeError(f"civicwatch {' '.join(args[:2])} failed: {done.stderr.strip()}")
 
     def seed_city(self, server_yaml: Path) -> dict[str, str]:
-        """Load the demo city's units and make its accounts (once); their passwords."""
+        """Load the demo city's units and make its accounts and the edge's (once); their
+        passwords."""
         from server import auth
         from server.cli import server_database
         from server.core.db import utcnow
@@ -204,7 +225,7 @@ class Demo:
         with server_database(server_yaml) as factory:
             load_units(factory, _abs(self.config.units), now=utcnow())
             with factory() as session, session.begin():
-                for name, role, unit, _ in DEMO_ACCOUNTS:
+                for name, role, unit, _ in (*DEMO_ACCOUNTS, EDGE_ACCOUNT):
                     if name in known and session.get(User, name) is not None:
                         continue
                     known[name] = secrets.token_urlsafe(12)
@@ -230,6 +251,9 @@ class Demo:
         for name, _, unit, what in DEMO_ACCOUNTS:
             password = passwords.get(name, "?")
             print(f"  {name:<20} {password:<18} {unit or '(whole city)':<30} {what}")
+        if self.config.clips:
+            edge_password = passwords.get(EDGE_ID, "?")
+            print(f"  {EDGE_ID:<20} {edge_password:<18} {'(the edge)':<30} {EDGE_ACCOUNT[3]}")
         print(f"  (passwords kept in {self.workdir / 'accounts.yaml'})\n")
 
     def write_configs(self, clip: Path, http_port: int) -> tuple[Path, Path]:
@@ -244,13 +268,13 @@ class Demo:
             "units_file": str(_abs(cfg.units)),
             "auth_enabled": cfg.login,
         }
-        edge_cfg = {
-            "edge_id": "demo-edge",
+        edge_cfg: dict[str, object] = {
+            "edge_id": EDGE_ID,
             "mqtt": broker,
             "detector": {"type": "yolo", "path": str(_abs(cfg.model))},
             "model_registry": None if cfg.model_registry is None else str(_abs(cfg.model_registry)),
             "outbox_path": str(self.workdir / "edge-outbox.db"),
-            "chain": {"key_file": str(self.workdir / "keys" / "demo-edge.key")},
+            "chain": {"key_file": str(self.workdir / "keys" / f"{EDGE_ID}.key")},
             "cameras": [
                 {
                     "id": "demo-cam",
@@ -260,6 +284,12 @@ class Demo:
                 }
             ],
         }
+        if cfg.clips:  # the edge logs in with CIVICWATCH_EDGE_HTTP_* (run() sets them)
+            edge_cfg["clips"] = {
+                "enabled": True,
+                "spool_dir": str(self.workdir / "edge-clips"),
+                "upload": {"url": f"http://{_reachable(cfg.http_host)}:{http_port}"},
+            }
         server_path = self.workdir / "server.yaml"
         edge_path = self.workdir / "edge.yaml"
         server_path.write_text(yaml.safe_dump(server_cfg, sort_keys=False))
@@ -281,14 +311,22 @@ class Demo:
         if not _wait_http(f"{url}/healthz", 60, server):
             print(f"The server did not start; see {self.workdir / 'server.log'}")
             return 1
-        edge = self._spawn("edge", ["-m", "civicwatch", "edge", "--config", str(edge_yaml)])
+        login = {  # the names are ClipUploadConfig's defaults
+            "CIVICWATCH_EDGE_HTTP_USERNAME": EDGE_ID,
+            "CIVICWATCH_EDGE_HTTP_PASSWORD": accounts[EDGE_ID],
+        }
+        edge = self._spawn(
+            "edge", ["-m", "civicwatch", "edge", "--config", str(edge_yaml)], env=login
+        )
         print(f"Server: {url}  (API docs {url}/docs)")
         print(f"Edge: reading {clip.name} as camera 'demo-cam'; logs in {self.workdir}")
         print(f"\n  Review page: {url}/\n")
         self.print_accounts(accounts, url)
         print(
             "A stall appears a few seconds into the clip; after the zone's dwell time a "
-            "candidate case with its snapshots shows up. Ctrl-C stops the demo."
+            "candidate case with its snapshots shows up"
+            + (", and its event clip some 10 s later" if self.config.clips else "")
+            + ". Ctrl-C stops the demo."
         )
         while True:
             for proc, name in ((server, "server"), (edge, "edge")):
@@ -308,6 +346,15 @@ class Demo:
                 proc.kill()
         if self.broker is not None:
             self.broker.stop()
+
+
+def _reachable(host: str) -> str:
+    """An address of this machine that reaches a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):  # every IPv4 address: loopback is one
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes]) -> bool:

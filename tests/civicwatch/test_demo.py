@@ -1,11 +1,14 @@
 """``civicwatch demo`` end to end: broker, server, edge on the rendered clip, a case with snapshots.
 
 Runs the demo exactly as a newcomer would (as a subprocess), on a private broker port so
-it starts its own Mosquitto, then stops it with Ctrl-C (SIGINT).
+it starts its own Mosquitto, then stops it with Ctrl-C (SIGINT). The case also gets its
+event clip (issue 20): evidence of kind ``clip`` (video/mp4) that PyAV plays, whose bytes
+hash to their name, and the case verifies against the edge's chain (its clip record too).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import signal
 import subprocess
@@ -13,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import httpx
 import pytest
 
@@ -64,6 +68,7 @@ def test_demo_reaches_a_case_with_snapshots(tmp_path: Path) -> None:
         assert case["violation_type"] == "street_stall"
         page = httpx.get(f"{url}/", timeout=5)
         assert page.status_code == 200
+        _check_the_clip(url, case["id"], tmp_path, deadline + 120)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -72,3 +77,42 @@ def test_demo_reaches_a_case_with_snapshots(tmp_path: Path) -> None:
             proc.kill()
             raise
     assert proc.returncode == 0
+
+
+def _check_the_clip(url: str, case_id: int, tmp_path: Path, deadline: float) -> None:
+    """The case's event clip arrives, plays, hashes to its name and the case verifies."""
+    clip = None
+    while clip is None and time.monotonic() < deadline:
+        detail = httpx.get(f"{url}/api/v1/cases/{case_id}", timeout=5).json()
+        clips = [e for e in detail["evidence"] if e["kind"] == "clip" and e["available"]]
+        clip = clips[0] if clips else None
+        time.sleep(1)
+    assert clip is not None, f"no event clip on case {case_id}; see the demo's edge.log"
+    assert clip["content_type"] == "video/mp4"
+    data = httpx.get(f"{url}{clip['url']}", timeout=10).content
+    assert hashlib.sha256(data).hexdigest() == clip["sha256"]
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(data)
+    with av.open(str(path)) as container:
+        frames = sum(1 for _ in container.decode(container.streams.video[0]))
+    assert frames > 0
+
+    config = tmp_path / "demo" / "server.yaml"
+    verify = ["-m", "civicwatch", "evidence", "verify", "--case", str(case_id)]
+    done = None
+    while time.monotonic() < deadline:  # an update of the open case may wait for its record
+        chain = httpx.get(f"{url}/api/v1/cases/{case_id}", timeout=5).json()["chain"]
+        done = subprocess.run(
+            [sys.executable, *verify, "--config", str(config)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode == 0 and chain["status"] == "verified":
+            break
+        time.sleep(1)
+    assert done is not None and done.returncode == 0, done and done.stdout + done.stderr
+    assert f"case {case_id}: VERIFIED" in done.stdout
+    assert chain["status"] == "verified" and chain["issues"] == []
