@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -422,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if broker_proc is not None:
             broker_proc.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -32,6 +32,7 @@ import logging
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import statistics
 import sys
@@ -269,7 +270,7 @@ def run_load(
 ) -> LoadResult:
     """Start ``replicas`` replicas and the edges; wait until every sent event is committed."""
     ctx = multiprocessing.get_context("spawn")
-    database_url = fresh_database(args.database_url, f"load{replicas}_{uuid.uuid4().hex[:4]}")
+    database_url = fresh_database(args.database_url, f"load{replicas}")
     engine = make_engine(database_url)
     run_migrations(engine)
     edges = _edge_keys([f"load-edge-{replicas}-{i:02d}" for i in range(args.edges)])
@@ -392,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
