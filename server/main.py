@@ -57,6 +57,7 @@ from server.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
     content_security_policy,
+    route_body_limits,
 )
 from server.org.units import load_units
 from server.retention import apply_retention
@@ -268,5 +269,6 @@ def create_app(settings: Settings) -> FastAPI:
         BodyLimitMiddleware,
         default_limit=settings.http_limits.body_bytes,
         limits=dict.fromkeys(LOGIN_PATHS, settings.http_limits.login_body_bytes),
+        routes=route_body_limits(settings),
     )
     return app

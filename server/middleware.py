@@ -3,7 +3,13 @@
 :class:`BodyLimitMiddleware` runs before routing, authentication and parsing: a request
 whose ``Content-Length`` exceeds its route's limit gets 413 without a byte being read,
 and a body without a length (chunked) is counted as it streams and cut off at the limit,
-so no handler ever buffers more than the limit. :class:`SecurityHeadersMiddleware` adds
+so no handler ever buffers more than the limit. Every route has 1 MiB
+(``http_limits.body_bytes``) but those :func:`route_body_limits` names: the login forms take
+less, a disposal report (``POST /api/v1/cases/{id}/disposals``) takes its photos
+(``lifecycle.max_photos`` x ``lifecycle.max_photo_bytes`` and the form around them, the route
+then checks each photo), a clip chunk (``PUT /api/v1/evidence/clips/{sha256}``) takes
+``http_limits.clip_chunk_bytes`` (the edge's largest ``clip_upload.chunk_bytes``).
+:class:`SecurityHeadersMiddleware` adds
 ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` and
 ``X-Frame-Options: DENY`` to every response, the strict Content-Security-Policy of
 :func:`content_security_policy` to every one that set none of its own (the API docs pages,
@@ -11,31 +17,95 @@ whose Swagger UI runs an inline script, excepted), and ``Cache-Control: no-store
 every one that set no caching of its own (the static files excepted).
 
 Example:
-    >>> app.add_middleware(BodyLimitMiddleware, default_limit=1 << 20, limits={"/login": 16384})
-    ... # doctest: +SKIP
+    >>> app.add_middleware(
+    ...     BodyLimitMiddleware, default_limit=1 << 20, routes=route_body_limits(settings)
+    ... )  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.core.config import Settings
+from server.schemas import API_PREFIX
+
 logger = logging.getLogger(__name__)
+
+DISPOSAL_FORM_OVERHEAD_BYTES: Final[int] = 64 * 1024
+"""Room beside the photos of a disposal report: the note (2000 characters), each part's
+boundary and headers (file names included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLimit:
+    """The body limit of one route (a method and a path pattern), with what sets it.
+
+    Attributes:
+        method: The HTTP method (``POST``).
+        path: Matches the whole request path (``/api/v1/cases/[^/]+/disposals``).
+        limit: Bytes allowed.
+        reason: The settings the limit comes from, told in the 413 answer.
+    """
+
+    method: str
+    path: re.Pattern[str]
+    limit: int
+    reason: str
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and self.path.fullmatch(path) is not None
+
+
+def route_body_limits(settings: Settings) -> tuple[RouteLimit, ...]:
+    """The routes whose bodies may be larger than ``http_limits.body_bytes``.
+
+    Example:
+        >>> from server.core.config import load_settings
+        >>> [r.limit for r in route_body_limits(load_settings(None))]
+        [104923136, 8388608]
+    """
+    lifecycle = settings.lifecycle
+    return (
+        RouteLimit(
+            method="POST",
+            path=re.compile(rf"{re.escape(API_PREFIX)}/cases/[^/]+/disposals"),
+            limit=lifecycle.max_photos * lifecycle.max_photo_bytes + DISPOSAL_FORM_OVERHEAD_BYTES,
+            reason=(
+                f"a disposal takes at most {lifecycle.max_photos} photos of "
+                f"{lifecycle.max_photo_bytes} bytes (lifecycle.max_photos, "
+                "lifecycle.max_photo_bytes) and its note"
+            ),
+        ),
+        RouteLimit(
+            method="PUT",
+            path=re.compile(rf"{re.escape(API_PREFIX)}/evidence/clips/[^/]+"),
+            limit=settings.http_limits.clip_chunk_bytes,
+            reason="a clip chunk (http_limits.clip_chunk_bytes; the edge sends smaller ones)",
+        ),
+    )
+
+
+def _too_large(limit: int, reason: str | None) -> str:
+    return f"request body is larger than {limit} bytes" + (f": {reason}" if reason else "")
 
 
 class BodyTooLargeError(HTTPException):
     """Raised from ``receive`` when a streamed body passes its limit (FastAPI answers 413)."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, detail=f"request body is larger than {limit} bytes")
+    def __init__(self, limit: int, reason: str | None) -> None:
+        super().__init__(413, detail=_too_large(limit, reason))
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body is larger than {limit} bytes"}).encode()
+async def _send_413(send: Send, limit: int, reason: str | None) -> None:
+    body = json.dumps({"detail": _too_large(limit, reason)}).encode()
     await send(
         {
             "type": "http.response.start",
@@ -51,24 +121,42 @@ async def _send_413(send: Send, limit: int) -> None:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over a per-path limit (413), before anything reads them.
+    """Refuse request bodies over a per-route limit (413), before anything reads them.
 
     Args:
         app: The wrapped application.
-        default_limit: Bytes allowed on any path not in ``limits``.
-        limits: Exact paths with their own (usually smaller) limit.
+        default_limit: Bytes allowed on any route not in ``limits`` or ``routes``.
+        limits: Exact paths (any method) with their own limit.
+        routes: Further routes with their own limit (the first that matches).
     """
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, limits: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default_limit: int,
+        limits: Mapping[str, int] | None = None,
+        routes: Sequence[RouteLimit] = (),
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
-        self.limits = dict(limits)
+        self.limits = dict(limits or {})
+        self.routes = tuple(routes)
+
+    def limit_of(self, method: str, path: str) -> tuple[int, str | None]:
+        """The bytes allowed to a request and the reason the 413 gives (``None``: the default)."""
+        if path in self.limits:
+            return self.limits[path], None
+        for route in self.routes:
+            if route.matches(method, path):
+                return route.limit, route.reason
+        return self.default_limit, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.get(scope["path"], self.default_limit)
+        limit, reason = self.limit_of(scope["method"], scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -79,7 +167,7 @@ class BodyLimitMiddleware:
                     logger.warning(
                         "refused a %s-byte body on %s (limit %d)", declared, scope["path"], limit
                     )
-                    await _send_413(send, limit)
+                    await _send_413(send, limit, reason)
                     return
         received = 0
         started = False
@@ -93,7 +181,7 @@ class BodyLimitMiddleware:
                     logger.warning(
                         "cut off a streamed body on %s at %d bytes", scope["path"], limit
                     )
-                    raise BodyTooLargeError(limit)
+                    raise BodyTooLargeError(limit, reason)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -107,7 +195,7 @@ class BodyLimitMiddleware:
         except BodyTooLargeError:
             if started:
                 raise
-            await _send_413(send, limit)
+            await _send_413(send, limit, reason)
 
 
 def content_security_policy(*, img_origins: tuple[str, ...] = ()) -> str:

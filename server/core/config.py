@@ -97,6 +97,11 @@ class HttpLimits(BaseModel):
     """Largest request body of any route, bytes (413 beyond)."""
     login_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
     """Largest body of the login routes (API and page), bytes."""
+    clip_chunk_bytes: Annotated[int, Field(ge=1024, le=256 * 1024 * 1024)] = 8 * 1024 * 1024
+    """Largest chunk of a clip upload (PUT /api/v1/evidence/clips/{sha256}), bytes: the edge's
+    clip_upload.chunk_bytes is at most 8 MiB (512 KiB by default). Disposal reports take
+    lifecycle.max_photos x lifecycle.max_photo_bytes and their form instead of body_bytes.
+    """
 
 
 class RetentionSettings(BaseModel):
@@ -141,7 +146,7 @@ class LifecycleSettings(BaseModel):
     overdue_interval_s: Annotated[int, Field(ge=0, le=86_400)] = 60
     """How often the running server marks dispatched cases whose deadline passed, s; 0 never."""
     max_photo_bytes: Annotated[int, Field(ge=1024, le=256 * 1024 * 1024)] = 10 * 1024 * 1024
-    """Largest disposal photo, bytes (413 beyond; http_limits.body_bytes bounds the request)."""
+    """Largest disposal photo, bytes (413 beyond); a report's body may hold max_photos of them."""
     max_photo_pixels: Annotated[int, Field(ge=4096, le=1_000_000_000)] = 40_000_000
     """Largest disposal photo, width x height (422 beyond)."""
     max_photos: Annotated[int, Field(ge=1, le=100)] = 10
