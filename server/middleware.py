@@ -79,9 +79,9 @@ def route_body_limits(settings: Settings) -> tuple[RouteLimit, ...]:
             path=re.compile(rf"{re.escape(API_PREFIX)}/cases/[^/]+/disposals"),
             limit=lifecycle.max_photos * lifecycle.max_photo_bytes + DISPOSAL_FORM_OVERHEAD_BYTES,
             reason=(
-                f"a disposal takes at most {lifecycle.max_photos} photos of "
+                f"a disposal takes at most {lifecycle.max_photos} photos, each at most "
                 f"{lifecycle.max_photo_bytes} bytes (lifecycle.max_photos, "
-                "lifecycle.max_photo_bytes) and its note"
+                "lifecycle.max_photo_bytes), and its note"
             ),
         ),
         RouteLimit(

@@ -185,7 +185,7 @@ def test_a_report_over_its_photos_is_refused_before_it_is_read(tmp_path: Path) -
         limit = 3 * 10 * MIB + DISPOSAL_FORM_OVERHEAD_BYTES
         detail = reply.json()["detail"]
         assert detail.startswith(f"request body is larger than {limit} bytes")
-        assert "at most 3 photos of 10485760 bytes" in detail
+        assert "at most 3 photos, each at most 10485760 bytes" in detail
         # The largest chunk the edge may send reaches the route (no login: 401), one more is 413.
         largest = 8 * MIB
         reply = client.put(CLIP, content=b"\0" * largest)
