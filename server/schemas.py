@@ -183,9 +183,25 @@ class CaseChainOut(_Out):
     )
 
 
+class UnitNameOut(_Out):
+    """A unit a case names, by its names (the page shows them for units out of its tree)."""
+
+    id: str
+    name: str = Field(description="Chinese name.")
+    name_en: str = Field(description="English name ('' when it has none).")
+
+
 class CaseDetail(CaseOut):
     """A case with every accepted message, every verdict and its chain standing."""
 
+    units: list[UnitNameOut] = Field(
+        default_factory=list,
+        description=(
+            "The units the case names (the camera's, the assigned unit, the team), by id, with "
+            "their names: a viewer whose tree does not hold them (a street after escalation to "
+            "its district) still sees names."
+        ),
+    )
     events: list[CaseEventOut]
     reviews: list[ReviewOut]
     chain: CaseChainOut | None = Field(
@@ -404,11 +420,13 @@ def case_detail(
     *,
     unit_id: str | None = None,
     unit_name: str | None = None,
+    units: Sequence[UnitNameOut] = (),
     transitions: Sequence[TransitionOut] = (),
     disposals: Sequence[DisposalOut] = (),
 ) -> CaseDetail:
     return CaseDetail(
         **_case_fields(case, chain.status),
+        units=list(units),
         events=[CaseEventOut.model_validate(event) for event in case.events],
         reviews=[ReviewOut.model_validate(review) for review in case.reviews],
         chain=case_chain_out(chain),

@@ -12,7 +12,14 @@ from server.lifecycle.reading import disposals, transitions
 from server.lifecycle.schemas import DisposalOut, DisposalPhotoOut, TransitionOut
 from server.org.tables import Unit
 from server.org.units import camera_units
-from server.schemas import CaseDetail, CaseOut, case_detail, case_out, evidence_url
+from server.schemas import (
+    CaseDetail,
+    CaseOut,
+    UnitNameOut,
+    case_detail,
+    case_out,
+    evidence_url,
+)
 from server.tables import Case
 
 
@@ -47,12 +54,14 @@ def case_detail_out(session: Session, case: Case) -> CaseDetail:
     unit_id = camera_units(session, [(case.edge_id, case.camera_id)]).get(
         (case.edge_id, case.camera_id)
     )
-    names = _unit_names(session, {unit_id} if unit_id else set())
+    named = {u for u in (unit_id, case.assigned_unit_id, case.team_unit_id) if u is not None}
+    units = session.scalars(select(Unit).where(Unit.id.in_(sorted(named)))).all() if named else ()
     return case_detail(
         case,
         chain_store.case_chain(session, case=case),
         unit_id=unit_id,
-        unit_name=names.get(unit_id) if unit_id else None,
+        unit_name=next((unit.name for unit in units if unit.id == unit_id), None),
+        units=[UnitNameOut(id=unit.id, name=unit.name, name_en=unit.name_en) for unit in units],
         transitions=[
             TransitionOut.model_validate(row) for row in transitions(session, case_id=case.id)
         ],

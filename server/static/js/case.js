@@ -41,7 +41,8 @@ function latestDetails(item) {
 }
 
 function renderFacts(item, units) {
-  const byId = new Map(units.map((u) => [u.id, u]));
+  // the login's tree, and the units the case names (those outside the tree too)
+  const byId = new Map([...(item.units || []), ...units].map((u) => [u.id, u]));
   const nameOf = (id) => (id && byId.has(id) ? unitName(byId.get(id)) : id);
   document.getElementById("case-title").textContent =
     `${t("case.title", { id: item.id })} · ${label("common.violation", item.violation_type)}`;
@@ -49,9 +50,11 @@ function renderFacts(item, units) {
     ...[overdueBadge(item)].filter(Boolean));
   const dl = document.getElementById("facts");
   dl.replaceChildren();
-  row(dl, "common.field.unit", (byId.has(item.unit_id) ? nameOf(item.unit_id) : item.unit_name) || t("common.no_unit"));
-  if (item.assigned_unit_id) row(dl, "case.assigned_unit", nameOf(item.assigned_unit_id));
-  if (item.team_unit_id) row(dl, "case.team", nameOf(item.team_unit_id));
+  const unitRow = (key, id) => row(dl, key, el("span", { dataset: { unitId: id }, textContent: nameOf(id) }));
+  if (item.unit_id) unitRow("common.field.unit", item.unit_id);
+  else row(dl, "common.field.unit", t("common.no_unit"));
+  if (item.assigned_unit_id) unitRow("case.assigned_unit", item.assigned_unit_id);
+  if (item.team_unit_id) unitRow("case.team", item.team_unit_id);
   row(dl, "common.field.deadline", item.deadline_at ? when(item.deadline_at) : null);
   row(dl, "common.field.camera", `${item.edge_id} / ${item.camera_id}`);
   row(dl, "common.field.zone", item.zone_id);

@@ -175,8 +175,10 @@ def test_send_back_reopen_and_escalate_from_the_case_page(
     reviewer.page.locator("#actions button[data-action='confirm']").click()
     reviewer.page.locator("#case[data-status='confirmed']").wait_for(timeout=20_000)
     assert reviewer.act("escalate_unit", {"textarea[name=note]": "需区级协调"}) == "confirmed"
-    facts = reviewer.page.locator("#facts").inner_text()
-    assert "承办单位\nsh-huangpu\n" in facts  # the district handles it now (above the street)
+    # the district handles it now: above the street, out of the reviewer's tree, by its name
+    facts = reviewer.page.locator("#facts")
+    assert "承办单位\n黄浦区\n" in facts.inner_text()
+    assert facts.locator(f"[data-unit-id='{DISTRICT}']").inner_text() == "黄浦区"
     assert (
         reviewer.page.locator("#timeline li[data-action='escalate'] q").inner_text() == "需区级协调"
     )
@@ -186,6 +188,8 @@ def test_send_back_reopen_and_escalate_from_the_case_page(
     assert dispatcher.act("dispatch") == "dispatched"
     team = Visitor(browser, city, "team.one")
     team.open_case(1)
+    assigned = team.page.locator(f"#facts [data-unit-id='{DISTRICT}']")
+    assert assigned.inner_text() == "黄浦区"  # above the team's tree too
     photo = tmp_path / "after.jpg"
     photo.write_bytes(b.jpeg(78, (320, 240)))
     team.page.locator("#actions button[data-action='dispose']").click()
