@@ -15,7 +15,7 @@ district dispatcher, a street reviewer, the street's team), whose passwords are 
 kept in the work directory and printed at start. The pages are open without a login
 unless ``--login`` (or ``login: true``) asks the server to require one.
 
-The edge cuts an event clip (MP4, 10 s before to 10 s after each case start, from the clip's
+The edge cuts an event clip (MP4, 10 s before to 5 s after each case start, from the clip's
 own packets) and uploads it to the server as its HTTP account ``demo-edge`` (role ``edge``,
 made with the others; its password goes to the edge process in its environment); the case
 shows it as evidence of kind ``clip`` once uploaded, its sha256 fixed in the edge's chain.
@@ -104,6 +104,9 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str | None, str], ...] = (
 EDGE_ID = "demo-edge"
 EDGE_ACCOUNT = (EDGE_ID, "edge", None, "the demo edge's HTTP login: uploads event clips")
 """The edge's own account (named like the edge, as clip uploads require)."""
+
+CLIP_PRE_S, CLIP_POST_S = 10.0, 5.0
+"""Seconds of the event clip before and after the case start (the clip comes post_s after)."""
 
 
 def _abs(path: Path) -> Path:
@@ -287,6 +290,8 @@ class Demo:
         if cfg.clips:  # the edge logs in with CIVICWATCH_EDGE_HTTP_* (run() sets them)
             edge_cfg["clips"] = {
                 "enabled": True,
+                "pre_s": CLIP_PRE_S,
+                "post_s": CLIP_POST_S,
                 "spool_dir": str(self.workdir / "edge-clips"),
                 "upload": {"url": f"http://{_reachable(cfg.http_host)}:{http_port}"},
             }
@@ -325,7 +330,7 @@ class Demo:
         print(
             "A stall appears a few seconds into the clip; after the zone's dwell time a "
             "candidate case with its snapshots shows up"
-            + (", and its event clip some 10 s later" if self.config.clips else "")
+            + (f", and its event clip {CLIP_POST_S:.0f} s later" if self.config.clips else "")
             + ". Ctrl-C stops the demo."
         )
         while True:
