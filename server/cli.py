@@ -119,12 +119,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = parser.add_subparsers(dest="server_command", metavar="ACTION")
     retention = actions.add_parser(
         "retention",
-        help="delete rejected and expired cases and unreferenced evidence now",
+        help="delete rejected and expired cases and evidence nothing refers to, now",
         description=(
             "Apply the retention policy (the settings' retention block) once: rejected cases "
-            "after rejected_days, any case after case_days, evidence no case refers to after "
-            "orphan_evidence_days. Cases on legal hold and the evidence they refer to are "
-            "kept. The running server applies the same policy every retention.interval_s."
+            "after rejected_days (with their evidence and disposal photos), any case after "
+            "case_days, evidence nothing refers to after orphan_evidence_days. Cases on legal "
+            "hold are kept, and so are stored bytes that any case, disposal photo, camera "
+            "snapshot, zone reference or model file names. The running server applies the "
+            "same policy every retention.interval_s."
         ),
     )
     retention.add_argument("--config", type=Path, metavar="FILE", help="server settings YAML")
