@@ -7,8 +7,13 @@ One module per job:
 - :mod:`server.ingest.dispatch`: reads the topic with :mod:`contracts.topics`, routes the
   message to its handler in its own transaction, never raises;
 - :mod:`server.ingest.dead_letter`: where a message that keeps failing is kept;
+- :mod:`server.ingest.committer`: group commits, bounded queues drained by committer
+  threads (an edge always on the same one);
+- :mod:`server.ingest.edge_lock`: the per-edge PostgreSQL advisory lock every ingest
+  transaction takes, so replicas ingest one edge's messages in turn;
 - :mod:`server.ingest.client`: the paho-mqtt client (from :func:`contracts.mqtt.create_client`)
-  with a persistent session and manual acknowledgement after commit.
+  with a persistent session, manual acknowledgement after commit and, for replicas, MQTT 5
+  shared subscriptions.
 
 Bad input (a wrong topic shape, an oversized payload, broken JSON, a schema violation,
 an evidence hash that does not match its topic, a chain record that does not verify) is
