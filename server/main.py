@@ -252,8 +252,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
-    app.include_router(pages.make_router(templates, load_catalog()))
-    app.include_router(camera_pages.make_router(templates, load_catalog()))
+    catalog = load_catalog()
+    app.include_router(pages.make_router(templates, catalog))
+    app.include_router(camera_pages.make_router(templates, catalog))
     app.include_router(docs.make_router(app, static_url=DOCS_STATIC_URL))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: the body limit runs before routing, authentication and parsing.

@@ -20,8 +20,8 @@ class ClipUploadConfig(BaseModel):
     password_env: str = "CIVICWATCH_EDGE_HTTP_PASSWORD"
     """Environment variable with its password."""
     chunk_bytes: Annotated[int, Field(ge=16 * 1024, le=8 * 1024 * 1024)] = 512 * 1024
-    """Bytes per request (below the server's http_limits.body_bytes); a broken upload resumes
-    from the last chunk the server has."""
+    """Bytes per request (at most the server's http_limits.clip_chunk_bytes, 8 MiB by default);
+    a broken upload resumes from the last chunk the server has."""
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     """Give up one request after this long (and retry later)."""
     retry_initial_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
