@@ -76,6 +76,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="MQTT user name of the server's ingest (default civicwatch-server)",
     )
     broker.add_argument(
+        "--server-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="servers sharing the ingest (MQTT 5 shared subscription); each gets its own "
+        "account with the server's rights: SERVER_USER, SERVER_USER-2, ... (default 1)",
+    )
+    broker.add_argument(
         "--broker-group",
         default="mosquitto",
         help="group Mosquitto runs as, given read access to passwd and acl (default "
@@ -161,7 +169,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_mosquitto(args: argparse.Namespace) -> int:
     """Run ``keys mosquitto``: broker accounts for every registered edge and the server."""
     from server.chain_store import list_keys
-    from server.mosquitto_auth import write_broker_auth
+    from server.mosquitto_auth import server_usernames, write_broker_auth
 
     sensor_sites: dict[str, tuple[str, ...]] = {}
     for edge_id, sites in args.sensor_sites:
@@ -177,12 +185,14 @@ def run_mosquitto(args: argparse.Namespace) -> int:
             broker_group=None if args.broker_group == "none" else args.broker_group,
             sensor_sites=sensor_sites,
             sensor_feed_username=feed,
+            server_replicas=args.server_replicas,
         )
     except (ConfigurationError, ValueError) as exc:
         return _fail("mosquitto", exc)
     roles = [a.role for a in accounts]
+    servers = ", ".join(server_usernames(args.server_user, args.server_replicas))
     sys.stdout.write(
-        f"{roles.count('edge')} edge account(s) and server account {args.server_user}, "
+        f"{roles.count('edge')} edge account(s) and server account(s) {servers}, "
         f"{roles.count('sensors')} sensor subscriber account(s) (EDGE_ID.sensors)"
         + (f", sensor feed account {feed}" if feed else "")
         + f" in {args.out}; credentials in {args.out / 'credentials'} (a sensors "

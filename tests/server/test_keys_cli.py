@@ -112,7 +112,7 @@ def test_mosquitto_writes_an_account_per_registered_edge(
     out = tmp_path / "broker"
     assert _keys("mosquitto", "--out", str(out), "--config", str(config)) == 0
     report = capsys.readouterr().out
-    assert "2 edge account(s) and server account civicwatch-server" in report
+    assert "2 edge account(s) and server account(s) civicwatch-server," in report
     assert "2 sensor subscriber account(s)" in report
     assert str(out / "civicwatch.conf") in report
     assert f"password_file {out / 'passwd'}" in (out / "civicwatch.conf").read_text()
@@ -167,6 +167,23 @@ def test_mosquitto_sensor_accounts_read_only_the_sites_named(
     assert "expected EDGE_ID=SITE" in capsys.readouterr().err
     assert _keys(*base, "--sensor-feed-user", "edge-1.sensors") == 2
     assert "would belong to two accounts" in capsys.readouterr().err
+
+
+def test_mosquitto_gives_every_server_replica_its_own_account(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _register(config, "edge-1", _public_key(tmp_path / "keys", "edge-1")[1]) == 0
+    out = tmp_path / "broker"
+    base = ("mosquitto", "--out", str(out), "--config", str(config))
+    assert _keys(*base, "--server-replicas", "2") == 0
+    assert "server account(s) civicwatch-server, civicwatch-server-2" in capsys.readouterr().out
+    users = [line.split(":")[0] for line in (out / "passwd").read_text().splitlines()]
+    assert {"civicwatch-server", "civicwatch-server-2"} <= set(users)
+    acl = (out / "acl").read_text()
+    assert "user civicwatch-server-2\n" in acl
+    assert (out / "credentials" / "civicwatch-server-2.env").exists()
+    assert _keys(*base, "--server-replicas", "0") == 2
+    assert "server_replicas must be at least 1" in capsys.readouterr().err
 
 
 def test_the_keys_group_joins_the_edge_and_server_actions(
