@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 RATE_LIMITED: Final[str] = "rate_limited"
 """How the reason of an event held over its edge's rate limit starts."""
+AWAITING_RECORD: Final[str] = "no chain record"
+"""How the reason of the routine wait starts: the event came before its chain record."""
 
 
 class QuarantineFullError(ValueError):
@@ -124,7 +126,7 @@ def _record_reason(session: Session, *, event: ZoneEvent, digest: str) -> str | 
             f"its chain record (seq {rows[0].seq}) is unverified: key {rows[0].key_id} "
             "is not registered"
         )
-    return f"no chain record of edge {event.edge_id} names this message (digest {digest})"
+    return f"{AWAITING_RECORD} of edge {event.edge_id} names this message (digest {digest})"
 
 
 def admit(
@@ -208,7 +210,10 @@ def hold(
     )
     session.add(row)
     session.flush()
-    logger.warning(
+    # The usual wait (the event came before its chain record, e.g. in an earlier ingest
+    # batch) is routine; any other reason is worth a warning.
+    logger.log(
+        logging.INFO if reason.startswith(AWAITING_RECORD) else logging.WARNING,
         "event %s (%s) from edge %s quarantined: %s",
         event.event_id,
         event.phase.value,
