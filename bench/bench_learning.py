@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.results_file import write_section
+from results_file import write_section
+
 from tests.support.learning_loop import LoopParams, run_loop
 
 HEADING = "## Learning from review"
