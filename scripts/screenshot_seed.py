@@ -2,8 +2,9 @@
 and their lifecycle.
 
 :func:`create_accounts` adds the accounts through :func:`server.auth.create_user` (what
-``civicwatch users add`` runs) and registers the seeds' cameras in the seeded city's streets;
-:func:`seed_cases` ingests the cases through the ingest's own :func:`server.ingest.dispatch`
+``civicwatch users add`` runs); :data:`CAMERAS` are the seeds' cameras in the seeded city's
+streets (:mod:`screenshot_cameras` registers them over the API); :func:`seed_cases` ingests
+the cases through the ingest's own :func:`server.ingest.dispatch`
 (what the MQTT client calls for every message) with evidence the edge makes
 (:func:`edge.evidence.snapshot_set`) from street scenes the project renders
 (:mod:`training.scenes`); :func:`walk_lifecycle` takes the earlier ones through the lifecycle
@@ -31,7 +32,6 @@ from server import auth, chain_store
 from server.core.config import Settings
 from server.core.db import utcnow
 from server.ingest import IngestContext, IngestLimits, dispatch
-from server.org.tables import Camera
 from server.tables import UserRole
 from tests.contracts.chain_builders import Signer, WireMessage
 from tests.server.builders import props
@@ -193,7 +193,7 @@ def _event(
     )
 
 
-def _zone_around(box: tuple[float, ...]) -> FloatArray:
+def zone_around(box: tuple[float, ...]) -> FloatArray:
     """A four-sided zone (pixels) reaching well beyond the object's box."""
     x1, y1, x2, y2 = box
     w, h = FRAME_WH
@@ -212,7 +212,7 @@ def _zone_around(box: tuple[float, ...]) -> FloatArray:
 _SCENES: dict[str, Scene] = {}
 
 
-def _scene(seed: Seed) -> Scene:
+def scene_of(seed: Seed) -> Scene:
     """The seed's rendered scene (rendered once; earlier cases reuse it)."""
     key = f"{seed.edge_id}/{seed.camera_id}/{seed.chained}"
     if key not in _SCENES:
@@ -224,10 +224,10 @@ def _messages(
     seed: Seed, signer: Signer | None, now: datetime, n: int, *, days_ago: int = 0
 ) -> list[WireMessage]:
     """Evidence, event and (for a chained seed) the signed chain record, in the edge's order."""
-    scene = _scene(seed)
+    scene = scene_of(seed)
     captured = now - timedelta(days=days_ago, minutes=12 - 3 * (n % 4) + 37 * days_ago)
     annotation = Annotation(
-        zone_polygon_px=_zone_around(scene.box_xyxy),
+        zone_polygon_px=zone_around(scene.box_xyxy),
         zone_label=seed.zone_label.split(" ")[0] + f" {seed.zone_id}",
         box_xyxy=np.array(scene.box_xyxy, dtype=np.float32),
         box_label=f"{seed.label} {seed.confidence:.2f}",
@@ -298,25 +298,13 @@ def seed_cases(live: LiveServer, settings: Settings) -> list[int]:
 
 
 def create_accounts(live: LiveServer) -> None:
-    """The accounts, and the seeds' cameras in the city's registry."""
+    """The accounts of the case lifecycle (the cameras' operator is
+    :func:`screenshot_cameras.create_operators`)."""
     now = utcnow()
     with live.state.session_factory() as session, session.begin():
         for username, role, unit_id in ACCOUNTS:
             auth.create_user(
                 session, username=username, password=PASSWORD, role=role, now=now, unit_id=unit_id
-            )
-        for (edge_id, camera_id), (unit_id, name, lat, lon) in CAMERAS.items():
-            session.add(
-                Camera(
-                    edge_id=edge_id,
-                    camera_id=camera_id,
-                    name=name,
-                    unit_id=unit_id,
-                    lat=lat,
-                    lon=lon,
-                    enabled=True,
-                    created_at=now,
-                )
             )
 
 

@@ -11,7 +11,13 @@ small PNGs:
 * ``review-quarantine.png``: the quarantine, an event that waits for its chain record;
 * ``case.png``: a case page (evidence, timeline, disposal photo);
 * ``stats.png``: the statistics page;
-* ``map.png``: the map (摊一张图) with unit outlines, cameras, cases and hotspots.
+* ``map.png``: the map (摊一张图) with unit outlines, cameras, cases and hotspots;
+* ``cameras.png``: the camera registry and health, as the operator sees it
+  (:mod:`screenshot_cameras` seeds it): sparklines, the apply state, an alarm row;
+* ``zones.png``: the zone editor, the zones drawn on a camera's snapshot and a new
+  self-intersecting outline with the validator's message beside it;
+* ``webhooks.png``: the webhooks page (admins): two receivers and the dead letters of the
+  one that refuses (:mod:`screenshot_webhooks`).
 
 Usage: ``python scripts/screenshots.py [--out docs]``.
 """
@@ -32,6 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file: the tests' helpers live beside the packages
     sys.path.insert(0, str(ROOT))
 
+from screenshot_cameras import (  # noqa: E402  (beside this file)
+    ADMIN,
+    OPERATOR,
+    Registered,
+    create_operators,
+    register_cameras,
+    seed_camera_tools,
+)
 from screenshot_seed import (  # noqa: E402  (beside this file)
     PASSWORD,
     SEEDS,
@@ -40,9 +54,15 @@ from screenshot_seed import (  # noqa: E402  (beside this file)
     seed_cases,
     walk_lifecycle,
 )
+from screenshot_webhooks import (  # noqa: E402  (beside this file)
+    WEBHOOK_SETTINGS,
+    subscribe,
+    wait_for_deliveries,
+)
 
 from server.core.config import load_settings  # noqa: E402
 from tests.server.test_review_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.server.webhooks.receiver import receiver  # noqa: E402
 from tests.support.live_server import LiveServer  # noqa: E402
 
 logger = logging.getLogger("screenshots")
@@ -59,7 +79,12 @@ PAGES = (
     "case.png",
     "stats.png",
     "map.png",
+    "cameras.png",
+    "zones.png",
+    "webhooks.png",
 )
+BOW_TIE = ((0.05, 0.12), (0.36, 0.34), (0.36, 0.12), (0.05, 0.34))
+"""A self-intersecting outline the operator draws on the editor (the validator says so)."""
 
 
 def save_png(png: bytes, path: Path) -> None:
@@ -71,7 +96,7 @@ def save_png(png: bytes, path: Path) -> None:
     if image.width > VIEWPORT["width"]:
         height = round(image.height * VIEWPORT["width"] / image.width)
         image = image.resize((VIEWPORT["width"], height), Image.Resampling.LANCZOS)
-    for colours in (256, 128):  # fewer colours when a photo-heavy page would be large
+    for colours in (256, 128, 64):  # fewer colours when a photo-heavy page would be large
         quantised = image.quantize(
             colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
         )
@@ -90,7 +115,54 @@ def _settle(page: Any) -> None:
     )
 
 
-def take_screenshots(url: str, out: Path, case_id: int) -> None:
+def _login(browser: Any, url: str, username: str) -> Any:
+    """A new page of its own browser context, logged in as ``username``."""
+    page = browser.new_context(viewport=VIEWPORT, locale="zh-CN").new_page()
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page
+
+
+def camera_screenshots(browser: Any, url: str, out: Path, cameras: list[Registered]) -> list[str]:
+    """The operator's camera list and zone editor; returns the pages' errors."""
+    page = _login(browser, url, OPERATOR)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{url}/cameras")
+    page.locator("#cameras tr.alarm").wait_for(timeout=15_000)
+    page.locator("#cameras tr[data-camera]").nth(len(cameras) - 1).wait_for(timeout=15_000)
+    page.locator("#cameras svg.spark polyline").nth(len(cameras) - 1).wait_for(timeout=15_000)
+    _settle(page)
+    save_png(page.screenshot(), out / "cameras.png")
+    page.goto(f"{url}/cameras/{cameras[0].pk}/zones")
+    page.wait_for_function("() => document.getElementById('snapshot').naturalWidth > 0")
+    page.locator("#version", has_text="2").wait_for(timeout=15_000)
+    page.locator("#canvas g.zone").first.wait_for(timeout=15_000)
+    page.click("#add-zone")
+    box = page.locator("#canvas").bounding_box()
+    for x, y in BOW_TIE:
+        page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    page.keyboard.press("Enter")
+    page.click("#validate")
+    page.locator("#canvas text.problem-label").first.wait_for(timeout=15_000)
+    _settle(page)
+    save_png(page.screenshot(), out / "zones.png")
+    page.context.close()
+    page = _login(browser, url, ADMIN)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{url}/webhooks")
+    page.locator("#subscriptions tbody tr").nth(1).wait_for(timeout=15_000)
+    page.locator("#deliveries tbody tr").first.wait_for(timeout=15_000)
+    _settle(page)
+    save_png(page.screenshot(), out / "webhooks.png")
+    page.context.close()
+    return errors
+
+
+def take_screenshots(url: str, out: Path, case_id: int, cameras: list[Registered]) -> None:
     """Log in with Chromium and save the pages."""
     from playwright.sync_api import sync_playwright
 
@@ -129,6 +201,7 @@ def take_screenshots(url: str, out: Path, case_id: int) -> None:
             page.goto(f"{url}/map")
             page.locator("#map[data-ready='true']").wait_for(timeout=15_000)
             save_png(page.screenshot(), out / "map.png")
+            errors += camera_screenshots(browser, url, out, cameras)
             if errors:
                 raise RuntimeError(f"the pages raised: {errors}")
         finally:
@@ -147,16 +220,27 @@ def run(out: Path) -> list[Path]:
             mqtt_enabled=False,
             auth_enabled=True,
             units_file=UNITS_FILE,
+            cameras={"alarm_interval_s": 0},  # the seeding judges the cameras' health itself
+            webhooks=WEBHOOK_SETTINGS,
         )
-        with LiveServer(settings) as live:
+        with (
+            receiver(default=204) as hotline,
+            receiver(default=503) as legacy,
+            LiveServer(settings) as live,
+        ):
             started = time.monotonic()
             create_accounts(live)
+            create_operators(live)
+            subscribe(live.url, hotline.url, legacy.url)
+            cameras = register_cameras(live.url)
             earlier = seed_cases(live, settings)
             logger.info(
                 "seeded %d cases in %.1f s", len(earlier) + len(SEEDS), time.monotonic() - started
             )
             closed = walk_lifecycle(live.url, earlier)
-            take_screenshots(live.url, out, closed)
+            seed_camera_tools(live, settings, cameras)
+            wait_for_deliveries(live.url)
+            take_screenshots(live.url, out, closed, cameras)
     return [out / name for name in PAGES]
 
 

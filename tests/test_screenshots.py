@@ -26,6 +26,9 @@ MIN_STDDEV = {
     "case.png": 20.0,
     "stats.png": 8.0,
     "map.png": 8.0,
+    "cameras.png": 8.0,
+    "zones.png": 20.0,
+    "webhooks.png": 8.0,
 }
 """Grey-level spread; a blank page is 0, the login form about 10, the queue about 50."""
 
