@@ -1,10 +1,13 @@
 // /cameras/{id}/zones: draw and edit a camera's zones on its latest snapshot, validate them
 // as `civicwatch zones validate` does (messages beside the shape at fault), save a new
 // version (409 when someone saved meanwhile), see diffs, roll back, and watch the edge
-// report the version it runs. Coordinates are 0..1 of the frame (the SVG's viewBox).
+// report the version it runs. Zones are kept in 0..1 of the frame and drawn in the stage's CSS
+// pixels (text keeps its natural aspect, labels.js); the stage takes the snapshot's aspect, so
+// 0..1 maps exactly onto the image.
 "use strict";
 import { csrfToken, api } from "/static/js/api.js";
 import { el, loadCatalog, say, t, when } from "/static/js/i18n.js";
+import { zoneLabels } from "/static/cameras/labels.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const CAMERA = document.body.dataset.camera;
@@ -17,8 +20,14 @@ const KIND_KEYS = {
   shop_frontage: ["shop", "door_line", "business_hours"], road: ["crossing_line"], construction_site: ["site_id"],
 };
 
-const state = { doc: { zones: [] }, base: null, reference: null, selected: -1, tool: null, draft: [], problems: [], drag: null };
+const HANDLE_PX = 5;
+const DRAFT_HANDLE_PX = 4;
+
+const state = { doc: { zones: [] }, base: null, reference: null, selected: -1, tool: null, draft: [], problems: [], drag: null,
+  size: [1, 1] };
 const canvas = document.getElementById("canvas");
+const stage = document.getElementById("stage");
+const snapshot = document.getElementById("snapshot");
 const fields = document.getElementById("zone-fields");
 
 function svg(tag, attrs) {
@@ -27,7 +36,8 @@ function svg(tag, attrs) {
   return node;
 }
 const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
-const pts = (points) => points.map(([x, y]) => `${x},${y}`).join(" ");
+const px = ([x, y]) => [x * state.size[0], y * state.size[1]];
+const pts = (points) => points.map((p) => px(p).join(",")).join(" ");
 const zone = () => state.doc.zones[state.selected];
 
 function toFrame(event) {
@@ -38,12 +48,6 @@ function toFrame(event) {
 // Problems about a zone (and shape) from the last validation or save.
 function problemsOf(index, shape) {
   return state.problems.filter((p) => p.zone_index === index && (shape === undefined || p.shape === shape));
-}
-
-function label(x, y, text) {
-  const node = svg("text", { x, y, class: "problem-label" });
-  node.textContent = text;
-  return node;
 }
 
 // Right click removes: a vertex (the shape keeps at least three), an exclusion or a line.
@@ -59,7 +63,8 @@ function removable(node, remove) {
 }
 
 function handle(points, i, index) {
-  const dot = svg("circle", { cx: points[i][0], cy: points[i][1], r: 0.008, class: "handle" });
+  const [cx, cy] = px(points[i]);
+  const dot = svg("circle", { cx, cy, r: HANDLE_PX, class: "handle" });
   if (points.length > 3) removable(dot, () => points.splice(i, 1));
   dot.addEventListener("pointerdown", (event) => {
     if (state.tool || event.button !== 0) return;
@@ -87,26 +92,24 @@ function draw() {
     for (const key of ["door_line", "crossing_line"]) {
       const line = z[key];
       if (line && line.points) {
-        const [[x1, y1], [x2, y2]] = line.points;
+        const [[x1, y1], [x2, y2]] = line.points.map(px);
         group.append(removable(svg("line", { x1, y1, x2, y2, class: `${key}${problemsOf(index, key).length ? " bad" : ""}` }),
           () => { delete z[key]; }));
       }
     }
-    if (chosen) {
+    canvas.append(group);
+    const anchor = px((z.polygon && z.polygon[0]) || [0.02, 0.05]);
+    const messages = problemsOf(index).map((p) => ({ short: p.message.replace(/^[^ ]+: /, ""), full: p.message }));
+    zoneLabels(group, anchor, state.size, z.id || "?", messages);
+    if (chosen) { // over the labels, so a corner under a message can still be dragged
       const shapes = [z.polygon || [], ...(z.exclusions || [])];
       for (const key of ["door_line", "crossing_line"]) if (z[key] && z[key].points) shapes.push(z[key].points);
       for (const points of shapes) points.forEach((_, i) => group.append(handle(points, i, index)));
     }
-    const anchor = (z.polygon && z.polygon[0]) || [0.02, 0.05];
-    problemsOf(index).forEach((p, k) => group.append(label(anchor[0], Math.min(0.98, anchor[1] + 0.04 * (k + 1)), p.message.replace(/^[^ ]+: /, ""))));
-    const name = label(anchor[0], Math.max(0.03, anchor[1] - 0.01), z.id || "?");
-    name.classList.add("zone-label");
-    group.append(name);
-    canvas.append(group);
   });
   if (state.draft.length) {
     canvas.append(svg("polyline", { points: pts(state.draft), class: "draft" }));
-    state.draft.forEach(([x, y]) => canvas.append(svg("circle", { cx: x, cy: y, r: 0.006, class: "handle" })));
+    state.draft.map(px).forEach(([cx, cy]) => canvas.append(svg("circle", { cx, cy, r: DRAFT_HANDLE_PX, class: "handle" })));
   }
   document.querySelectorAll("#zone-list li").forEach((li, i) => li.classList.toggle("selected", i === state.selected));
 }
@@ -185,6 +188,19 @@ function finishShape() {
   setTool(null);
 }
 
+// The SVG's user units are the stage's CSS pixels (no viewBox: no stretching); shapes are
+// redrawn when the stage changes size. The stage takes the snapshot's aspect (16:9 until then).
+new ResizeObserver(() => {
+  const box = canvas.getBoundingClientRect();
+  if (!box.width || !box.height) return;
+  state.size = [box.width, box.height];
+  draw();
+}).observe(canvas);
+snapshot.addEventListener("load", () => {
+  stage.style.setProperty("--snapshot-ratio", `${snapshot.naturalWidth} / ${snapshot.naturalHeight}`);
+});
+snapshot.addEventListener("error", () => stage.style.removeProperty("--snapshot-ratio"));
+
 canvas.addEventListener("click", (event) => {
   if (!state.tool) return;
   if (!zone()) { say(t("cameras.editor.pick_zone"), true); return; }
@@ -224,7 +240,7 @@ document.getElementById("delete-zone").addEventListener("click", () => {
 
 function showProblems(problems) {
   state.problems = problems;
-  const items = problems.map((p) => el("li", { textContent: p.message, dataset: { zone: p.zone_id || "", shape: p.shape || "" } }));
+  const items = problems.map((p) => el("li", { textContent: p.message, title: p.message, dataset: { zone: p.zone_id || "", shape: p.shape || "" } }));
   document.getElementById("problems").replaceChildren(...items);
   draw();
 }
@@ -311,10 +327,9 @@ async function applyStatus() {
 }
 
 function showSnapshot(snap) {
-  const img = document.getElementById("snapshot");
   const status = document.getElementById("snapshot-status");
-  if (snap.url && img.dataset.sha !== snap.sha256) {
-    img.src = snap.url; img.dataset.sha = snap.sha256; state.reference = snap.sha256;
+  if (snap.url && snapshot.dataset.sha !== snap.sha256) {
+    snapshot.src = snap.url; snapshot.dataset.sha = snap.sha256; state.reference = snap.sha256;
   }
   status.textContent = t(`cameras.snapshot.${snap.status}`);
   status.className = snap.status === "timed_out" ? "error" : "";
