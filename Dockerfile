@@ -6,7 +6,8 @@
 # Dependencies come from the lock files in requirements/ (the versions the tests pass with);
 # civicwatch itself is installed as a wheel (not editable), without dependencies.
 # No image downloads weights at run time: the edge images carry the model registry and the
-# models it ships (the default detector, the one before it, the cover classifier); others are
+# models it ships (the default detector, the one before it, their batch and int8 copies, the
+# cover classifier); others are
 # mounted and named in a registry given by CIVICWATCH_MODEL_REGISTRY.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -33,6 +34,8 @@ COPY configs ./configs
 COPY models/__init__.py models/registry.yaml models/cover-registry.yaml \
      models/civicwatch-street-v5.onnx models/civicwatch-street-v5.md \
      models/civicwatch-street-v4.onnx models/civicwatch-street-v4.md \
+     models/civicwatch-street-v5-batch.onnx models/civicwatch-street-v4-batch.onnx \
+     models/civicwatch-street-v4-int8.onnx \
      models/cover-v1.onnx models/cover-v1.md ./models/
 
 # ---------------------------------------------------------------- edge (CPU)

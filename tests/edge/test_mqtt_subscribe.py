@@ -61,6 +61,12 @@ def test_handlers_get_retained_messages_on_every_connect(
         wait_until(lambda: seen == [b"applied"], 10, "the status")
     finally:
         publisher.stop()
+        # the broker is the session's: clear the retained messages other tests would receive
+        for topic in (
+            "civicwatch/v1/control/sub-edge/config",
+            "civicwatch/v1/edges/sub-edge/status",
+        ):
+            server.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
         for client in (server, watcher):
             client.disconnect()
             client.loop_stop()
